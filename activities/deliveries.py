@@ -1,0 +1,160 @@
+"""The one delivery mechanism every channel goes through.
+
+For each recipient of a batch: log the idempotency key (a retried activity finds it and does
+not send again), mark the row SENDING, hand the message to the channel's provider, record the
+outcome. Permanent failures are recorded and returned; transient ones are retried by Temporal
+(the activity raises after finishing the rest of the batch) until the last attempt, which
+records them as TEMPORARY_FAILURE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from store import deliveries as log
+from workflows.direct_send import DELIVER_BATCH
+from workflows.shared import (
+    PERMANENT_FAILURE,
+    TEMPORARY_FAILURE,
+    UNKNOWN_FAILURE,
+    DeliveryBatch,
+    DeliveryResult,
+    Recipient,
+)
+
+FINAL = {"SUCCESSFUL", PERMANENT_FAILURE, TEMPORARY_FAILURE, UNKNOWN_FAILURE, "OPT_OUT", "THROTTLED"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    code: int
+    message: str
+    message_id: str | None = None
+
+
+class TransientDeliveryError(Exception):
+    """The provider may accept the message later (timeouts, 4xx SMTP replies, 429, 5xx HTTP)."""
+
+    def __init__(self, message: str, code: int = 503) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+Send = Callable[[Recipient], Awaitable[Outcome]]
+
+
+class Provider(Protocol):
+    channel: str
+
+    def session(self, batch: DeliveryBatch) -> AbstractAsyncContextManager[Send]:
+        """A connection (or client) reused for the whole batch."""
+        ...
+
+
+def _result(r: Recipient, outcome: Outcome) -> DeliveryResult:
+    return DeliveryResult(r.key, r.address, r.endpoint_id, outcome.status, outcome.code, outcome.message,
+                          outcome.message_id)
+
+
+def _from_row(r: Recipient, row: dict[str, object]) -> DeliveryResult:
+    return _result(r, Outcome(str(row["status"]), int(row["status_code"] or 0),  # type: ignore[call-overload]
+                              str(row["status_message"] or ""), row["message_id"]))  # type: ignore[arg-type]
+
+
+class Deliverer:
+    def __init__(self, engine: AsyncEngine, providers: dict[str, Provider]) -> None:
+        self._engine = engine
+        self._providers = providers
+
+    @activity.defn(name=DELIVER_BATCH)
+    async def deliver_batch(self, batch: DeliveryBatch) -> list[DeliveryResult]:
+        last_attempt = activity.info().attempt >= batch.max_attempts
+        async with self._engine.begin() as conn:
+            rows = await log.claim(conn, [
+                {"idempotency_key": r.key, "app_id": batch.app_id, "channel": batch.channel, "address": r.address,
+                 "endpoint_id": r.endpoint_id, "source": batch.source, "source_id": batch.source_id}
+                for r in batch.recipients
+            ])
+        results: dict[str, DeliveryResult] = {}
+        todo: list[Recipient] = []
+        for r in batch.recipients:
+            row = rows[r.key]
+            if row["status"] in FINAL:
+                results[r.key] = _from_row(r, row)
+            elif row["status"] == log.SENDING:
+                # An earlier attempt died while handing this one over: it may have gone out, so
+                # it is not sent again.
+                outcome = Outcome(UNKNOWN_FAILURE, 500, "The worker stopped while this message was being sent; "
+                                  "it was not sent again to avoid a duplicate.")
+                await self._record(r.key, outcome)
+                results[r.key] = _result(r, outcome)
+            else:
+                todo.append(r)
+
+        transient = await self._send_all(batch, todo, results, last_attempt)
+        if transient:
+            raise ApplicationError(
+                f"{len(transient)} of {len(batch.recipients)} messages hit a transient provider error: "
+                f"{transient[0].message}",
+                type="TransientDeliveryError",
+            )
+        return [results[r.key] for r in batch.recipients]
+
+    async def _send_all(
+        self, batch: DeliveryBatch, todo: list[Recipient], results: dict[str, DeliveryResult], last_attempt: bool
+    ) -> list[TransientDeliveryError]:
+        provider = self._providers.get(batch.channel)
+        if provider is None:
+            for r in todo:
+                outcome = Outcome(PERMANENT_FAILURE, 400, f"OpenPoint cannot send on the {batch.channel} channel.")
+                await self._record(r.key, outcome)
+                results[r.key] = _result(r, outcome)
+            return []
+        transient: list[TransientDeliveryError] = []
+        try:
+            async with provider.session(batch) as send:
+                for i, r in enumerate(todo):
+                    if i % 50 == 0:
+                        activity.heartbeat(i)
+                    async with self._engine.begin() as conn:
+                        await log.set_status(conn, r.key, log.SENDING)
+                    try:
+                        outcome = await send(r)
+                    except TransientDeliveryError as e:
+                        if not last_attempt:
+                            await self._record(r.key, None)
+                            transient.append(e)
+                            continue
+                        outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
+                    await self._record(r.key, outcome)
+                    results[r.key] = _result(r, outcome)
+        except TransientDeliveryError as e:  # the provider could not be reached at all
+            for r in todo:
+                if r.key in results:
+                    continue
+                if not last_attempt:
+                    await self._record(r.key, None)
+                    transient.append(e)
+                else:
+                    outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
+                    await self._record(r.key, outcome)
+                    results[r.key] = _result(r, outcome)
+        return transient
+
+    async def _record(self, key: str, outcome: Outcome | None) -> None:
+        async with self._engine.begin() as conn:
+            if outcome is None:  # not handed over after all: a later attempt may send it
+                await log.set_status(conn, key, log.PENDING)
+            else:
+                await log.set_status(conn, key, outcome.status, status_code=outcome.code,
+                                     status_message=outcome.message[:1000], message_id=outcome.message_id)
+

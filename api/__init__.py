@@ -1,0 +1,1 @@
+"""The gateway: Pinpoint's REST wire format over FastAPI."""

@@ -1,0 +1,41 @@
+"""`page-size` and `token` / `next-token`: keyset paging with opaque tokens."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from openpoint.errors import BadRequest
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(raw: Any, wire: str = "page-size") -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"Invalid value for {wire}: '{raw}' is not a whole number.") from None
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadRequest(f"Invalid value for {wire}: must be between 1 and {MAX_PAGE_SIZE}.")
+    return size
+
+
+def encode_token(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def decode_token(raw: str | None, wire: str = "token") -> list[Any] | None:
+    if not raw:
+        return None
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise BadRequest(f"Invalid value for {wire}: the token is not one this server issued.") from None
+    if not isinstance(key, list):
+        raise BadRequest(f"Invalid value for {wire}: the token is not one this server issued.")
+    return key

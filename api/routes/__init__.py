@@ -1,0 +1,5 @@
+"""One router per Pinpoint area. Importing this module registers every implemented operation."""
+
+from api.routes import apps, channels, endpoints, events, messages, tags
+
+ROUTERS = [apps.router, endpoints.router, events.router, channels.router, messages.router, tags.router]

@@ -1,0 +1,137 @@
+"""Projects: CreateApp, GetApp(s), DeleteApp, Get/UpdateApplicationSettings, RemoveAttributes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.arns import app_arn
+from api.codec import iso
+from api.operations import Call, pinpoint
+from api.paging import decode_token, encode_token, page_size
+from openpoint.errors import BadRequest, Forbidden
+from rules.settings import check_campaign_limits, check_hook, check_journey_limits, check_quiet_time
+from rules.tags import check_tags
+from store import apps as apps_store
+from store import tags as tags_store
+
+router = APIRouter(tags=["apps"])
+
+ATTRIBUTE_TYPES = ("endpoint-custom-attributes", "endpoint-metric-attributes", "endpoint-user-attributes")
+
+
+async def app_response(call: Call, conn: Any, row: dict[str, Any]) -> dict[str, Any]:
+    arn = app_arn(call.ctx.settings, row["id"])
+    return {
+        "Arn": arn,
+        "Id": row["id"],
+        "Name": row["name"],
+        "tags": await tags_store.get(conn, arn),
+        "CreationDate": iso(row["created_at"]),
+    }
+
+
+@pinpoint(router, "CreateApp")
+async def create_app(call: Call) -> dict[str, Any]:
+    body = call.body
+    name = body["Name"].strip()
+    if not name:
+        raise BadRequest("Invalid value for CreateApplicationRequest.Name: must not be empty.")
+    tags = body.get("tags", {})
+    check_tags(tags, "CreateApplicationRequest.tags")
+    if call.principal.project_ids is not None:
+        raise Forbidden("This access key is scoped to existing projects and may not create one.")
+    app_id = uuid.uuid4().hex
+    async with call.ctx.engine.begin() as conn:
+        row = await apps_store.create(conn, app_id=app_id, name=name)
+        if tags:
+            await tags_store.put(conn, app_arn(call.ctx.settings, app_id), app_id, tags)
+        return await app_response(call, conn, row)
+
+
+@pinpoint(router, "GetApp")
+async def get_app(call: Call) -> dict[str, Any]:
+    async with call.ctx.engine.connect() as conn:
+        return await app_response(call, conn, await apps_store.get(conn, call.app_id))
+
+
+@pinpoint(router, "GetApps")
+async def get_apps(call: Call) -> dict[str, Any]:
+    limit = page_size(call.query.get("PageSize"))
+    token = decode_token(call.query.get("Token"))
+    after = (datetime.fromisoformat(token[0]), str(token[1])) if token else None
+    async with call.ctx.engine.connect() as conn:
+        rows = await apps_store.page(conn, after=after, limit=limit + 1, only=call.principal.project_ids)
+        items = [await app_response(call, conn, r) for r in rows[:limit]]
+    next_token = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_token = encode_token([last["created_at"].isoformat(), last["id"]])
+    return {"Item": items, "NextToken": next_token}
+
+
+@pinpoint(router, "DeleteApp")
+async def delete_app(call: Call) -> dict[str, Any]:
+    async with call.ctx.engine.begin() as conn:
+        row = await apps_store.get(conn, call.app_id, lock=True)
+        response = await app_response(call, conn, row)
+        await apps_store.delete_everything(conn, call.app_id)
+    return response
+
+
+def settings_response(row: dict[str, Any]) -> dict[str, Any]:
+    s = row["settings"] or {}
+    return {
+        "ApplicationId": row["id"],
+        "CampaignHook": s.get("CampaignHook"),
+        "LastModifiedDate": iso(row["settings_modified_at"]),
+        "Limits": s.get("Limits"),
+        "QuietTime": s.get("QuietTime"),
+        "JourneyLimits": s.get("JourneyLimits"),
+    }
+
+
+@pinpoint(router, "GetApplicationSettings")
+async def get_settings(call: Call) -> dict[str, Any]:
+    async with call.ctx.engine.connect() as conn:
+        return settings_response(await apps_store.get(conn, call.app_id))
+
+
+@pinpoint(router, "UpdateApplicationSettings")
+async def update_settings(call: Call) -> dict[str, Any]:
+    body = call.body
+    field = "WriteApplicationSettingsRequest"
+    if "QuietTime" in body:
+        check_quiet_time(body["QuietTime"], f"{field}.QuietTime")
+    if "Limits" in body:
+        check_campaign_limits(body["Limits"], f"{field}.Limits")
+    if "JourneyLimits" in body:
+        check_journey_limits(body["JourneyLimits"], f"{field}.JourneyLimits")
+    if "CampaignHook" in body:
+        check_hook(body["CampaignHook"], f"{field}.CampaignHook")
+    async with call.ctx.engine.begin() as conn:
+        row = await apps_store.get(conn, call.app_id, lock=True)
+        # Members the request names replace the stored ones; the rest are kept.
+        merged = {**(row["settings"] or {}), **body}
+        return settings_response(await apps_store.save_settings(conn, call.app_id, merged))
+
+
+@pinpoint(router, "RemoveAttributes")
+async def remove_attributes(call: Call) -> dict[str, Any]:
+    kind = call.labels["AttributeType"]
+    if kind not in ATTRIBUTE_TYPES:
+        raise BadRequest(
+            f"Invalid value for attribute-type: '{kind}' is not one of {', '.join(ATTRIBUTE_TYPES)}."
+        )
+    names = call.body.get("Blacklist", [])
+    async with call.ctx.engine.begin() as conn:
+        row = await apps_store.get(conn, call.app_id, lock=True)
+        removed = dict(row["removed_attributes"] or {})
+        current = list(removed.get(kind, []))
+        current += [n for n in names if n not in current]
+        removed[kind] = current
+        await apps_store.save_removed_attributes(conn, call.app_id, removed)
+    return {"ApplicationId": call.app_id, "AttributeType": kind, "Attributes": names}

@@ -1,0 +1,184 @@
+"""PutEvents throughput through the gateway, beside a bare asyncpg COPY of the same rows.
+
+    .venv/bin/python bench/ingest.py [--events 1000000] [--concurrency 16]
+
+Starts an embedded PostgreSQL in a temporary directory and the gateway (`openpoint api`) as a
+child process, signs every request beforehand (so the load generator spends its CPU on the
+wire, not on HMACs), sends 100-event batches over keep-alive connections, then COPYs the
+same events into the same table with asyncpg. Prints events/s for both and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from openpoint.embedded import EmbeddedPostgres, free_port, wait_for_port  # noqa: E402
+from openpoint.keys import store_key  # noqa: E402
+from openpoint.vault import Vault  # noqa: E402
+from rules.events import event_row  # noqa: E402
+from store.db import make_engine, plain_dsn  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+
+EVENT_TYPES = ["_session.start", "_session.stop", "page.view", "add_to_cart", "purchase", "search", "_userauth.sign_in"]
+CITIES = ["Paris", "Lyon", "Berlin", "Madrid", "Seattle", "Austin", "Tokyo", "Sydney"]
+ENDPOINTS_PER_REQUEST = 10
+EVENTS_PER_ENDPOINT = 10
+
+
+def batch(rng: random.Random, n_endpoints: int, start: datetime) -> dict[str, Any]:
+    """One EventsRequest: 10 endpoints with 10 events each, as a mobile SDK would send."""
+    items: dict[str, Any] = {}
+    for _ in range(ENDPOINTS_PER_REQUEST):
+        eid = f"ep-{rng.randrange(n_endpoints):07d}"
+        session = {"Id": secrets.token_hex(8), "StartTimestamp": start.isoformat().replace("+00:00", "Z")}
+        events = {}
+        for j in range(EVENTS_PER_ENDPOINT):
+            ts = start + timedelta(seconds=rng.randrange(86_400))
+            events[secrets.token_hex(8)] = {
+                "EventType": rng.choice(EVENT_TYPES),
+                "Timestamp": ts.isoformat().replace("+00:00", "Z"),
+                "Attributes": {"screen": f"screen-{rng.randrange(40)}", "campaign": f"c{rng.randrange(5)}"},
+                "Metrics": {"value": round(rng.random() * 100, 2), "position": float(j)},
+                "AppPackageName": "com.example.shop", "AppVersionCode": "4.2.0", "SdkName": "aws-amplify-js",
+                "Session": session,
+            }
+        items[eid] = {
+            "Endpoint": {
+                "ChannelType": "GCM", "Address": f"token-{eid}",
+                "Attributes": {"City": [rng.choice(CITIES)], "Interests": rng.sample(["a", "b", "c", "d"], 2)},
+                "Demographic": {"Platform": "android", "AppVersion": "4.2.0", "Timezone": "Europe/Paris"},
+                "Metrics": {"sessions": float(rng.randrange(100))},
+            },
+            "Events": events,
+        }
+    return {"BatchItem": items}
+
+
+def signed_request(host: str, port: int, app_id: str, body: bytes, key: tuple[str, str]) -> bytes:
+    path = f"/v1/apps/{app_id}/events"
+    req = AWSRequest(method="POST", url=f"http://{host}:{port}{path}", data=body,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(*key), "mobiletargeting", "us-east-1").add_auth(req)
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in req.headers.items() if k.lower() not in ("host", "content-length")]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def drive(host: str, port: int, requests: list[bytes], concurrency: int) -> int:
+    """Send the pre-signed requests over `concurrency` keep-alive connections; returns failures."""
+    queue = list(reversed(requests))
+    failures = 0
+
+    async def connection() -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(host, port)
+        while queue:
+            writer.write(queue.pop())
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            if b" 202 " not in status_line:
+                failures += 1
+        writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return failures
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--endpoints", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    n_requests = args.events // (ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT)
+
+    tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-"))
+    pg = EmbeddedPostgres(tmp / "pg")
+    dsn = pg.start()
+    try:
+        upgrade(dsn)
+        master = base64.b64encode(secrets.token_bytes(32)).decode()
+        key = ("OPBENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30))
+        engine = make_engine(dsn, pool_size=1)
+        await store_key(engine, Vault(base64.b64decode(master)), *key)
+        await engine.dispose()
+        app_id, copy_app = secrets.token_hex(16), secrets.token_hex(16)
+        conn = await asyncpg.connect(plain_dsn(dsn))
+        await conn.executemany("INSERT INTO apps (id, name) VALUES ($1, $2)", [(app_id, "bench"), (copy_app, "copy")])
+
+        rng = random.Random(7)
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        bodies = [orjson.dumps(batch(rng, args.endpoints, start)) for _ in range(n_requests)]
+
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": dsn, "OPENPOINT_PORT": str(port), "OPENPOINT_MASTER_KEY": master,
+               "OPENPOINT_DATA_DIR": str(tmp), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+        gateway = subprocess.Popen([sys.executable, "-m", "openpoint.cli", "api"], env=env, cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port("127.0.0.1", port, timeout=60)
+            signed = [signed_request("127.0.0.1", port, app_id, b, key) for b in bodies]
+            # Warm-up: partitions, connection pool, caches.
+            await drive("127.0.0.1", port, signed[:20], 4)
+            t0 = time.perf_counter()
+            failures = await drive("127.0.0.1", port, signed[20:], args.concurrency)
+            gateway_s = time.perf_counter() - t0
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
+        sent = (len(signed) - 20) * ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT
+        stored = await conn.fetchval("SELECT count(*) FROM events WHERE app_id = $1", app_id)
+
+        # Baseline: the same rows, straight into the same table with COPY.
+        columns = ["app_id", "endpoint_id", "event_id", "event_type", "event_time", "session_id", "attributes",
+                   "metrics", "client"]
+        records = []
+        for body in bodies[20:]:
+            for eid, item in orjson.loads(body)["BatchItem"].items():
+                for ev_id, ev in item["Events"].items():
+                    row = event_row(copy_app, eid, ev_id, ev)
+                    records.append(tuple(orjson.dumps(row[c]).decode() if c in ("attributes", "metrics", "client")
+                                         else row[c] for c in columns))
+        t0 = time.perf_counter()
+        await conn.copy_records_to_table("events", records=records, columns=columns)
+        copy_s = time.perf_counter() - t0
+        await conn.close()
+    finally:
+        pg.stop()
+
+    gw_rate, copy_rate = sent / gateway_s, len(records) / copy_s
+    print(f"events sent through the gateway : {sent:,} in {gateway_s:.1f}s ({failures} failed requests,"
+          f" {stored:,} stored)")
+    print(f"gateway PutEvents               : {gw_rate:,.0f} events/s")
+    print(f"asyncpg COPY baseline           : {copy_rate:,.0f} events/s ({len(records):,} rows in {copy_s:.1f}s)")
+    print(f"ratio gateway / COPY            : {gw_rate / copy_rate:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,57 @@
+"""Process configuration, read once from the environment.
+
+Every variable keeps the name the README documents; the `OPENPOINT_` ones are read through the
+env prefix, the three shared with other tools (`DATABASE_URL`, `TEMPORAL_*`) by alias.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENPOINT_", extra="ignore")
+
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "OPENPOINT_DATABASE_URL")
+    )
+    temporal_address: str = Field(
+        default="", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "OPENPOINT_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "OPENPOINT_TEMPORAL_NAMESPACE"),
+    )
+    task_queue: str = "openpoint"
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how recipients reach the gateway (tracking links); defaults to host:port
+
+    data_dir: Path = Path(".data")
+    # Root key that encrypts secrets at rest (base64 of 32 bytes). Unset in development: a key is
+    # generated once into the data directory.
+    master_key: str = ""
+
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    smtp_timeout_seconds: float = 30.0
+
+    # SigV4 allows this much clock skew, as AWS does.
+    max_clock_skew_seconds: int = 900
+
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

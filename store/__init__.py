@@ -1,0 +1,1 @@
+"""PostgreSQL: the tables, the engine factory and the Alembic migrations."""

@@ -1,0 +1,51 @@
+"""Channel settings per project; credentials encrypted at rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.tables import Channel
+
+channels = Channel.__table__  # type: ignore[attr-defined]
+
+
+async def get(conn: AsyncConnection, app_id: str, channel_type: str) -> dict[str, Any] | None:
+    stmt = select(channels).where(channels.c.app_id == app_id, channels.c.channel_type == channel_type)
+    row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row else None
+
+
+async def all_of(conn: AsyncConnection, app_id: str) -> list[dict[str, Any]]:
+    stmt = select(channels).where(channels.c.app_id == app_id).order_by(channels.c.channel_type)
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def put(
+    conn: AsyncConnection,
+    app_id: str,
+    channel_type: str,
+    *,
+    enabled: bool,
+    settings: dict[str, Any],
+    secret: bytes | None,
+) -> dict[str, Any]:
+    values = {"app_id": app_id, "channel_type": channel_type, "enabled": enabled, "settings": settings,
+              "secret_ciphertext": secret}
+    stmt = insert(channels).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["app_id", "channel_type"],
+        set_={"enabled": enabled, "settings": settings, "secret_ciphertext": secret,
+              "version": channels.c.version + 1, "updated_at": func.now()},
+    )
+    row = (await conn.execute(stmt.returning(*channels.c))).mappings().one()
+    return dict(row)
+
+
+async def remove(conn: AsyncConnection, app_id: str, channel_type: str) -> None:
+    await conn.execute(
+        delete(channels).where(channels.c.app_id == app_id, channels.c.channel_type == channel_type)
+    )

@@ -1,0 +1,200 @@
+"""Endpoint reads and the one write path every endpoint-changing operation goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openpoint.errors import BadRequest
+from rules.endpoints import MAX_ENDPOINTS_PER_USER, PUSH_CHANNELS, merge_endpoint
+from store.tables import Endpoint
+
+endpoints = Endpoint.__table__  # type: ignore[attr-defined]
+COLUMNS = [c.name for c in endpoints.columns]
+
+
+async def get(conn: AsyncConnection, app_id: str, endpoint_id: str) -> dict[str, Any] | None:
+    stmt = select(endpoints).where(endpoints.c.app_id == app_id, endpoints.c.id == endpoint_id)
+    row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row else None
+
+
+async def of_user(conn: AsyncConnection, app_id: str, user_id: str, *, lock: bool = False) -> list[dict[str, Any]]:
+    stmt = (
+        select(endpoints)
+        .where(endpoints.c.app_id == app_id, endpoints.c.user_id == user_id)
+        .order_by(endpoints.c.created_at, endpoints.c.id)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def delete_ids(conn: AsyncConnection, app_id: str, ids: Sequence[str]) -> None:
+    await conn.execute(delete(endpoints).where(endpoints.c.app_id == app_id, endpoints.c.id.in_(ids)))
+
+
+class EndpointWriteError(BadRequest):
+    def __init__(self, endpoint_id: str, message: str) -> None:
+        super().__init__(message)
+        self.endpoint_id = endpoint_id
+
+
+async def upsert(
+    conn: AsyncConnection,
+    app_id: str,
+    items: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    now: datetime,
+    removed: dict[str, list[str]],
+    strict: bool = True,
+) -> dict[str, str]:
+    """Apply endpoint requests `(endpoint_id, EndpointRequest)` in order, in one transaction.
+
+    Enforces the user rules (at most 15 endpoints per user; user attributes shared by all of a
+    user's endpoints) and the address rule (another endpoint with the same address becomes
+    INACTIVE). With `strict`, the first violation raises and the caller's transaction writes
+    nothing; otherwise violating items are left out and returned as {endpoint_id: message}.
+    """
+    ids = sorted({eid for eid, _ in items})
+    stmt = select(endpoints).where(endpoints.c.app_id == app_id, endpoints.c.id.in_(ids)).with_for_update()
+    before = {r["id"]: dict(r) for r in (await conn.execute(stmt)).mappings()}
+
+    rows: dict[str, dict[str, Any]] = {}
+    user_updates: dict[str, dict[str, Any]] = {}  # user -> UserAttributes named in this batch
+    for eid, req in items:
+        current = rows.get(eid) or before.get(eid)
+        rows[eid] = merge_endpoint(current, req, app_id=app_id, endpoint_id=eid, now=now, removed=removed)
+        user = rows[eid]["user_id"]
+        if user is not None and "UserAttributes" in req.get("User", {}):
+            names = req["User"]["UserAttributes"]
+            user_updates.setdefault(user, {}).update(
+                {k: v for k, v in rows[eid]["user_attributes"].items() if k in names}
+            )
+
+    errors: dict[str, str] = {}
+    users = sorted({r["user_id"] for r in rows.values() if r["user_id"] is not None})
+    if users:
+        errors = await _apply_user_rules(conn, app_id, rows, before, users, user_updates, strict=strict)
+        for eid in errors:
+            rows.pop(eid)
+
+    await _deactivate_same_address(conn, app_id, rows, list(items))
+    if rows:
+        stmt = insert(endpoints).values([{c: r[c] for c in COLUMNS} for r in rows.values()])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["app_id", "id"],
+            set_={c: stmt.excluded[c] for c in COLUMNS if c not in ("app_id", "id", "created_at")},
+        )
+        await conn.execute(stmt)
+    return errors
+
+
+async def _apply_user_rules(
+    conn: AsyncConnection,
+    app_id: str,
+    rows: dict[str, dict[str, Any]],
+    before: dict[str, dict[str, Any]],
+    users: list[str],
+    user_updates: dict[str, dict[str, Any]],
+    *,
+    strict: bool,
+) -> dict[str, str]:
+    # Serialise writers of the same user so two requests cannot both take the 15th place.
+    for user in users:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{app_id}/{user}"})
+    stmt = (
+        select(endpoints)
+        .where(endpoints.c.app_id == app_id, endpoints.c.user_id.in_(users), endpoints.c.id.not_in(list(rows)))
+        .order_by(endpoints.c.updated_at.desc())
+        .with_for_update()
+    )
+    others: dict[str, list[dict[str, Any]]] = {}
+    for r in (await conn.execute(stmt)).mappings():
+        others.setdefault(r["user_id"], []).append(dict(r))
+
+    errors: dict[str, str] = {}
+    deactivated: list[str] = []
+    for user in users:
+        members = others.get(user, [])
+        joining = [
+            eid for eid, r in rows.items()
+            if r["user_id"] == user and (before.get(eid) or {}).get("user_id") != user
+        ]
+        staying = sum(1 for r in rows.values() if r["user_id"] == user) - len(joining)
+        count = len(members) + staying
+        for eid in joining:
+            if count < MAX_ENDPOINTS_PER_USER:
+                count += 1
+                continue
+            # A push endpoint may displace the user's oldest push endpoint; nothing else may.
+            victims = sorted(
+                (m for m in members if m["channel_type"] in PUSH_CHANNELS and m["id"] not in deactivated),
+                key=lambda m: m["effective_date"] or "",
+            )
+            if rows[eid]["channel_type"] in PUSH_CHANNELS and victims:
+                deactivated.append(victims[0]["id"])
+                members.remove(victims[0])
+                continue
+            message = (
+                f"User {user} already has {MAX_ENDPOINTS_PER_USER} endpoints; endpoint {eid} cannot be added."
+            )
+            if strict:
+                raise EndpointWriteError(eid, message)
+            errors[eid] = message
+
+        # User attributes are the user's: every endpoint of the user carries the same set.
+        shared = dict(members[0]["user_attributes"]) if members else {}
+        for r in rows.values():
+            if r["user_id"] == user and (before.get(r["id"]) or {}).get("user_id") != user:
+                shared = {**shared, **{k: v for k, v in r["user_attributes"].items() if k not in shared}}
+        shared.update(user_updates.get(user, {}))
+        for r in rows.values():
+            if r["user_id"] == user:
+                r["user_attributes"] = shared
+        if members and (user in user_updates or shared != members[0]["user_attributes"]):
+            await conn.execute(
+                update(endpoints)
+                .where(endpoints.c.app_id == app_id, endpoints.c.id.in_([m["id"] for m in members]))
+                .values(user_attributes=shared)
+            )
+    if deactivated:
+        await conn.execute(
+            update(endpoints)
+            .where(endpoints.c.app_id == app_id, endpoints.c.id.in_(deactivated))
+            .values(endpoint_status="INACTIVE", user_id=None, updated_at=func.now())
+        )
+    return errors
+
+
+async def _deactivate_same_address(
+    conn: AsyncConnection, app_id: str, rows: dict[str, dict[str, Any]], items: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """The endpoint written last with an address keeps it; others with that address go INACTIVE."""
+    owner: dict[str, str] = {}
+    for eid, req in items:
+        if eid in rows and "Address" in req and rows[eid]["address"]:
+            owner[rows[eid]["address"]] = eid
+    if not owner:
+        return
+    for eid, r in rows.items():
+        if r["address"] in owner and owner[r["address"]] != eid:
+            r["endpoint_status"] = "INACTIVE"
+    await conn.execute(
+        update(endpoints)
+        .where(
+            endpoints.c.app_id == app_id,
+            endpoints.c.address.in_(list(owner)),
+            endpoints.c.id.not_in(list(rows)),
+            endpoints.c.endpoint_status == "ACTIVE",
+        )
+        .values(endpoint_status="INACTIVE", updated_at=func.now())
+    )
+
+
+

@@ -1,0 +1,154 @@
+"""The tables, as SQLModel classes.
+
+JSON-shaped Pinpoint members (attributes, demographics, settings) are JSONB so that segment
+queries can index into them; everything a query filters or joins on is a real column.
+`events` is partitioned by day in the migration (SQLModel cannot say so), which is why it has no
+primary key here beyond the mapper's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def _jsonb(default: str = "'{}'::jsonb", nullable: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(JSONB, nullable=nullable, server_default=text(default) if default else None),
+    )
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable, server_default=text("now()")),
+    )
+
+
+class AccessKey(SQLModel, table=True):
+    """An API key pair. The secret is kept encrypted (SigV4 needs it to recompute signatures)."""
+
+    __tablename__ = "access_keys"
+    access_key_id: str = Field(primary_key=True, max_length=128)
+    secret_ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    description: str = ""
+    # Project ids the key may touch; NULL means every project.
+    project_ids: list[str] | None = _jsonb(default="", nullable=True)
+    active: bool = True
+    created_at: datetime | None = _ts()
+
+
+class App(SQLModel, table=True):
+    __tablename__ = "apps"
+    id: str = Field(primary_key=True, max_length=32)
+    name: str
+    created_at: datetime | None = _ts()
+    settings: dict[str, Any] | None = _jsonb()
+    settings_modified_at: datetime | None = _ts()
+    # RemoveAttributes: attribute-type -> names whose new values are no longer recorded.
+    removed_attributes: dict[str, Any] | None = _jsonb()
+
+
+class ResourceTags(SQLModel, table=True):
+    """Tags of any taggable resource, keyed by its ARN (one mechanism for every resource type)."""
+
+    __tablename__ = "resource_tags"
+    arn: str = Field(primary_key=True)
+    app_id: str | None = Field(default=None, index=True)
+    tags: dict[str, str] | None = _jsonb()
+
+
+class Endpoint(SQLModel, table=True):
+    __tablename__ = "endpoints"
+    __table_args__ = (
+        Index("ix_endpoints_user", "app_id", "user_id"),
+        Index("ix_endpoints_address", "app_id", "address"),
+    )
+    app_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True)
+    address: str | None = None
+    channel_type: str | None = None
+    endpoint_status: str = "ACTIVE"
+    opt_out: str = "NONE"
+    user_id: str | None = None
+    cohort_id: int = 0
+    request_id: str | None = None
+    effective_date: str | None = None
+    attributes: dict[str, Any] | None = _jsonb()
+    user_attributes: dict[str, Any] | None = _jsonb()
+    metrics: dict[str, Any] | None = _jsonb()
+    demographic: dict[str, Any] | None = _jsonb()
+    location: dict[str, Any] | None = _jsonb()
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+    # Last time the endpoint was seen (update, event or session): the recency dimension reads it.
+    last_active_at: datetime | None = _ts()
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    # Partitioned by event_time in the migration; the mapper needs some key.
+    app_id: str = Field(primary_key=True, max_length=32)
+    event_time: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    endpoint_id: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    event_type: str
+    session_id: str | None = None
+    attributes: dict[str, Any] | None = _jsonb()
+    metrics: dict[str, Any] | None = _jsonb()
+    client: dict[str, Any] | None = _jsonb()  # AppPackageName, AppTitle, SdkName, ...
+    received_at: datetime | None = _ts()
+
+
+class AppSession(SQLModel, table=True):
+    """One app-usage period of an endpoint, folded from the events that carry it."""
+
+    __tablename__ = "sessions"
+    app_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True)
+    endpoint_id: str
+    start_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    stop_time: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    duration_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class Channel(SQLModel, table=True):
+    __tablename__ = "channels"
+    app_id: str = Field(primary_key=True, max_length=32)
+    channel_type: str = Field(primary_key=True)
+    enabled: bool = True
+    settings: dict[str, Any] | None = _jsonb()
+    secret_ciphertext: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    version: int = 1
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one address, keyed by its idempotency key.
+
+    The row is written before the provider is called; a retried activity that finds it does not
+    call the provider again.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_app_time", "app_id", "created_at"),)
+    idempotency_key: str = Field(primary_key=True)
+    app_id: str = Field(max_length=32)
+    channel: str
+    address: str
+    endpoint_id: str | None = None
+    source: str = Field(sa_column=Column(String, nullable=False, server_default="direct"))
+    source_id: str | None = None
+    status: str = "PENDING"
+    status_code: int | None = None
+    status_message: str | None = None
+    message_id: str | None = None
+    attempts: int = 0
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()

@@ -1,0 +1,125 @@
+"""The platform under test: gateway on a loopback port and worker, on one background loop.
+
+Tests are plain synchronous functions driving boto3, as a user's code would; the gateway and
+worker run on their own event loop in a thread so that blocking boto3 calls do not stall them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import boto3
+import uvicorn
+from botocore.config import Config
+from openpoint.embedded import free_port, wait_for_port
+from temporalio.client import Client
+
+from api.main import create_app
+from openpoint.keys import store_key
+from openpoint.settings import Settings
+from openpoint.vault import Vault
+from store.db import make_engine, plain_dsn
+from worker.main import build_worker
+
+T = TypeVar("T")
+
+
+class Stack:
+    def __init__(self, *, database_url: str, temporal_address: str, smtp_url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.settings = Settings(
+            database_url=database_url,
+            temporal_address=temporal_address,
+            temporal_namespace="default",
+            task_queue=f"openpoint-test-{secrets.token_hex(4)}",
+            host="127.0.0.1",
+            port=self.port,
+            data_dir=data_dir,
+            master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+            smtp_url=smtp_url,
+            smtp_timeout_seconds=5.0,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_key_id = "OPTEST" + secrets.token_hex(6).upper()
+        self.secret_access_key = secrets.token_urlsafe(30)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="openpoint-stack", daemon=True)
+        self._server: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._db: asyncpg.Pool | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Stack:
+        self._thread.start()
+        self.run(self._start())
+        wait_for_port("127.0.0.1", self.port, timeout=30)
+        return self
+
+    async def _start(self) -> None:
+        engine = make_engine(self.settings.database_url, pool_size=2)
+        await store_key(engine, Vault(base64.b64decode(self.settings.master_key)), self.access_key_id,
+                        self.secret_access_key, description="test key")
+        self._engine = engine
+        client = await Client.connect(self.settings.temporal_address)
+        self.temporal = client
+        self._worker = build_worker(client, self.settings, engine)
+        self._tasks.append(asyncio.create_task(self._worker.run()))
+        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._tasks.append(asyncio.create_task(self._server.serve()))
+        self._db = await asyncpg.create_pool(plain_dsn(self.settings.database_url), min_size=1, max_size=2)
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            if self._server is not None:
+                self._server.should_exit = True
+            await self._worker.shutdown()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._db is not None:
+                await self._db.close()
+            await self._engine.dispose()
+
+        self.run(_stop(), timeout=60)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    # -- helpers for tests ------------------------------------------------------------------
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return fut.result(timeout)
+
+    def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """Read the database directly: tests assert on rows, not only on responses."""
+        assert self._db is not None
+        pool = self._db
+
+        async def fetch() -> list[asyncpg.Record]:
+            return list(await pool.fetch(query, *args))
+
+        return self.run(fetch())
+
+    def client(self, *, key: tuple[str, str] | None = None, region: str = "us-east-1") -> Any:
+        ak, sk = key or (self.access_key_id, self.secret_access_key)
+        return boto3.client(
+            "pinpoint",
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=ak,
+            aws_secret_access_key=sk,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=120),
+        )
+
+    def add_key(self, project_ids: list[str] | None) -> tuple[str, str]:
+        ak, sk = "OPTEST" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30)
+        vault = Vault(base64.b64decode(self.settings.master_key))
+        self.run(store_key(self._engine, vault, ak, sk, project_ids=project_ids))
+        return ak, sk

@@ -1,0 +1,64 @@
+"""The dataclasses that cross the workflow/activity boundary.
+
+Each carries only JSON-friendly values so histories stay readable in the Web UI, and new
+optional fields can be added without breaking running workflows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# DeliveryStatus values of the model, and the ones that end a delivery for good.
+SUCCESSFUL = "SUCCESSFUL"
+THROTTLED = "THROTTLED"
+TEMPORARY_FAILURE = "TEMPORARY_FAILURE"
+PERMANENT_FAILURE = "PERMANENT_FAILURE"
+UNKNOWN_FAILURE = "UNKNOWN_FAILURE"
+OPT_OUT = "OPT_OUT"
+DUPLICATE = "DUPLICATE"
+
+
+@dataclass
+class Recipient:
+    key: str  # idempotency key: workflow id + step + address or endpoint
+    address: str
+    endpoint_id: str | None = None
+    # The endpoint as message variables see it (Attributes, User, Demographic, ...).
+    endpoint: dict[str, Any] = field(default_factory=dict)
+    substitutions: dict[str, list[str]] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)  # BodyOverride, TitleOverride, RawContent
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DeliveryBatch:
+    app_id: str
+    channel: str
+    source: str  # direct | campaign | journey
+    source_id: str
+    content: dict[str, Any]  # the channel's message, already chosen from the request
+    recipients: list[Recipient]
+    max_attempts: int = 4
+
+
+@dataclass
+class DeliveryResult:
+    key: str
+    address: str
+    endpoint_id: str | None
+    delivery_status: str
+    status_code: int
+    status_message: str
+    message_id: str | None = None
+
+
+@dataclass
+class DirectSendInput:
+    app_id: str
+    batches: list[DeliveryBatch]
+
+
+@dataclass
+class DirectSendOutput:
+    results: list[DeliveryResult]
