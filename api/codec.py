@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,75 +20,167 @@ from botocore.model import Shape
 from openpoint.errors import BadRequest
 
 
-def _type_error(path: str, expected: str, value: Any) -> BadRequest:
+class _Invalid(Exception):
+    """Raised deep inside a value; each enclosing level adds its segment of the member path on
+    the way out, so the path is only built when something is wrong."""
+
+    def __init__(self, message: str) -> None:  # message has one {path} placeholder
+        self.message = message
+        self.segments: list[str] = []
+
+
+def _kind(value: Any) -> str:
     got = type(value).__name__ if value is not None else "null"
-    got = {"dict": "object", "list": "array", "str": "string", "bool": "boolean"}.get(got, got)
-    return BadRequest(f"Invalid value for {path}: expected {expected}, got {got}.")
+    return {"dict": "object", "list": "array", "str": "string", "bool": "boolean"}.get(got, got)
+
+
+def _type_error(expected: str, value: Any) -> _Invalid:
+    return _Invalid(f"Invalid value for {{path}}: expected {expected}, got {_kind(value)}.")
+
+
+Check = Callable[[Any], Any]
 
 
 def validate(value: Any, shape: Shape, path: str) -> Any:
-    """Check `value` (decoded JSON) against `shape`; returns it with nulls dropped."""
+    """Check `value` (decoded JSON) against `shape`; returns it with nulls dropped. A problem is
+    a BadRequest naming the member path, e.g. `EndpointRequest.Attributes.color[0]`."""
+    try:
+        return _checker(shape)(value)
+    except _Invalid as e:
+        full = path + "".join(reversed(e.segments))
+        raise BadRequest(e.message.replace("{path}", full)) from None
+
+
+_CHECKERS: dict[str, Check] = {}
+
+
+def _checker(shape: Shape) -> Check:
+    """A validator compiled once per shape name: PutEvents checks thousands of members per
+    second, and botocore's Shape properties are too slow to consult for each of them."""
+    found = _CHECKERS.get(shape.name)
+    if found is None:
+        # A recursive shape meets itself while being built: it gets a forwarder to the result.
+        slot: list[Check] = []
+        _CHECKERS[shape.name] = lambda value: slot[0](value)
+        found = _build(shape)
+        slot.append(found)
+        _CHECKERS[shape.name] = found
+    return found
+
+
+def _build(shape: Shape) -> Check:
     t = shape.type_name
     if t == "structure":
-        if not isinstance(value, dict):
-            raise _type_error(path, "an object", value)
-        out: dict[str, Any] = {}
-        members = shape.members
-        for name, item in value.items():
-            mshape = members.get(name)
-            if mshape is None or item is None:
-                continue  # unknown members are ignored, as AWS services do
-            out[name] = validate(item, mshape, f"{path}.{name}")
-        for name in shape.required_members:
-            if name not in out and "location" not in members[name].serialization:
-                raise BadRequest(f"Missing required member {path}.{name}.")
-        return out
+        members = {name: _checker(m) for name, m in shape.members.items()}
+        required = [n for n in shape.required_members if "location" not in shape.members[n].serialization]
+
+        def check_structure(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _type_error("an object", value)
+            out: dict[str, Any] = {}
+            for name, item in value.items():
+                check = members.get(name)
+                if check is None or item is None:
+                    continue  # unknown members are ignored, as AWS services do
+                try:
+                    out[name] = check(item)
+                except _Invalid as e:
+                    e.segments.append(f".{name}")
+                    raise
+            for name in required:
+                if name not in out:
+                    raise _Invalid(f"Missing required member {{path}}.{name}.")
+            return out
+
+        return check_structure
     if t == "list":
-        if not isinstance(value, list):
-            raise _type_error(path, "an array", value)
-        return [validate(v, shape.member, f"{path}[{i}]") for i, v in enumerate(value)]  # type: ignore[attr-defined]
+        item_check = _checker(shape.member)  # type: ignore[attr-defined]
+
+        def check_list(value: Any) -> Any:
+            if type(value) is not list:
+                raise _type_error("an array", value)
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item_check(v))
+                except _Invalid as e:
+                    e.segments.append(f"[{i}]")
+                    raise
+            return out
+
+        return check_list
     if t == "map":
-        if not isinstance(value, dict):
-            raise _type_error(path, "an object", value)
-        return {
-            k: validate(v, shape.value, f"{path}.{k}")  # type: ignore[attr-defined]
-            for k, v in value.items()
-            if v is not None
-        }
+        value_check = _checker(shape.value)  # type: ignore[attr-defined]
+
+        def check_map(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _type_error("an object", value)
+            out = {}
+            for k, v in value.items():
+                if v is None:
+                    continue
+                try:
+                    out[k] = value_check(v)
+                except _Invalid as e:
+                    e.segments.append(f".{k}")
+                    raise
+            return out
+
+        return check_map
     if t == "string":
-        if not isinstance(value, str):
-            raise _type_error(path, "a string", value)
-        if shape.enum and value not in shape.enum:
-            raise BadRequest(
-                f"Invalid value for {path}: '{value}' is not one of {', '.join(shape.enum)}."
-            )
-        return value
-    if t in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise _type_error(path, "an integer", value)
-        return value
-    if t in ("double", "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _type_error(path, "a number", value)
-        if not math.isfinite(value):
-            raise BadRequest(f"Invalid value for {path}: numbers must be finite.")
-        return float(value)
-    if t == "boolean":
-        if not isinstance(value, bool):
-            raise _type_error(path, "a boolean", value)
-        return value
-    if t == "timestamp":
-        return parse_timestamp(value, path)
-    if t == "blob":
-        if not isinstance(value, str):
-            raise _type_error(path, "base64 text", value)
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest(f"Invalid value for {path}: not valid base64.") from None
+        enum = frozenset(shape.enum) if shape.enum else None
+        listed = ", ".join(shape.enum) if shape.enum else ""
+
+        def check_string(value: Any) -> Any:
+            if type(value) is not str:
+                raise _type_error("a string", value)
+            if enum is not None and value not in enum:
+                raise _Invalid(f"Invalid value for {{path}}: '{value}' is not one of {listed}.")
+            return value
+
+        return check_string
+    return {
+        "integer": _check_integer, "long": _check_integer, "double": _check_number, "float": _check_number,
+        "boolean": _check_boolean, "timestamp": _check_timestamp, "blob": _check_blob,
+    }.get(t, lambda value: value)
+
+
+def _check_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _type_error("an integer", value)
     return value
+
+
+def _check_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error("a number", value)
+    if not math.isfinite(value):
+        raise _Invalid("Invalid value for {path}: numbers must be finite.")
+    return float(value)
+
+
+def _check_boolean(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise _type_error("a boolean", value)
+    return value
+
+
+def _check_timestamp(value: Any) -> Any:
+    try:
+        return parse_timestamp(value, "{path}")
+    except BadRequest as e:
+        raise _Invalid(e.message) from None
+
+
+def _check_blob(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise _type_error("base64 text", value)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Invalid("Invalid value for {path}: not valid base64.") from None
 
 
 def parse_timestamp(value: Any, path: str) -> datetime:
@@ -100,7 +193,7 @@ def parse_timestamp(value: Any, path: str) -> datetime:
         except ValueError:
             raise BadRequest(f"Invalid value for {path}: '{value}' is not an ISO-8601 date-time.") from None
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    raise _type_error(path, "an ISO-8601 date-time", value)
+    raise BadRequest(f"Invalid value for {path}: expected an ISO-8601 date-time, got {_kind(value)}.")
 
 
 def decode_body(raw: bytes, shape: Shape | None, member: str | None) -> dict[str, Any]:

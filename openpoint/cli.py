@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from openpoint.settings import get_settings
 
@@ -16,8 +17,13 @@ def _api() -> int:
     from api.main import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                access_log=False, loop="uvloop", http="httptools")
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info",
+                              "access_log": False, "loop": "uvloop", "http": "httptools"}
+    if settings.api_workers > 1:
+        # Worker processes import the app themselves (the settings come from the environment).
+        uvicorn.run("api.main:create_app", factory=True, workers=settings.api_workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 

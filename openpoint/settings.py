@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    api_workers: int = 1  # gateway processes; the gateway is stateless
     public_url: str = ""  # how recipients reach the gateway (tracking links); defaults to host:port
 
     data_dir: Path = Path(".data")

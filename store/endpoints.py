@@ -7,15 +7,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import BadRequest
 from rules.endpoints import MAX_ENDPOINTS_PER_USER, PUSH_CHANNELS, merge_endpoint
+from store.driver import columns_of, driver, unnest_insert
 from store.tables import Endpoint
 
 endpoints = Endpoint.__table__  # type: ignore[attr-defined]
 COLUMNS = [c.name for c in endpoints.columns]
+_TYPES = {"cohort_id": "int4", "created_at": "timestamptz", "updated_at": "timestamptz",
+          "last_active_at": "timestamptz", "attributes": "jsonb", "user_attributes": "jsonb", "metrics": "jsonb",
+          "demographic": "jsonb", "location": "jsonb"}
+_TYPED = [(c, _TYPES.get(c, "text")) for c in COLUMNS]
+_UPSERT = (
+    unnest_insert("endpoints", _TYPED)
+    + " ON CONFLICT (app_id, id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("app_id", "id", "created_at"))
+)
+_LOCK = "SELECT * FROM endpoints WHERE app_id = $1 AND id = ANY($2::text[]) FOR UPDATE"
 
 
 async def get(conn: AsyncConnection, app_id: str, endpoint_id: str) -> dict[str, Any] | None:
@@ -62,8 +72,8 @@ async def upsert(
     nothing; otherwise violating items are left out and returned as {endpoint_id: message}.
     """
     ids = sorted({eid for eid, _ in items})
-    stmt = select(endpoints).where(endpoints.c.app_id == app_id, endpoints.c.id.in_(ids)).with_for_update()
-    before = {r["id"]: dict(r) for r in (await conn.execute(stmt)).mappings()}
+    pg = await driver(conn)
+    before = {r["id"]: dict(r) for r in await pg.fetch(_LOCK, app_id, ids)} if ids else {}
 
     rows: dict[str, dict[str, Any]] = {}
     user_updates: dict[str, dict[str, Any]] = {}  # user -> UserAttributes named in this batch
@@ -86,12 +96,7 @@ async def upsert(
 
     await _deactivate_same_address(conn, app_id, rows, list(items))
     if rows:
-        stmt = insert(endpoints).values([{c: r[c] for c in COLUMNS} for r in rows.values()])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["app_id", "id"],
-            set_={c: stmt.excluded[c] for c in COLUMNS if c not in ("app_id", "id", "created_at")},
-        )
-        await conn.execute(stmt)
+        await pg.execute(_UPSERT, *columns_of(list(rows.values()), _TYPED))
     return errors
 
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from store.driver import columns_of, driver, jsonb, unnest_insert
 from store.tables import AppSession, Event
 
 events = Event.__table__  # type: ignore[attr-defined]
@@ -30,10 +30,28 @@ def forget_partitions() -> None:
     _known_days.clear()
 
 
+EVENT_COLUMNS = ["app_id", "endpoint_id", "event_id", "event_type", "event_time", "session_id", "attributes",
+                 "metrics", "client"]
+_JSON_COLUMNS = {"attributes", "metrics", "client"}
+_SESSION_COLUMNS = [("app_id", "text"), ("id", "text"), ("endpoint_id", "text"), ("start_time", "timestamptz"),
+                    ("stop_time", "timestamptz"), ("duration_ms", "int8")]
+_SESSION_UPSERT = (
+    unnest_insert("sessions", _SESSION_COLUMNS)
+    + " ON CONFLICT (app_id, id) DO UPDATE SET start_time = least(sessions.start_time, EXCLUDED.start_time),"
+    " stop_time = coalesce(EXCLUDED.stop_time, sessions.stop_time),"
+    " duration_ms = coalesce(EXCLUDED.duration_ms, sessions.duration_ms)"
+)
+
+
 async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await ensure_partitions(conn, (r["event_time"].date() for r in rows))
-        await conn.execute(events.insert(), rows)
+    """One binary COPY per request, into the day partitions (made first if new)."""
+    if not rows:
+        return
+    await ensure_partitions(conn, (r["event_time"].date() for r in rows))
+    records = [
+        tuple(jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in EVENT_COLUMNS) for r in rows
+    ]
+    await (await driver(conn)).copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
 
 
 async def upsert_sessions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -48,13 +66,4 @@ async def upsert_sessions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
         for k in ("stop_time", "duration_ms"):
             if r[k] is not None:
                 m[k] = r[k]
-    stmt = insert(sessions).values(list(merged.values()))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["app_id", "id"],
-        set_={
-            "start_time": func.least(sessions.c.start_time, stmt.excluded.start_time),
-            "stop_time": func.coalesce(stmt.excluded.stop_time, sessions.c.stop_time),
-            "duration_ms": func.coalesce(stmt.excluded.duration_ms, sessions.c.duration_ms),
-        },
-    )
-    await conn.execute(stmt)
+    await (await driver(conn)).execute(_SESSION_UPSERT, *columns_of(list(merged.values()), _SESSION_COLUMNS))
