@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         vault = vault_from(settings)
         ctx = Context(settings=settings, engine=engine, vault=vault, keys=KeyStore(engine, vault))
         app.state.ctx = ctx

@@ -49,8 +49,8 @@ EVENTS_PER_ENDPOINT = 10
 def batch(rng: random.Random, n_endpoints: int, start: datetime) -> dict[str, Any]:
     """One EventsRequest: 10 endpoints with 10 events each, as a mobile SDK would send."""
     items: dict[str, Any] = {}
-    for _ in range(ENDPOINTS_PER_REQUEST):
-        eid = f"ep-{rng.randrange(n_endpoints):07d}"
+    for n in rng.sample(range(n_endpoints), ENDPOINTS_PER_REQUEST):
+        eid = f"ep-{n:07d}"
         session = {"Id": secrets.token_hex(8), "StartTimestamp": start.isoformat().replace("+00:00", "Z")}
         events = {}
         for j in range(EVENTS_PER_ENDPOINT):
@@ -73,6 +73,27 @@ def batch(rng: random.Random, n_endpoints: int, start: datetime) -> dict[str, An
             "Events": events,
         }
     return {"BatchItem": items}
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) so far of process `root` and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+
+    def under_root(pid: int) -> bool:
+        while pid > 1:
+            if pid == root:
+                return True
+            pid = stats.get(pid, (0, 0.0))[0]
+        return False
+
+    return sum(cpu for pid, (_, cpu) in stats.items() if under_root(pid))
 
 
 def signed_request(host: str, port: int, app_id: str, body: bytes, key: tuple[str, str]) -> bytes:
@@ -119,7 +140,8 @@ async def main() -> None:
     n_requests = args.events // (ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT)
 
     tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-"))
-    pg = EmbeddedPostgres(tmp / "pg")
+    stats = os.environ.get("BENCH_PG_STATS") == "1"
+    pg = EmbeddedPostgres(tmp / "pg", settings={"shared_preload_libraries": "pg_stat_statements"} if stats else None)
     dsn = pg.start()
     try:
         upgrade(dsn)
@@ -130,6 +152,8 @@ async def main() -> None:
         await engine.dispose()
         app_id, copy_app = secrets.token_hex(16), secrets.token_hex(16)
         conn = await asyncpg.connect(plain_dsn(dsn))
+        if stats:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await conn.executemany("INSERT INTO apps (id, name) VALUES ($1, $2)", [(app_id, "bench"), (copy_app, "copy")])
 
         rng = random.Random(7)
@@ -146,15 +170,26 @@ async def main() -> None:
             signed = [signed_request("127.0.0.1", port, app_id, b, key) for b in bodies]
             # Warm-up: partitions, connection pool, caches.
             await drive("127.0.0.1", port, signed[:20], 4)
+            groups = {"gateway": gateway.pid, "postgres": pg.pid or 0}
+            usage = {name: cpu_seconds(pid) for name, pid in groups.items()}
+            own = time.process_time()
             t0 = time.perf_counter()
             failures = await drive("127.0.0.1", port, signed[20:], args.concurrency)
             gateway_s = time.perf_counter() - t0
+            usage = {name: cpu_seconds(pid) - usage[name] for name, pid in groups.items()}
+            usage["load generator"] = time.process_time() - own
         finally:
             gateway.terminate()
             gateway.wait(30)
         sent = (len(signed) - 20) * ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT
         stored = await conn.fetchval("SELECT count(*) FROM events WHERE app_id = $1", app_id)
 
+        if stats:
+            rows = await conn.fetch(
+                "SELECT calls, round(total_exec_time::numeric, 1) AS ms, left(query, 100) AS q"
+                " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 14")
+            for r in rows:
+                print(f"{r['ms']:>9} ms {r['calls']:>7} calls  {' '.join(r['q'].split())}")
         # Baseline: the same rows, straight into the same table with COPY.
         columns = ["app_id", "endpoint_id", "event_id", "event_type", "event_time", "session_id", "attributes",
                    "metrics", "client"]
@@ -178,6 +213,8 @@ async def main() -> None:
     print(f"gateway PutEvents               : {gw_rate:,.0f} events/s")
     print(f"asyncpg COPY baseline           : {copy_rate:,.0f} events/s ({len(records):,} rows in {copy_s:.1f}s)")
     print(f"ratio gateway / COPY            : {gw_rate / copy_rate:.2f}")
+    print("CPU during the gateway run     : " + ", ".join(
+        f"{name} {secs:.1f}s ({secs / gateway_s:.0%} of a core)" for name, secs in usage.items()))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "OPENPOINT_TEMPORAL_NAMESPACE"),
     )
     task_queue: str = "openpoint"
+    # Connections per process. Sized so that a busy gateway never opens overflow connections,
+    # which PostgreSQL would fork a backend for on every checkout.
+    db_pool_size: int = 20
 
     host: str = "127.0.0.1"
     port: int = 8080

@@ -28,7 +28,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         async_dsn(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size // 2,
         json_serializer=lambda o: orjson.dumps(o).decode(),
         json_deserializer=orjson.loads,
     )

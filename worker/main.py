@@ -39,7 +39,7 @@ def build_worker(client: Client, settings: Settings, engine: Any, *, task_queue:
 async def run(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         worker = build_worker(client, settings, engine)
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
