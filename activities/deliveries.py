@@ -61,13 +61,21 @@ class Provider(Protocol):
 
 
 def _result(r: Recipient, outcome: Outcome) -> DeliveryResult:
-    return DeliveryResult(r.key, r.address, r.endpoint_id, outcome.status, outcome.code, outcome.message,
-                          outcome.message_id)
+    return DeliveryResult(
+        r.key, r.address, r.endpoint_id, outcome.status, outcome.code, outcome.message, outcome.message_id
+    )
 
 
 def _from_row(r: Recipient, row: dict[str, object]) -> DeliveryResult:
-    return _result(r, Outcome(str(row["status"]), int(row["status_code"] or 0),  # type: ignore[call-overload]
-                              str(row["status_message"] or ""), row["message_id"]))  # type: ignore[arg-type]
+    return _result(
+        r,
+        Outcome(
+            str(row["status"]),
+            int(row["status_code"] or 0),  # type: ignore[call-overload]
+            str(row["status_message"] or ""),
+            row["message_id"],
+        ),
+    )  # type: ignore[arg-type]
 
 
 class Deliverer:
@@ -79,11 +87,21 @@ class Deliverer:
     async def deliver_batch(self, batch: DeliveryBatch) -> list[DeliveryResult]:
         last_attempt = activity.info().attempt >= batch.max_attempts
         async with self._engine.begin() as conn:
-            rows = await log.claim(conn, [
-                {"idempotency_key": r.key, "app_id": batch.app_id, "channel": batch.channel, "address": r.address,
-                 "endpoint_id": r.endpoint_id, "source": batch.source, "source_id": batch.source_id}
-                for r in batch.recipients
-            ])
+            rows = await log.claim(
+                conn,
+                [
+                    {
+                        "idempotency_key": r.key,
+                        "app_id": batch.app_id,
+                        "channel": batch.channel,
+                        "address": r.address,
+                        "endpoint_id": r.endpoint_id,
+                        "source": batch.source,
+                        "source_id": batch.source_id,
+                    }
+                    for r in batch.recipients
+                ],
+            )
         results: dict[str, DeliveryResult] = {}
         todo: list[Recipient] = []
         for r in batch.recipients:
@@ -93,8 +111,11 @@ class Deliverer:
             elif row["status"] == log.SENDING:
                 # An earlier attempt died while handing this one over: it may have gone out, so
                 # it is not sent again.
-                outcome = Outcome(UNKNOWN_FAILURE, 500, "The worker stopped while this message was being sent; "
-                                  "it was not sent again to avoid a duplicate.")
+                outcome = Outcome(
+                    UNKNOWN_FAILURE,
+                    500,
+                    "The worker stopped while this message was being sent; it was not sent again to avoid a duplicate.",
+                )
                 await self._record(r.key, outcome)
                 results[r.key] = _result(r, outcome)
             else:
@@ -155,6 +176,11 @@ class Deliverer:
             if outcome is None:  # not handed over after all: a later attempt may send it
                 await log.set_status(conn, key, log.PENDING)
             else:
-                await log.set_status(conn, key, outcome.status, status_code=outcome.code,
-                                     status_message=outcome.message[:1000], message_id=outcome.message_id)
-
+                await log.set_status(
+                    conn,
+                    key,
+                    outcome.status,
+                    status_code=outcome.code,
+                    status_message=outcome.message[:1000],
+                    message_id=outcome.message_id,
+                )

@@ -94,7 +94,7 @@ def _build(shape: Shape) -> Check:
 
         return check_structure
     if t == "list":
-        item_check = _checker(shape.member)  # type: ignore[attr-defined]
+        item_check = _checker(shape.member)
 
         def check_list(value: Any) -> Any:
             if type(value) is not list:
@@ -110,7 +110,7 @@ def _build(shape: Shape) -> Check:
 
         return check_list
     if t == "map":
-        value_check = _checker(shape.value)  # type: ignore[attr-defined]
+        value_check = _checker(shape.value)
 
         def check_map(value: Any) -> Any:
             if type(value) is not dict:
@@ -140,8 +140,13 @@ def _build(shape: Shape) -> Check:
 
         return check_string
     return {
-        "integer": _check_integer, "long": _check_integer, "double": _check_number, "float": _check_number,
-        "boolean": _check_boolean, "timestamp": _check_timestamp, "blob": _check_blob,
+        "integer": _check_integer,
+        "long": _check_integer,
+        "double": _check_number,
+        "float": _check_number,
+        "boolean": _check_boolean,
+        "timestamp": _check_timestamp,
+        "blob": _check_blob,
     }.get(t, lambda value: value)
 
 
@@ -214,7 +219,7 @@ def decode_body(raw: bytes, shape: Shape | None, member: str | None) -> dict[str
 def decode_query(value: list[str], shape: Shape, wire: str) -> Any:
     t = shape.type_name
     if t == "list":
-        return [decode_query([v], shape.member, wire) for v in value]  # type: ignore[attr-defined]
+        return [decode_query([v], shape.member, wire) for v in value]
     text = value[-1]
     if t == "boolean":
         if text.lower() not in ("true", "false"):

@@ -117,19 +117,15 @@ def json_schema(shape_: Shape, seen: set[str] | None = None) -> dict[str, Any]:
         if shape_.name in seen:
             return {"type": "object"}
         seen.add(shape_.name)
-        members = {
-            m: json_schema(s, seen)
-            for m, s in shape_.members.items()
-            if "location" not in s.serialization
-        }
+        members = {m: json_schema(s, seen) for m, s in shape_.members.items() if "location" not in s.serialization}
         doc = {"type": "object", "title": shape_.name, "properties": members}
         req = [m for m in shape_.required_members if m in members]
         if req:
             doc["required"] = req
     elif t == "list":
-        doc = {"type": "array", "items": json_schema(shape_.member, seen)}  # type: ignore[attr-defined]
+        doc = {"type": "array", "items": json_schema(shape_.member, seen)}
     elif t == "map":
-        doc = {"type": "object", "additionalProperties": json_schema(shape_.value, seen)}  # type: ignore[attr-defined]
+        doc = {"type": "object", "additionalProperties": json_schema(shape_.value, seen)}
     elif t == "string":
         doc = {"type": "string"}
         if shape_.enum:

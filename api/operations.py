@@ -25,6 +25,7 @@ from openpoint.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound, 
 from openpoint.keys import Principal
 
 MAX_BODY = 7 * 1024 * 1024  # the published request payload quota
+MAX_BODY_BY_OPERATION = {"PutEvents": 4 * 1024 * 1024}
 
 Handler = Callable[["Call"], Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
@@ -73,13 +74,11 @@ async def authenticate(request: Request, body: bytes, ctx: Context) -> Principal
 async def decode_call(op: Operation, request: Request) -> Call:
     ctx: Context = request.app.state.ctx
     body = await request.body()
-    if len(body) > MAX_BODY:
-        raise PayloadTooLarge("The request payload exceeds the 7 MB limit.")
+    limit = MAX_BODY_BY_OPERATION.get(op.name, MAX_BODY)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request payload exceeds the {limit // (1024 * 1024)} MB limit of {op.name}.")
     principal = await authenticate(request, body, ctx)
-    labels = {
-        member: unquote(str(request.path_params[wire.replace("-", "_")]))
-        for wire, member in op.labels.items()
-    }
+    labels = {member: unquote(str(request.path_params[wire.replace("-", "_")])) for wire, member in op.labels.items()}
     app_id = labels.get("ApplicationId")
     if app_id is not None and not principal.may_touch(app_id):
         raise Forbidden(f"The access key {principal.access_key_id} may not access project {app_id}.")

@@ -60,7 +60,7 @@ def parse_authorization(headers: Mapping[str, str]) -> tuple[str, str, str, str,
     return key_id, date_stamp, region, service, signed, m.group("signature")
 
 
-class _ExactHeaders(SigV4Auth):
+class _ExactHeaders(SigV4Auth):  # type: ignore[misc]
     """botocore's signer, restricted to exactly the headers the client signed (a client may sign
     headers botocore would not, such as user-agent)."""
 
@@ -118,8 +118,7 @@ def verify(
         raise SigV4Error("The security token included in the request is invalid.")
 
     url = f"http://{lowered['host']}{raw_path}" + (f"?{raw_query}" if raw_query else "")
-    request = AWSRequest(method=method, url=url, data=body,
-                         headers={h: lowered[h] for h in signed})
+    request = AWSRequest(method=method, url=url, data=body, headers={h: lowered[h] for h in signed})
     request.context["timestamp"] = stamp
     auth = _ExactHeaders(Credentials(key_id, secret), service, region, signed)
     string_to_sign = auth.string_to_sign(request, auth.canonical_request(request))

@@ -60,12 +60,15 @@ def batch(rng: random.Random, n_endpoints: int, start: datetime) -> dict[str, An
                 "Timestamp": ts.isoformat().replace("+00:00", "Z"),
                 "Attributes": {"screen": f"screen-{rng.randrange(40)}", "campaign": f"c{rng.randrange(5)}"},
                 "Metrics": {"value": round(rng.random() * 100, 2), "position": float(j)},
-                "AppPackageName": "com.example.shop", "AppVersionCode": "4.2.0", "SdkName": "aws-amplify-js",
+                "AppPackageName": "com.example.shop",
+                "AppVersionCode": "4.2.0",
+                "SdkName": "aws-amplify-js",
                 "Session": session,
             }
         items[eid] = {
             "Endpoint": {
-                "ChannelType": "GCM", "Address": f"token-{eid}",
+                "ChannelType": "GCM",
+                "Address": f"token-{eid}",
                 "Attributes": {"City": [rng.choice(CITIES)], "Interests": rng.sample(["a", "b", "c", "d"], 2)},
                 "Demographic": {"Platform": "android", "AppVersion": "4.2.0", "Timezone": "Europe/Paris"},
                 "Metrics": {"sessions": float(rng.randrange(100))},
@@ -98,8 +101,9 @@ def cpu_seconds(root: int) -> float:
 
 def signed_request(host: str, port: int, app_id: str, body: bytes, key: tuple[str, str]) -> bytes:
     path = f"/v1/apps/{app_id}/events"
-    req = AWSRequest(method="POST", url=f"http://{host}:{port}{path}", data=body,
-                     headers={"Content-Type": "application/json"})
+    req = AWSRequest(
+        method="POST", url=f"http://{host}:{port}{path}", data=body, headers={"Content-Type": "application/json"}
+    )
     SigV4Auth(Credentials(*key), "mobiletargeting", "us-east-1").add_auth(req)
     head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
     head += [f"{k}: {v}" for k, v in req.headers.items() if k.lower() not in ("host", "content-length")]
@@ -161,10 +165,21 @@ async def main() -> None:
         bodies = [orjson.dumps(batch(rng, args.endpoints, start)) for _ in range(n_requests)]
 
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": dsn, "OPENPOINT_PORT": str(port), "OPENPOINT_MASTER_KEY": master,
-               "OPENPOINT_DATA_DIR": str(tmp), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
-        gateway = subprocess.Popen([sys.executable, "-m", "openpoint.cli", "api"], env=env, cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "OPENPOINT_PORT": str(port),
+            "OPENPOINT_MASTER_KEY": master,
+            "OPENPOINT_DATA_DIR": str(tmp),
+            "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        }
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "openpoint.cli", "api"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for_port("127.0.0.1", port, timeout=60)
             signed = [signed_request("127.0.0.1", port, app_id, b, key) for b in bodies]
@@ -187,19 +202,33 @@ async def main() -> None:
         if stats:
             rows = await conn.fetch(
                 "SELECT calls, round(total_exec_time::numeric, 1) AS ms, left(query, 100) AS q"
-                " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 14")
+                " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 14"
+            )
             for r in rows:
                 print(f"{r['ms']:>9} ms {r['calls']:>7} calls  {' '.join(r['q'].split())}")
         # Baseline: the same rows, straight into the same table with COPY.
-        columns = ["app_id", "endpoint_id", "event_id", "event_type", "event_time", "session_id", "attributes",
-                   "metrics", "client"]
+        columns = [
+            "app_id",
+            "endpoint_id",
+            "event_id",
+            "event_type",
+            "event_time",
+            "session_id",
+            "attributes",
+            "metrics",
+            "client",
+        ]
         records = []
         for body in bodies[20:]:
             for eid, item in orjson.loads(body)["BatchItem"].items():
                 for ev_id, ev in item["Events"].items():
                     row = event_row(copy_app, eid, ev_id, ev)
-                    records.append(tuple(orjson.dumps(row[c]).decode() if c in ("attributes", "metrics", "client")
-                                         else row[c] for c in columns))
+                    records.append(
+                        tuple(
+                            orjson.dumps(row[c]).decode() if c in ("attributes", "metrics", "client") else row[c]
+                            for c in columns
+                        )
+                    )
         t0 = time.perf_counter()
         await conn.copy_records_to_table("events", records=records, columns=columns)
         copy_s = time.perf_counter() - t0
@@ -208,13 +237,17 @@ async def main() -> None:
         pg.stop()
 
     gw_rate, copy_rate = sent / gateway_s, len(records) / copy_s
-    print(f"events sent through the gateway : {sent:,} in {gateway_s:.1f}s ({failures} failed requests,"
-          f" {stored:,} stored)")
+    print(
+        f"events sent through the gateway : {sent:,} in {gateway_s:.1f}s ({failures} failed requests,"
+        f" {stored:,} stored)"
+    )
     print(f"gateway PutEvents               : {gw_rate:,.0f} events/s")
     print(f"asyncpg COPY baseline           : {copy_rate:,.0f} events/s ({len(records):,} rows in {copy_s:.1f}s)")
     print(f"ratio gateway / COPY            : {gw_rate / copy_rate:.2f}")
-    print("CPU during the gateway run     : " + ", ".join(
-        f"{name} {secs:.1f}s ({secs / gateway_s:.0%} of a core)" for name, secs in usage.items()))
+    print(
+        "CPU during the gateway run     : "
+        + ", ".join(f"{name} {secs:.1f}s ({secs / gateway_s:.0%} of a core)" for name, secs in usage.items())
+    )
 
 
 if __name__ == "__main__":

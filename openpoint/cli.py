@@ -17,8 +17,14 @@ def _api() -> int:
     from api.main import create_app
 
     settings = get_settings()
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info",
-                              "access_log": False, "loop": "uvloop", "http": "httptools"}
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
     if settings.api_workers > 1:
         # Worker processes import the app themselves (the settings come from the environment).
         uvicorn.run("api.main:create_app", factory=True, workers=settings.api_workers, **common)
@@ -62,8 +68,7 @@ def _keys_create(projects: list[str] | None, description: str) -> int:
     async def save() -> None:
         engine = make_engine(settings.database_url, pool_size=1)
         try:
-            await store_key(engine, vault_from(settings), key_id, secret, description=description,
-                            project_ids=projects)
+            await store_key(engine, vault_from(settings), key_id, secret, description=description, project_ids=projects)
         finally:
             await engine.dispose()
 

@@ -24,6 +24,7 @@ from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 from openpoint.embedded import EmbeddedPostgres, EmbeddedServerError, TemporalDevServer, spawn, terminate
+from openpoint.mailsink import MailSink
 from openpoint.settings import Settings, get_settings
 
 log = logging.getLogger("openpoint.dev")
@@ -31,6 +32,7 @@ log = logging.getLogger("openpoint.dev")
 DEFAULT_PG_PORT = 5433
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_TEMPORAL_UI_PORT = 8233
+DEFAULT_SMTP_PORT = 1025
 HEALTH_TIMEOUT = 90.0
 # How long each child gets to finish in-flight work after SIGINT before it is killed.
 STOP_TIMEOUT = {"gateway": 10.0, "worker": 30.0}
@@ -83,10 +85,15 @@ class DevStack:
         host = _client_host(settings.host)
         self.gateway_url = f"http://{host}:{settings.port}"
         self.key: tuple[str, str] = ("", "")
+        self.mail: MailSink | None = None
 
     # -- startup -------------------------------------------------------------------------------
     def start(self) -> None:
         self._start_servers()
+        if "OPENPOINT_SMTP_URL" not in os.environ:
+            # No relay configured: accept mail locally so that sends can be tried and read.
+            self.mail = MailSink(self.data_dir / "mail", _env_port("OPENPOINT_SMTP_PORT", DEFAULT_SMTP_PORT))
+            self.mail.start()
         self._migrate()
         self._ensure_dev_key()
         env = self._child_env()
@@ -106,8 +113,9 @@ class DevStack:
             print(f"starting Temporal dev server (state {self.temporal.state_file}) ...", flush=True)
             self.temporal.launch()  # boots while PostgreSQL starts
         if not self.database_url:
-            self.postgres = EmbeddedPostgres(self.data_dir / "postgres",
-                                             port=_env_port("OPENPOINT_PG_PORT", DEFAULT_PG_PORT))
+            self.postgres = EmbeddedPostgres(
+                self.data_dir / "postgres", port=_env_port("OPENPOINT_PG_PORT", DEFAULT_PG_PORT)
+            )
             print(f"starting PostgreSQL (data {self.postgres.data_dir}) ...", flush=True)
             self.database_url = self.postgres.start()
         if self.temporal is not None:
@@ -136,6 +144,7 @@ class DevStack:
             # directory they end up in.
             "OPENPOINT_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
+            **({"OPENPOINT_SMTP_URL": self.mail.url} if self.mail is not None else {}),
         }
 
     def _wait_healthy(self) -> None:
@@ -181,6 +190,8 @@ class DevStack:
             self.temporal.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        if self.mail is not None:
+            self.mail.stop()
 
     # -- output --------------------------------------------------------------------------------
     def banner(self) -> str:
@@ -189,6 +200,11 @@ class DevStack:
         url = self.gateway_url
         temporal_line = self.temporal_address + f" (namespace {self.settings.temporal_namespace})"
         ui = self.temporal.ui_url if self.temporal is not None else None
+        mail_line = (
+            f"{self.mail.url} (local sink: messages are saved in {self.mail.folder})"
+            if self.mail is not None
+            else os.environ["OPENPOINT_SMTP_URL"]
+        )
         return f"""
 OpenPoint is running.
 
@@ -197,6 +213,7 @@ OpenPoint is running.
   Temporal                {temporal_line}
   PostgreSQL              {redact(self.database_url)}
   Data directory          {self.data_dir}
+  Email relay             {mail_line}
 
   Access key id           {key_id}
   Secret access key       {secret}

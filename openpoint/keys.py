@@ -36,9 +36,7 @@ def new_key_pair() -> tuple[str, str]:
 
 
 def dev_key_pair(settings: Settings, vault: Vault) -> tuple[str, str]:
-    key_id = settings.access_key_id or (
-        "OPDEV" + base64.b32encode(vault.derive("dev-access-key-id")).decode()[:15]
-    )
+    key_id = settings.access_key_id or ("OPDEV" + base64.b32encode(vault.derive("dev-access-key-id")).decode()[:15])
     secret = settings.secret_access_key or base64.b64encode(vault.derive("dev-secret")).decode()[:40]
     return key_id, secret
 
@@ -94,10 +92,7 @@ class KeyStore:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    text(
-                        "SELECT secret_ciphertext, project_ids FROM access_keys"
-                        " WHERE access_key_id = :k AND active"
-                    ),
+                    text("SELECT secret_ciphertext, project_ids FROM access_keys WHERE access_key_id = :k AND active"),
                     {"k": key_id},
                 )
             ).first()

@@ -16,9 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENPOINT_", extra="ignore")
 
-    database_url: str = Field(
-        default="", validation_alias=AliasChoices("DATABASE_URL", "OPENPOINT_DATABASE_URL")
-    )
+    database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "OPENPOINT_DATABASE_URL"))
     temporal_address: str = Field(
         default="", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "OPENPOINT_TEMPORAL_ADDRESS")
     )

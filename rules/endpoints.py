@@ -41,12 +41,16 @@ def cohort_of(endpoint_id: str) -> int:
 def _check_attribute_map(values: dict[str, list[str]], field: str) -> None:
     for name, items in values.items():
         if not 1 <= len(name) <= MAX_ATTRIBUTE_NAME:
-            raise BadRequest(f"Invalid value for {field}: attribute names are 1 to {MAX_ATTRIBUTE_NAME} characters ('{name[:60]}').")
+            raise BadRequest(
+                f"Invalid value for {field}: attribute names are 1 to {MAX_ATTRIBUTE_NAME} characters ('{name[:60]}')."
+            )
         if len(items) > MAX_VALUES_PER_ATTRIBUTE:
             raise BadRequest(f"Invalid value for {field}.{name}: at most {MAX_VALUES_PER_ATTRIBUTE} values.")
         for v in items:
             if len(v) > MAX_ATTRIBUTE_VALUE:
-                raise BadRequest(f"Invalid value for {field}.{name}: values are at most {MAX_ATTRIBUTE_VALUE} characters.")
+                raise BadRequest(
+                    f"Invalid value for {field}.{name}: values are at most {MAX_ATTRIBUTE_VALUE} characters."
+                )
 
 
 def check_endpoint_request(req: dict[str, Any], field: str) -> None:
@@ -60,7 +64,9 @@ def check_endpoint_request(req: dict[str, Any], field: str) -> None:
     _check_attribute_map(user.get("UserAttributes", {}), f"{field}.User.UserAttributes")
     for name in req.get("Metrics", {}):
         if not 1 <= len(name) <= MAX_ATTRIBUTE_NAME:
-            raise BadRequest(f"Invalid value for {field}.Metrics: metric names are 1 to {MAX_ATTRIBUTE_NAME} characters.")
+            raise BadRequest(
+                f"Invalid value for {field}.Metrics: metric names are 1 to {MAX_ATTRIBUTE_NAME} characters."
+            )
     names = len(req.get("Attributes", {})) + len(req.get("Metrics", {})) + len(user.get("UserAttributes", {}))
     if names > MAX_ATTRIBUTE_NAMES:
         raise BadRequest(f"Invalid value for {field}: at most {MAX_ATTRIBUTE_NAMES} attribute and metric names.")
@@ -93,25 +99,33 @@ def merge_endpoint(
     in the request replaces that name's value list; demographic and location members merge
     one by one. Any write makes the endpoint ACTIVE unless the request says otherwise.
     """
-    row: dict[str, Any] = dict(existing) if existing else {
-        "app_id": app_id,
-        "id": endpoint_id,
-        "address": None,
-        "channel_type": None,
-        "opt_out": "NONE",
-        "user_id": None,
-        "cohort_id": cohort_of(endpoint_id),
-        "request_id": None,
-        "effective_date": None,
-        "attributes": {},
-        "user_attributes": {},
-        "metrics": {},
-        "demographic": {},
-        "location": {},
-        "created_at": now,
-    }
-    for member, column in (("Address", "address"), ("ChannelType", "channel_type"), ("OptOut", "opt_out"),
-                           ("RequestId", "request_id")):
+    row: dict[str, Any] = (
+        dict(existing)
+        if existing
+        else {
+            "app_id": app_id,
+            "id": endpoint_id,
+            "address": None,
+            "channel_type": None,
+            "opt_out": "NONE",
+            "user_id": None,
+            "cohort_id": cohort_of(endpoint_id),
+            "request_id": None,
+            "effective_date": None,
+            "attributes": {},
+            "user_attributes": {},
+            "metrics": {},
+            "demographic": {},
+            "location": {},
+            "created_at": now,
+        }
+    )
+    for member, column in (
+        ("Address", "address"),
+        ("ChannelType", "channel_type"),
+        ("OptOut", "opt_out"),
+        ("RequestId", "request_id"),
+    ):
         if member in req:
             row[column] = req[member]
     row["endpoint_status"] = req.get("EndpointStatus", "ACTIVE")

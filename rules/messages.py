@@ -40,8 +40,10 @@ def email_content(config: dict[str, Any], field: str) -> dict[str, Any] | None:
             raise BadRequest(f"Invalid value for {field}.EmailMessage.SimpleEmail: it needs a TextPart or an HtmlPart.")
         for i, h in enumerate(content["headers"]):
             if not h.get("Name") or len(h["Name"]) > 126 or len(h.get("Value", "")) > 870:
-                raise BadRequest(f"Invalid value for {field}.EmailMessage.SimpleEmail.Headers[{i}]: "
-                                 "a header has a Name of 1 to 126 characters and a Value of at most 870.")
+                raise BadRequest(
+                    f"Invalid value for {field}.EmailMessage.SimpleEmail.Headers[{i}]: "
+                    "a header has a Name of 1 to 126 characters and a Value of at most 870."
+                )
         return content
     body = email.get("Body") or default.get("Body")
     if body is None:

@@ -15,9 +15,7 @@ apps = App.__table__  # type: ignore[attr-defined]
 
 
 async def create(conn: AsyncConnection, *, app_id: str, name: str) -> dict[str, Any]:
-    row = (
-        await conn.execute(apps.insert().values(id=app_id, name=name).returning(*apps.c))
-    ).mappings().one()
+    row = (await conn.execute(apps.insert().values(id=app_id, name=name).returning(*apps.c))).mappings().one()
     return dict(row)
 
 
@@ -45,21 +43,31 @@ async def page(
 async def delete_everything(conn: AsyncConnection, app_id: str) -> None:
     """A project's data goes with it. Tables without a foreign key to apps (the partitioned
     events, the delivery log) are cleared explicitly."""
-    for table in (Event, Delivery, AppSession, Channel, Endpoint, ResourceTags):
-        t = table.__table__  # type: ignore[attr-defined]
+    for t in (
+        Event.__table__,
+        Delivery.__table__,
+        AppSession.__table__,
+        Channel.__table__,  # type: ignore[attr-defined]
+        Endpoint.__table__,
+        ResourceTags.__table__,
+    ):  # type: ignore[attr-defined]
         await conn.execute(delete(t).where(t.c.app_id == app_id))
     await conn.execute(delete(apps).where(apps.c.id == app_id))
 
 
 async def save_settings(conn: AsyncConnection, app_id: str, settings: dict[str, Any]) -> dict[str, Any]:
     row = (
-        await conn.execute(
-            update(apps)
-            .where(apps.c.id == app_id)
-            .values(settings=settings, settings_modified_at=func.now())
-            .returning(*apps.c)
+        (
+            await conn.execute(
+                update(apps)
+                .where(apps.c.id == app_id)
+                .values(settings=settings, settings_modified_at=func.now())
+                .returning(*apps.c)
+            )
         )
-    ).mappings().one()
+        .mappings()
+        .one()
+    )
     return dict(row)
 
 

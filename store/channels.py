@@ -33,19 +33,27 @@ async def put(
     settings: dict[str, Any],
     secret: bytes | None,
 ) -> dict[str, Any]:
-    values = {"app_id": app_id, "channel_type": channel_type, "enabled": enabled, "settings": settings,
-              "secret_ciphertext": secret}
+    values = {
+        "app_id": app_id,
+        "channel_type": channel_type,
+        "enabled": enabled,
+        "settings": settings,
+        "secret_ciphertext": secret,
+    }
     stmt = insert(channels).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["app_id", "channel_type"],
-        set_={"enabled": enabled, "settings": settings, "secret_ciphertext": secret,
-              "version": channels.c.version + 1, "updated_at": func.now()},
+        set_={
+            "enabled": enabled,
+            "settings": settings,
+            "secret_ciphertext": secret,
+            "version": channels.c.version + 1,
+            "updated_at": func.now(),
+        },
     )
     row = (await conn.execute(stmt.returning(*channels.c))).mappings().one()
     return dict(row)
 
 
 async def remove(conn: AsyncConnection, app_id: str, channel_type: str) -> None:
-    await conn.execute(
-        delete(channels).where(channels.c.app_id == app_id, channels.c.channel_type == channel_type)
-    )
+    await conn.execute(delete(channels).where(channels.c.app_id == app_id, channels.c.channel_type == channel_type))

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     raw = await conn.get_raw_connection()
-    return raw.driver_connection  # type: ignore[return-value]
+    return raw.driver_connection
 
 
 def jsonb(value: Any) -> str:

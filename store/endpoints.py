@@ -16,9 +16,17 @@ from store.tables import Endpoint
 
 endpoints = Endpoint.__table__  # type: ignore[attr-defined]
 COLUMNS = [c.name for c in endpoints.columns]
-_TYPES = {"cohort_id": "int4", "created_at": "timestamptz", "updated_at": "timestamptz",
-          "last_active_at": "timestamptz", "attributes": "jsonb", "user_attributes": "jsonb", "metrics": "jsonb",
-          "demographic": "jsonb", "location": "jsonb"}
+_TYPES = {
+    "cohort_id": "int4",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+    "last_active_at": "timestamptz",
+    "attributes": "jsonb",
+    "user_attributes": "jsonb",
+    "metrics": "jsonb",
+    "demographic": "jsonb",
+    "location": "jsonb",
+}
 _TYPED = [(c, _TYPES.get(c, "text")) for c in COLUMNS]
 _UPSERT = (
     unnest_insert("endpoints", _TYPED)
@@ -120,16 +128,15 @@ async def _apply_user_rules(
         .with_for_update()
     )
     others: dict[str, list[dict[str, Any]]] = {}
-    for r in (await conn.execute(stmt)).mappings():
-        others.setdefault(r["user_id"], []).append(dict(r))
+    for found in (await conn.execute(stmt)).mappings():
+        others.setdefault(found["user_id"], []).append(dict(found))
 
     errors: dict[str, str] = {}
     deactivated: list[str] = []
     for user in users:
         members = others.get(user, [])
         joining = [
-            eid for eid, r in rows.items()
-            if r["user_id"] == user and (before.get(eid) or {}).get("user_id") != user
+            eid for eid, r in rows.items() if r["user_id"] == user and (before.get(eid) or {}).get("user_id") != user
         ]
         staying = sum(1 for r in rows.values() if r["user_id"] == user) - len(joining)
         count = len(members) + staying
@@ -146,9 +153,7 @@ async def _apply_user_rules(
                 deactivated.append(victims[0]["id"])
                 members.remove(victims[0])
                 continue
-            message = (
-                f"User {user} already has {MAX_ENDPOINTS_PER_USER} endpoints; endpoint {eid} cannot be added."
-            )
+            message = f"User {user} already has {MAX_ENDPOINTS_PER_USER} endpoints; endpoint {eid} cannot be added."
             if strict:
                 raise EndpointWriteError(eid, message)
             errors[eid] = message
@@ -200,6 +205,3 @@ async def _deactivate_same_address(
         )
         .values(endpoint_status="INACTIVE", updated_at=func.now())
     )
-
-
-

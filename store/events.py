@@ -30,11 +30,26 @@ def forget_partitions() -> None:
     _known_days.clear()
 
 
-EVENT_COLUMNS = ["app_id", "endpoint_id", "event_id", "event_type", "event_time", "session_id", "attributes",
-                 "metrics", "client"]
+EVENT_COLUMNS = [
+    "app_id",
+    "endpoint_id",
+    "event_id",
+    "event_type",
+    "event_time",
+    "session_id",
+    "attributes",
+    "metrics",
+    "client",
+]
 _JSON_COLUMNS = {"attributes", "metrics", "client"}
-_SESSION_COLUMNS = [("app_id", "text"), ("id", "text"), ("endpoint_id", "text"), ("start_time", "timestamptz"),
-                    ("stop_time", "timestamptz"), ("duration_ms", "int8")]
+_SESSION_COLUMNS = [
+    ("app_id", "text"),
+    ("id", "text"),
+    ("endpoint_id", "text"),
+    ("start_time", "timestamptz"),
+    ("stop_time", "timestamptz"),
+    ("duration_ms", "int8"),
+]
 _SESSION_UPSERT = (
     unnest_insert("sessions", _SESSION_COLUMNS)
     + " ON CONFLICT (app_id, id) DO UPDATE SET start_time = least(sessions.start_time, EXCLUDED.start_time),"
@@ -48,9 +63,7 @@ async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     await ensure_partitions(conn, (r["event_time"].date() for r in rows))
-    records = [
-        tuple(jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in EVENT_COLUMNS) for r in rows
-    ]
+    records = [tuple(jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in EVENT_COLUMNS) for r in rows]
     await (await driver(conn)).copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
 
 

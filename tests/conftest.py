@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 
+from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from store.migrate import upgrade
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
@@ -47,10 +47,15 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture(scope="session")
-def stack(database_url: str, temporal_address: str, smtp: SmtpServer,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(database_url=database_url, temporal_address=temporal_address, smtp_url=smtp.url,
-              data_dir=Path(tmp_path_factory.mktemp("data"))).start()
+def stack(
+    database_url: str, temporal_address: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    s = Stack(
+        database_url=database_url,
+        temporal_address=temporal_address,
+        smtp_url=smtp.url,
+        data_dir=Path(tmp_path_factory.mktemp("data")),
+    ).start()
     yield s
     s.stop()
 

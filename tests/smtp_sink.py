@@ -11,6 +11,7 @@ from email.policy import default as default_policy
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
 from openpoint.embedded import free_port
 
 

@@ -19,10 +19,10 @@ import asyncpg
 import boto3
 import uvicorn
 from botocore.config import Config
-from openpoint.embedded import free_port, wait_for_port
 from temporalio.client import Client
 
 from api.main import create_app
+from openpoint.embedded import free_port, wait_for_port
 from openpoint.keys import store_key
 from openpoint.settings import Settings
 from openpoint.vault import Vault
@@ -65,15 +65,26 @@ class Stack:
 
     async def _start(self) -> None:
         engine = make_engine(self.settings.database_url, pool_size=2)
-        await store_key(engine, Vault(base64.b64decode(self.settings.master_key)), self.access_key_id,
-                        self.secret_access_key, description="test key")
+        await store_key(
+            engine,
+            Vault(base64.b64decode(self.settings.master_key)),
+            self.access_key_id,
+            self.secret_access_key,
+            description="test key",
+        )
         self._engine = engine
         client = await Client.connect(self.settings.temporal_address)
         self.temporal = client
         self._worker = build_worker(client, self.settings, engine)
         self._tasks.append(asyncio.create_task(self._worker.run()))
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self._server.serve()))
         self._db = await asyncpg.create_pool(plain_dsn(self.settings.database_url), min_size=1, max_size=2)

@@ -123,9 +123,7 @@ async def update_settings(call: Call) -> dict[str, Any]:
 async def remove_attributes(call: Call) -> dict[str, Any]:
     kind = call.labels["AttributeType"]
     if kind not in ATTRIBUTE_TYPES:
-        raise BadRequest(
-            f"Invalid value for attribute-type: '{kind}' is not one of {', '.join(ATTRIBUTE_TYPES)}."
-        )
+        raise BadRequest(f"Invalid value for attribute-type: '{kind}' is not one of {', '.join(ATTRIBUTE_TYPES)}.")
     names = call.body.get("Blacklist", [])
     async with call.ctx.engine.begin() as conn:
         row = await apps_store.get(conn, call.app_id, lock=True)

@@ -81,7 +81,9 @@ def _check(kind: ChannelKind, body: dict[str, Any]) -> None:
     if kind.channel_type == "EMAIL":
         _, address = parseaddr(body["FromAddress"])
         if "@" not in address or address.startswith("@") or address.endswith("@"):
-            raise BadRequest(f"Invalid value for {kind.payload}.FromAddress: '{body['FromAddress']}' is not an email address.")
+            raise BadRequest(
+                f"Invalid value for {kind.payload}.FromAddress: '{body['FromAddress']}' is not an email address."
+            )
     if kind.channel_type == "GCM" and "ServiceJson" in body:
         try:
             orjson.loads(body["ServiceJson"])
@@ -152,7 +154,16 @@ async def get_channels(call: Call) -> dict[str, Any]:
         # ChannelResponse is the common subset of the channel-specific responses.
         channels[row["channel_type"]] = {
             k: full.get(k)
-            for k in ("ApplicationId", "CreationDate", "Enabled", "HasCredential", "Id", "IsArchived",
-                      "LastModifiedBy", "LastModifiedDate", "Version")
+            for k in (
+                "ApplicationId",
+                "CreationDate",
+                "Enabled",
+                "HasCredential",
+                "Id",
+                "IsArchived",
+                "LastModifiedBy",
+                "LastModifiedDate",
+                "Version",
+            )
         }
     return {"Channels": channels}

@@ -25,7 +25,9 @@ async def put_events(call: Call) -> dict[str, Any]:
     batches: dict[str, Any] = call.body["BatchItem"]
     total = sum(len(b["Events"]) for b in batches.values())
     if total > MAX_EVENTS_PER_REQUEST or len(batches) > MAX_EVENTS_PER_REQUEST:
-        raise BadRequest(f"Invalid value for EventsRequest.BatchItem: at most {MAX_EVENTS_PER_REQUEST} events per request.")
+        raise BadRequest(
+            f"Invalid value for EventsRequest.BatchItem: at most {MAX_EVENTS_PER_REQUEST} events per request."
+        )
 
     results: dict[str, Any] = {}
     upserts: list[tuple[str, dict[str, Any]]] = []

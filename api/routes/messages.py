@@ -53,8 +53,8 @@ async def send_messages(call: Call) -> dict[str, Any]:
         raise NotFound(f"Template {name} was not found.")
     content = email_content(body["MessageConfiguration"], f"{field}.MessageConfiguration")
     if content is not None:
-        for text, where in template_fields(content, f"{field}.MessageConfiguration"):
-            check_template(text, where)
+        for text, part in template_fields(content, f"{field}.MessageConfiguration"):
+            check_template(text, part)
 
     async with call.ctx.engine.connect() as conn:
         await apps_store.get(conn, call.app_id)
@@ -86,11 +86,19 @@ async def send_messages(call: Call) -> dict[str, Any]:
         where[recipient.key] = (out, out_key)
 
     for address, cfg in addresses.items():
-        admit(result, address, cfg["ChannelType"], Recipient(
-            key=f"{workflow_id}/0/{address}", address=address, endpoint={"Address": address},
-            substitutions=cfg.get("Substitutions", {}), context={**body.get("Context", {}), **cfg.get("Context", {})},
-            overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
-        ))
+        admit(
+            result,
+            address,
+            cfg["ChannelType"],
+            Recipient(
+                key=f"{workflow_id}/0/{address}",
+                address=address,
+                endpoint={"Address": address},
+                substitutions=cfg.get("Substitutions", {}),
+                context={**body.get("Context", {}), **cfg.get("Context", {})},
+                overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
+            ),
+        )
     for eid, cfg in endpoint_cfgs.items():
         row = rows[eid]
         if row is None:
@@ -103,19 +111,33 @@ async def send_messages(call: Call) -> dict[str, Any]:
             why = "The endpoint is inactive." if row["address"] else "The endpoint has no address."
             endpoint_result[eid] = {"Address": row["address"], **_failed(PERMANENT_FAILURE, 400, why)}
             continue
-        admit(endpoint_result, eid, row["channel_type"] or "", Recipient(
-            key=f"{workflow_id}/0/endpoint/{eid}", address=row["address"], endpoint_id=eid,
-            endpoint=endpoint_response(row, iso), substitutions=cfg.get("Substitutions", {}),
-            context={**body.get("Context", {}), **cfg.get("Context", {})},
-            overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
-        ))
+        admit(
+            endpoint_result,
+            eid,
+            row["channel_type"] or "",
+            Recipient(
+                key=f"{workflow_id}/0/endpoint/{eid}",
+                address=row["address"],
+                endpoint_id=eid,
+                endpoint=endpoint_response(row, iso),
+                substitutions=cfg.get("Substitutions", {}),
+                context={**body.get("Context", {}), **cfg.get("Context", {})},
+                overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
+            ),
+        )
 
     if recipients:
         assert content is not None and email_channel is not None
         content = {**content, "from": content.get("from") or email_channel["settings"].get("FromAddress")}
         batches = [
-            DeliveryBatch(app_id=call.app_id, channel=EMAIL, source="direct", source_id=call.request_id,
-                          content=content, recipients=recipients[i : i + BATCH_SIZE])
+            DeliveryBatch(
+                app_id=call.app_id,
+                channel=EMAIL,
+                source="direct",
+                source_id=call.request_id,
+                content=content,
+                recipients=recipients[i : i + BATCH_SIZE],
+            )
             for i in range(0, len(recipients), BATCH_SIZE)
         ]
         for r in await _run(call, workflow_id, DirectSendInput(app_id=call.app_id, batches=batches)):

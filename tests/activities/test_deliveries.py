@@ -38,9 +38,15 @@ class CountingProvider:
 
 def batch(*addresses: str, max_attempts: int = 3) -> DeliveryBatch:
     run = secrets.token_hex(4)
-    return DeliveryBatch(app_id="a" * 32, channel="EMAIL", source="direct", source_id=run, content={},
-                         recipients=[Recipient(key=f"wf-{run}/0/{a}", address=a) for a in addresses],
-                         max_attempts=max_attempts)
+    return DeliveryBatch(
+        app_id="a" * 32,
+        channel="EMAIL",
+        source="direct",
+        source_id=run,
+        content={},
+        recipients=[Recipient(key=f"wf-{run}/0/{a}", address=a) for a in addresses],
+        max_attempts=max_attempts,
+    )
 
 
 @pytest.fixture
@@ -68,9 +74,13 @@ async def test_a_message_caught_mid_send_by_a_crash_is_not_sent_again(engine: An
     async with engine.begin() as conn:  # what a worker killed during the provider call leaves behind
         from sqlalchemy import text
 
-        await conn.execute(text(
-            "INSERT INTO deliveries (idempotency_key, app_id, channel, address, status, attempts)"
-            " VALUES (:k, :a, 'EMAIL', 'crash@x.com', 'SENDING', 1)"), {"k": b.recipients[0].key, "a": b.app_id})
+        await conn.execute(
+            text(
+                "INSERT INTO deliveries (idempotency_key, app_id, channel, address, status, attempts)"
+                " VALUES (:k, :a, 'EMAIL', 'crash@x.com', 'SENDING', 1)"
+            ),
+            {"k": b.recipients[0].key, "a": b.app_id},
+        )
     results = await ActivityEnvironment().run(deliverer.deliver_batch, b)
     assert provider.sent == ["next@x.com"]
     assert results[0].delivery_status == "UNKNOWN_FAILURE" and results[1].delivery_status == "SUCCESSFUL"

@@ -37,9 +37,15 @@ def test_sandbox_refuses_internals() -> None:
 
 
 def test_simple_email_with_overrides_and_headers() -> None:
-    content = {"from": "s@example.com", "subject": "Hi {{N}}", "text": "T {{N}}", "html": "<p>{{N}}</p>",
-               "headers": [{"Name": "X-Campaign", "Value": "c-{{N}}"}], "reply_to": ["r@example.com"],
-               "substitutions": [{"N": ["x"]}]}
+    content = {
+        "from": "s@example.com",
+        "subject": "Hi {{N}}",
+        "text": "T {{N}}",
+        "html": "<p>{{N}}</p>",
+        "headers": [{"Name": "X-Campaign", "Value": "c-{{N}}"}],
+        "reply_to": ["r@example.com"],
+        "substitutions": [{"N": ["x"]}],
+    }
     msg = build_message(content, recipient(substitutions={"N": ["Ann"]}))
     assert msg["Subject"] == "Hi Ann" and msg["X-Campaign"] == "c-Ann" and msg["Reply-To"] == "r@example.com"
     assert msg["Message-ID"] == f"<{message_id_for('wf/0/a@example.com')}>"

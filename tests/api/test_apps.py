@@ -55,8 +55,10 @@ class TestGetApps:
             pinpoint.get_app(ApplicationId="0" * 32)
 
     def test_pages_with_page_size_and_token(self, pinpoint: Any) -> None:
-        mine = {pinpoint.create_app(CreateApplicationRequest={"Name": f"page-{i}"})["ApplicationResponse"]["Id"]
-                for i in range(3)}
+        mine = {
+            pinpoint.create_app(CreateApplicationRequest={"Name": f"page-{i}"})["ApplicationResponse"]["Id"]
+            for i in range(3)
+        }
         seen: list[str] = []
         token = None
         while True:
@@ -83,13 +85,35 @@ class TestGetApps:
 
 class TestDeleteApp:
     def test_removes_everything_of_the_project(self, pinpoint: Any, stack: Stack, app_id: str) -> None:
-        pinpoint.update_endpoint(ApplicationId=app_id, EndpointId="e1", EndpointRequest={
-            "Address": "a@example.com", "ChannelType": "EMAIL", "User": {"UserId": "u1"}})
-        pinpoint.put_events(ApplicationId=app_id, EventsRequest={"BatchItem": {"e1": {
-            "Endpoint": {}, "Events": {"x": {"EventType": "_session.start", "Timestamp": "2026-11-01T10:00:00Z",
-                                             "Session": {"Id": "s1", "StartTimestamp": "2026-11-01T10:00:00Z"}}}}}})
-        pinpoint.update_email_channel(ApplicationId=app_id, EmailChannelRequest={
-            "FromAddress": "shop@example.com", "Identity": "arn:aws:ses:us-east-1:1:identity/example.com"})
+        pinpoint.update_endpoint(
+            ApplicationId=app_id,
+            EndpointId="e1",
+            EndpointRequest={"Address": "a@example.com", "ChannelType": "EMAIL", "User": {"UserId": "u1"}},
+        )
+        pinpoint.put_events(
+            ApplicationId=app_id,
+            EventsRequest={
+                "BatchItem": {
+                    "e1": {
+                        "Endpoint": {},
+                        "Events": {
+                            "x": {
+                                "EventType": "_session.start",
+                                "Timestamp": "2026-11-01T10:00:00Z",
+                                "Session": {"Id": "s1", "StartTimestamp": "2026-11-01T10:00:00Z"},
+                            }
+                        },
+                    }
+                }
+            },
+        )
+        pinpoint.update_email_channel(
+            ApplicationId=app_id,
+            EmailChannelRequest={
+                "FromAddress": "shop@example.com",
+                "Identity": "arn:aws:ses:us-east-1:1:identity/example.com",
+            },
+        )
         arn = pinpoint.get_app(ApplicationId=app_id)["ApplicationResponse"]["Arn"]
         pinpoint.tag_resource(ResourceArn=arn, TagsModel={"tags": {"k": "v"}})
 
@@ -107,11 +131,14 @@ class TestDeleteApp:
 
 class TestApplicationSettings:
     def test_stored_and_returned(self, pinpoint: Any, app_id: str) -> None:
-        resp = pinpoint.update_application_settings(ApplicationId=app_id, WriteApplicationSettingsRequest={
-            "QuietTime": {"Start": "22:00", "End": "07:30"},
-            "Limits": {"Daily": 3, "Total": 10, "MessagesPerSecond": 200, "MaximumDuration": 600},
-            "CampaignHook": {"WebUrl": "https://hooks.example.com/filter", "Mode": "FILTER"},
-        })["ApplicationSettingsResource"]
+        resp = pinpoint.update_application_settings(
+            ApplicationId=app_id,
+            WriteApplicationSettingsRequest={
+                "QuietTime": {"Start": "22:00", "End": "07:30"},
+                "Limits": {"Daily": 3, "Total": 10, "MessagesPerSecond": 200, "MaximumDuration": 600},
+                "CampaignHook": {"WebUrl": "https://hooks.example.com/filter", "Mode": "FILTER"},
+            },
+        )["ApplicationSettingsResource"]
         assert resp["QuietTime"] == {"Start": "22:00", "End": "07:30"}
         got = pinpoint.get_application_settings(ApplicationId=app_id)["ApplicationSettingsResource"]
         assert got["ApplicationId"] == app_id
@@ -120,20 +147,25 @@ class TestApplicationSettings:
         assert got["LastModifiedDate"].endswith("Z")
 
     def test_partial_update_keeps_the_rest(self, pinpoint: Any, app_id: str) -> None:
-        pinpoint.update_application_settings(ApplicationId=app_id, WriteApplicationSettingsRequest={
-            "QuietTime": {"Start": "22:00", "End": "07:00"}})
-        pinpoint.update_application_settings(ApplicationId=app_id, WriteApplicationSettingsRequest={
-            "Limits": {"Daily": 5}})
+        pinpoint.update_application_settings(
+            ApplicationId=app_id, WriteApplicationSettingsRequest={"QuietTime": {"Start": "22:00", "End": "07:00"}}
+        )
+        pinpoint.update_application_settings(
+            ApplicationId=app_id, WriteApplicationSettingsRequest={"Limits": {"Daily": 5}}
+        )
         got = pinpoint.get_application_settings(ApplicationId=app_id)["ApplicationSettingsResource"]
         assert got["QuietTime"] == {"Start": "22:00", "End": "07:00"} and got["Limits"] == {"Daily": 5}
 
-    @pytest.mark.parametrize("request_, field", [
-        ({"QuietTime": {"Start": "25:00", "End": "07:00"}}, "QuietTime.Start"),
-        ({"Limits": {"Daily": 101}}, "Limits.Daily"),
-        ({"Limits": {"MessagesPerSecond": 0}}, "Limits.MessagesPerSecond"),
-        ({"CampaignHook": {"WebUrl": "ftp://x"}}, "CampaignHook.WebUrl"),
-        ({"JourneyLimits": {"DailyCap": -1}}, "JourneyLimits.DailyCap"),
-    ])
+    @pytest.mark.parametrize(
+        "request_, field",
+        [
+            ({"QuietTime": {"Start": "25:00", "End": "07:00"}}, "QuietTime.Start"),
+            ({"Limits": {"Daily": 101}}, "Limits.Daily"),
+            ({"Limits": {"MessagesPerSecond": 0}}, "Limits.MessagesPerSecond"),
+            ({"CampaignHook": {"WebUrl": "ftp://x"}}, "CampaignHook.WebUrl"),
+            ({"JourneyLimits": {"DailyCap": -1}}, "JourneyLimits.DailyCap"),
+        ],
+    )
     def test_bad_values_are_refused_and_nothing_changes(
         self, pinpoint: Any, app_id: str, request_: dict[str, Any], field: str
     ) -> None:
@@ -148,16 +180,21 @@ class TestApplicationSettings:
 
 class TestRemoveAttributes:
     def test_new_values_of_removed_names_are_not_recorded(self, pinpoint: Any, app_id: str) -> None:
-        pinpoint.update_endpoint(ApplicationId=app_id, EndpointId="e1", EndpointRequest={
-            "Attributes": {"color": ["red"], "size": ["m"]}})
-        resp = pinpoint.remove_attributes(ApplicationId=app_id, AttributeType="endpoint-custom-attributes",
-                                          UpdateAttributesRequest={"Blacklist": ["color"]})["AttributesResource"]
-        assert resp == {"ApplicationId": app_id, "AttributeType": "endpoint-custom-attributes",
-                        "Attributes": ["color"]}
-        pinpoint.update_endpoint(ApplicationId=app_id, EndpointId="e1", EndpointRequest={
-            "Attributes": {"color": ["blue"], "size": ["l"]}})
-        pinpoint.update_endpoint(ApplicationId=app_id, EndpointId="e2", EndpointRequest={
-            "Attributes": {"color": ["green"]}})
+        pinpoint.update_endpoint(
+            ApplicationId=app_id, EndpointId="e1", EndpointRequest={"Attributes": {"color": ["red"], "size": ["m"]}}
+        )
+        resp = pinpoint.remove_attributes(
+            ApplicationId=app_id,
+            AttributeType="endpoint-custom-attributes",
+            UpdateAttributesRequest={"Blacklist": ["color"]},
+        )["AttributesResource"]
+        assert resp == {"ApplicationId": app_id, "AttributeType": "endpoint-custom-attributes", "Attributes": ["color"]}
+        pinpoint.update_endpoint(
+            ApplicationId=app_id, EndpointId="e1", EndpointRequest={"Attributes": {"color": ["blue"], "size": ["l"]}}
+        )
+        pinpoint.update_endpoint(
+            ApplicationId=app_id, EndpointId="e2", EndpointRequest={"Attributes": {"color": ["green"]}}
+        )
         e1 = pinpoint.get_endpoint(ApplicationId=app_id, EndpointId="e1")["EndpointResponse"]
         assert e1["Attributes"] == {"color": ["red"], "size": ["l"]}  # stored value kept, new one ignored
         e2 = pinpoint.get_endpoint(ApplicationId=app_id, EndpointId="e2")["EndpointResponse"]
@@ -165,6 +202,7 @@ class TestRemoveAttributes:
 
     def test_unknown_attribute_type(self, pinpoint: Any, app_id: str) -> None:
         with pytest.raises(ClientError) as exc:
-            pinpoint.remove_attributes(ApplicationId=app_id, AttributeType="colors",
-                                       UpdateAttributesRequest={"Blacklist": ["x"]})
+            pinpoint.remove_attributes(
+                ApplicationId=app_id, AttributeType="colors", UpdateAttributesRequest={"Blacklist": ["x"]}
+            )
         assert error_of(exc)[0] == "BadRequestException" and "attribute-type" in error_of(exc)[1]

@@ -23,17 +23,23 @@ def test_every_operation_has_a_route_and_status() -> None:
 def test_valid_payload_passes_and_nulls_drop() -> None:
     value = {"Address": "a", "Attributes": {"k": ["v"]}, "Metrics": {"m": 1}, "Location": None, "Unknown": 1}
     assert validate(value, shape("EndpointRequest"), "EndpointRequest") == {
-        "Address": "a", "Attributes": {"k": ["v"]}, "Metrics": {"m": 1.0}}
+        "Address": "a",
+        "Attributes": {"k": ["v"]},
+        "Metrics": {"m": 1.0},
+    }
 
 
-@pytest.mark.parametrize("value, where", [
-    ({"ChannelType": "PIGEON"}, "EndpointRequest.ChannelType"),
-    ({"Attributes": {"k": "v"}}, "EndpointRequest.Attributes.k"),
-    ({"Attributes": {"k": [1]}}, "EndpointRequest.Attributes.k[0]"),
-    ({"Metrics": {"m": True}}, "EndpointRequest.Metrics.m"),
-    ({"Location": {"Latitude": "north"}}, "EndpointRequest.Location.Latitude"),
-    ({"User": []}, "EndpointRequest.User"),
-])
+@pytest.mark.parametrize(
+    "value, where",
+    [
+        ({"ChannelType": "PIGEON"}, "EndpointRequest.ChannelType"),
+        ({"Attributes": {"k": "v"}}, "EndpointRequest.Attributes.k"),
+        ({"Attributes": {"k": [1]}}, "EndpointRequest.Attributes.k[0]"),
+        ({"Metrics": {"m": True}}, "EndpointRequest.Metrics.m"),
+        ({"Location": {"Latitude": "north"}}, "EndpointRequest.Location.Latitude"),
+        ({"User": []}, "EndpointRequest.User"),
+    ],
+)
 def test_errors_name_the_member(value: dict[str, Any], where: str) -> None:
     with pytest.raises(BadRequest) as exc:
         validate(value, shape("EndpointRequest"), "EndpointRequest")
@@ -42,8 +48,11 @@ def test_errors_name_the_member(value: dict[str, Any], where: str) -> None:
 
 def test_required_members() -> None:
     with pytest.raises(BadRequest, match=r"EventsRequest.BatchItem.e1.Events.x.Timestamp"):
-        validate({"BatchItem": {"e1": {"Endpoint": {}, "Events": {"x": {"EventType": "a"}}}}},
-                 shape("EventsRequest"), "EventsRequest")
+        validate(
+            {"BatchItem": {"e1": {"Endpoint": {}, "Events": {"x": {"EventType": "a"}}}}},
+            shape("EventsRequest"),
+            "EventsRequest",
+        )
 
 
 def test_iso_is_millisecond_utc() -> None:

@@ -24,10 +24,17 @@ def put(pinpoint: Any, app_id: str, eid: str, **request: Any) -> dict[str, Any]:
 
 class TestUpdateEndpoint:
     def test_creates_with_defaults(self, pinpoint: Any, app_id: str) -> None:
-        body = put(pinpoint, app_id, "e1", Address="ann@example.com", ChannelType="EMAIL",
-                   Demographic={"Timezone": "Europe/Paris", "Platform": "ios"},
-                   Location={"Country": "FR", "Latitude": 48.8566, "Longitude": 2.3522},
-                   Metrics={"visits": 3}, Attributes={"plan": ["gold"]})
+        body = put(
+            pinpoint,
+            app_id,
+            "e1",
+            Address="ann@example.com",
+            ChannelType="EMAIL",
+            Demographic={"Timezone": "Europe/Paris", "Platform": "ios"},
+            Location={"Country": "FR", "Latitude": 48.8566, "Longitude": 2.3522},
+            Metrics={"visits": 3},
+            Attributes={"plan": ["gold"]},
+        )
         assert body["Message"] == "Accepted" and body["RequestID"]
         ep = get(pinpoint, app_id, "e1")
         assert ep["ApplicationId"] == app_id and ep["Id"] == "e1"
@@ -47,9 +54,16 @@ class TestUpdateEndpoint:
         assert len(cohorts) == 1
 
     def test_partial_update_changes_only_what_it_names(self, pinpoint: Any, app_id: str) -> None:
-        put(pinpoint, app_id, "e1", Address="+15555550100", ChannelType="SMS",
+        put(
+            pinpoint,
+            app_id,
+            "e1",
+            Address="+15555550100",
+            ChannelType="SMS",
             Attributes={"color": ["red", "blue"], "size": ["m"]},
-            Demographic={"Timezone": "America/New_York", "Locale": "en_US"}, OptOut="NONE")
+            Demographic={"Timezone": "America/New_York", "Locale": "en_US"},
+            OptOut="NONE",
+        )
         put(pinpoint, app_id, "e1", Attributes={"color": ["green"]}, Demographic={"Locale": "fr_FR"})
         ep = get(pinpoint, app_id, "e1")
         assert ep["Attributes"] == {"color": ["green"], "size": ["m"]}
@@ -70,14 +84,17 @@ class TestUpdateEndpoint:
         assert get(pinpoint, app_id, "old")["EndpointStatus"] == "INACTIVE"
         assert get(pinpoint, app_id, "new")["EndpointStatus"] == "ACTIVE"
 
-    @pytest.mark.parametrize("request_, field", [
-        ({"OptOut": "SOMETIMES"}, "OptOut"),
-        ({"EndpointStatus": "DELETED"}, "EndpointStatus"),
-        ({"Attributes": {"x" * 51: ["v"]}}, "Attributes"),
-        ({"Attributes": {"a": ["v" * 101]}}, "Attributes.a"),
-        ({"Attributes": {"a": [str(i) for i in range(51)]}}, "Attributes.a"),
-        ({"Location": {"Latitude": 91.0}}, "Location.Latitude"),
-    ])
+    @pytest.mark.parametrize(
+        "request_, field",
+        [
+            ({"OptOut": "SOMETIMES"}, "OptOut"),
+            ({"EndpointStatus": "DELETED"}, "EndpointStatus"),
+            ({"Attributes": {"x" * 51: ["v"]}}, "Attributes"),
+            ({"Attributes": {"a": ["v" * 101]}}, "Attributes.a"),
+            ({"Attributes": {"a": [str(i) for i in range(51)]}}, "Attributes.a"),
+            ({"Location": {"Latitude": 91.0}}, "Location.Latitude"),
+        ],
+    )
     def test_bad_values_are_refused_and_nothing_written(
         self, pinpoint: Any, stack: Stack, app_id: str, request_: dict[str, Any], field: str
     ) -> None:
@@ -87,12 +104,15 @@ class TestUpdateEndpoint:
         assert err["Code"] == "BadRequestException" and field in err["Message"]
         assert stack.sql("SELECT count(*) AS n FROM endpoints WHERE app_id = $1", app_id)[0]["n"] == 0
 
-    @pytest.mark.parametrize("body, field", [
-        ({"ChannelType": "FAX"}, "EndpointRequest.ChannelType"),
-        ({"Attributes": {"a": "not-a-list"}}, "EndpointRequest.Attributes.a"),
-        ({"Metrics": {"m": "three"}}, "EndpointRequest.Metrics.m"),
-        ({"Demographic": "Paris"}, "EndpointRequest.Demographic"),
-    ])
+    @pytest.mark.parametrize(
+        "body, field",
+        [
+            ({"ChannelType": "FAX"}, "EndpointRequest.ChannelType"),
+            ({"Attributes": {"a": "not-a-list"}}, "EndpointRequest.Attributes.a"),
+            ({"Metrics": {"m": "three"}}, "EndpointRequest.Metrics.m"),
+            ({"Demographic": "Paris"}, "EndpointRequest.Demographic"),
+        ],
+    )
     def test_wrong_types_name_the_member(self, stack: Stack, app_id: str, body: Any, field: str) -> None:
         reply = send(stack, "PUT", f"/v1/apps/{app_id}/endpoints/e1", body)
         assert reply.status == 400 and reply.error_type == "BadRequestException"
@@ -106,8 +126,14 @@ class TestUpdateEndpoint:
 
 class TestUsers:
     def test_user_attributes_are_shared_by_the_users_endpoints(self, pinpoint: Any, app_id: str) -> None:
-        put(pinpoint, app_id, "phone", Address="+15555550101", ChannelType="SMS",
-            User={"UserId": "u1", "UserAttributes": {"name": ["Ann"]}})
+        put(
+            pinpoint,
+            app_id,
+            "phone",
+            Address="+15555550101",
+            ChannelType="SMS",
+            User={"UserId": "u1", "UserAttributes": {"name": ["Ann"]}},
+        )
         put(pinpoint, app_id, "mail", Address="ann@example.com", ChannelType="EMAIL", User={"UserId": "u1"})
         put(pinpoint, app_id, "mail", User={"UserId": "u1", "UserAttributes": {"tier": ["gold"]}})
         items = pinpoint.get_user_endpoints(ApplicationId=app_id, UserId="u1")["EndpointsResponse"]["Item"]
@@ -116,9 +142,15 @@ class TestUsers:
             assert e["User"] == {"UserId": "u1", "UserAttributes": {"name": ["Ann"], "tier": ["gold"]}}
 
     def test_sixteenth_non_push_endpoint_is_refused(self, pinpoint: Any, app_id: str) -> None:
-        pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": [
-            {"Id": f"e{i}", "Address": f"u{i}@example.com", "ChannelType": "EMAIL", "User": {"UserId": "u"}}
-            for i in range(15)]})
+        pinpoint.update_endpoints_batch(
+            ApplicationId=app_id,
+            EndpointBatchRequest={
+                "Item": [
+                    {"Id": f"e{i}", "Address": f"u{i}@example.com", "ChannelType": "EMAIL", "User": {"UserId": "u"}}
+                    for i in range(15)
+                ]
+            },
+        )
         with pytest.raises(ClientError) as exc:
             put(pinpoint, app_id, "e15", Address="u15@example.com", ChannelType="EMAIL", User={"UserId": "u"})
         assert exc.value.response["Error"]["Code"] == "BadRequestException"
@@ -127,17 +159,33 @@ class TestUsers:
         assert len(pinpoint.get_user_endpoints(ApplicationId=app_id, UserId="u")["EndpointsResponse"]["Item"]) == 15
 
     def test_sixteenth_push_endpoint_displaces_the_oldest_push_endpoint(self, pinpoint: Any, app_id: str) -> None:
-        items = [{"Id": "gcm-old", "Address": "tok-old", "ChannelType": "GCM", "User": {"UserId": "u"},
-                  "EffectiveDate": "2020-01-01T00:00:00Z"},
-                 {"Id": "gcm-mid", "Address": "tok-mid", "ChannelType": "GCM", "User": {"UserId": "u"},
-                  "EffectiveDate": "2022-01-01T00:00:00Z"}]
-        items += [{"Id": f"e{i}", "Address": f"u{i}@example.com", "ChannelType": "EMAIL", "User": {"UserId": "u"}}
-                  for i in range(13)]
+        items = [
+            {
+                "Id": "gcm-old",
+                "Address": "tok-old",
+                "ChannelType": "GCM",
+                "User": {"UserId": "u"},
+                "EffectiveDate": "2020-01-01T00:00:00Z",
+            },
+            {
+                "Id": "gcm-mid",
+                "Address": "tok-mid",
+                "ChannelType": "GCM",
+                "User": {"UserId": "u"},
+                "EffectiveDate": "2022-01-01T00:00:00Z",
+            },
+        ]
+        items += [
+            {"Id": f"e{i}", "Address": f"u{i}@example.com", "ChannelType": "EMAIL", "User": {"UserId": "u"}}
+            for i in range(13)
+        ]
         pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": items})
         put(pinpoint, app_id, "gcm-new", Address="tok-new", ChannelType="GCM", User={"UserId": "u"})
         old = get(pinpoint, app_id, "gcm-old")
         assert old["EndpointStatus"] == "INACTIVE" and "User" not in old
-        ids = {e["Id"] for e in pinpoint.get_user_endpoints(ApplicationId=app_id, UserId="u")["EndpointsResponse"]["Item"]}
+        ids = {
+            e["Id"] for e in pinpoint.get_user_endpoints(ApplicationId=app_id, UserId="u")["EndpointsResponse"]["Item"]
+        }
         assert "gcm-new" in ids and "gcm-mid" in ids and "gcm-old" not in ids and len(ids) == 15
 
     def test_delete_user_endpoints(self, pinpoint: Any, app_id: str) -> None:
@@ -154,24 +202,37 @@ class TestUsers:
 
 class TestBatchAndDelete:
     def test_batch_writes_every_item(self, pinpoint: Any, app_id: str) -> None:
-        resp = pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": [
-            {"Id": "a", "Address": "a@example.com", "ChannelType": "EMAIL"},
-            {"Id": "b", "Address": "+15555550102", "ChannelType": "SMS", "Attributes": {"k": ["v"]}}]})
+        resp = pinpoint.update_endpoints_batch(
+            ApplicationId=app_id,
+            EndpointBatchRequest={
+                "Item": [
+                    {"Id": "a", "Address": "a@example.com", "ChannelType": "EMAIL"},
+                    {"Id": "b", "Address": "+15555550102", "ChannelType": "SMS", "Attributes": {"k": ["v"]}},
+                ]
+            },
+        )
         assert resp["ResponseMetadata"]["HTTPStatusCode"] == 202
         assert get(pinpoint, app_id, "b")["Attributes"] == {"k": ["v"]}
 
     def test_one_bad_item_writes_nothing(self, pinpoint: Any, stack: Stack, app_id: str) -> None:
         with pytest.raises(ClientError) as exc:
-            pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": [
-                {"Id": "a", "Address": "a@example.com", "ChannelType": "EMAIL"},
-                {"Id": "b", "OptOut": "MAYBE"}]})
+            pinpoint.update_endpoints_batch(
+                ApplicationId=app_id,
+                EndpointBatchRequest={
+                    "Item": [
+                        {"Id": "a", "Address": "a@example.com", "ChannelType": "EMAIL"},
+                        {"Id": "b", "OptOut": "MAYBE"},
+                    ]
+                },
+            )
         assert "Item[1].OptOut" in exc.value.response["Error"]["Message"]
         assert stack.sql("SELECT count(*) AS n FROM endpoints WHERE app_id = $1", app_id)[0]["n"] == 0
 
     def test_more_than_100_items(self, pinpoint: Any, app_id: str) -> None:
         with pytest.raises(pinpoint.exceptions.BadRequestException):
-            pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": [
-                {"Id": f"e{i}"} for i in range(101)]})
+            pinpoint.update_endpoints_batch(
+                ApplicationId=app_id, EndpointBatchRequest={"Item": [{"Id": f"e{i}"} for i in range(101)]}
+            )
 
     def test_item_without_id(self, stack: Stack, app_id: str) -> None:
         reply = send(stack, "PUT", f"/v1/apps/{app_id}/endpoints", {"Item": [{"Address": "a@example.com"}]})
@@ -186,3 +247,10 @@ class TestBatchAndDelete:
             get(pinpoint, app_id, "gone")
         with pytest.raises(pinpoint.exceptions.NotFoundException):
             pinpoint.delete_endpoint(ApplicationId=app_id, EndpointId="gone")
+
+
+def test_user_operations_on_an_unknown_user(pinpoint: Any, app_id: str) -> None:
+    with pytest.raises(pinpoint.exceptions.NotFoundException):
+        pinpoint.delete_user_endpoints(ApplicationId=app_id, UserId="nobody")
+    with pytest.raises(pinpoint.exceptions.NotFoundException):
+        pinpoint.get_user_endpoints(ApplicationId=app_id, UserId="nobody")

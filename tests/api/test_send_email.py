@@ -17,8 +17,10 @@ IDENTITY = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
 
 @pytest.fixture
 def email_app(pinpoint: Any, app_id: str) -> str:
-    pinpoint.update_email_channel(ApplicationId=app_id, EmailChannelRequest={
-        "FromAddress": "Shop <shop@example.com>", "Identity": IDENTITY, "Enabled": True})
+    pinpoint.update_email_channel(
+        ApplicationId=app_id,
+        EmailChannelRequest={"FromAddress": "Shop <shop@example.com>", "Identity": IDENTITY, "Enabled": True},
+    )
     return app_id
 
 
@@ -40,12 +42,18 @@ class TestAddresses:
         self, pinpoint: Any, stack: Stack, smtp: SmtpServer, email_app: str
     ) -> None:
         to = unique("ann")
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL", "Substitutions": {"FirstName": ["Ann"]}}},
-            "MessageConfiguration": simple("Hi {{FirstName}}", "Hello {{FirstName}}, your code is {{Code}}.",
-                                           "<p>Hello <b>{{FirstName}}</b></p>",
-                                           Substitutions={"Code": ["42"], "FirstName": ["nobody"]}),
-        })["MessageResponse"]
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL", "Substitutions": {"FirstName": ["Ann"]}}},
+                "MessageConfiguration": simple(
+                    "Hi {{FirstName}}",
+                    "Hello {{FirstName}}, your code is {{Code}}.",
+                    "<p>Hello <b>{{FirstName}}</b></p>",
+                    Substitutions={"Code": ["42"], "FirstName": ["nobody"]},
+                ),
+            },
+        )["MessageResponse"]
         result = resp["Result"][to]
         assert result["DeliveryStatus"] == "SUCCESSFUL" and result["StatusCode"] == 200
         assert resp["ApplicationId"] == email_app and resp["RequestId"]
@@ -61,9 +69,13 @@ class TestAddresses:
 
     def test_plain_body_from_default_message(self, pinpoint: Any, smtp: SmtpServer, email_app: str) -> None:
         to = unique("plain")
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL", "TitleOverride": "Notice"}},
-            "MessageConfiguration": {"DefaultMessage": {"Body": "Plain words"}}})["MessageResponse"]
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL", "TitleOverride": "Notice"}},
+                "MessageConfiguration": {"DefaultMessage": {"Body": "Plain words"}},
+            },
+        )["MessageResponse"]
         assert resp["Result"][to]["DeliveryStatus"] == "SUCCESSFUL"
         [mail] = smtp.sink.to(to)
         assert mail.message["Subject"] == "Notice" and mail.text.strip() == "Plain words"
@@ -71,20 +83,30 @@ class TestAddresses:
     def test_raw_email(self, pinpoint: Any, smtp: SmtpServer, email_app: str) -> None:
         to = unique("raw")
         raw = f"From: billing@example.com\r\nTo: {to}\r\nSubject: Invoice\r\n\r\nSee attached.\r\n".encode()
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL"}},
-            "MessageConfiguration": {"EmailMessage": {"RawEmail": {"Data": raw}}}})["MessageResponse"]
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL"}},
+                "MessageConfiguration": {"EmailMessage": {"RawEmail": {"Data": raw}}},
+            },
+        )["MessageResponse"]
         assert resp["Result"][to]["DeliveryStatus"] == "SUCCESSFUL"
         [mail] = smtp.sink.to(to)
         assert mail.message["Subject"] == "Invoice" and mail.message["From"] == "billing@example.com"
 
     def test_duplicate_addresses(self, pinpoint: Any, smtp: SmtpServer, email_app: str) -> None:
         to = unique("dup")
-        pinpoint.update_endpoint(ApplicationId=email_app, EndpointId="dup", EndpointRequest={
-            "Address": to, "ChannelType": "EMAIL"})
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL"}}, "Endpoints": {"dup": {}},
-            "MessageConfiguration": simple("once", "once")})["MessageResponse"]
+        pinpoint.update_endpoint(
+            ApplicationId=email_app, EndpointId="dup", EndpointRequest={"Address": to, "ChannelType": "EMAIL"}
+        )
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL"}},
+                "Endpoints": {"dup": {}},
+                "MessageConfiguration": simple("once", "once"),
+            },
+        )["MessageResponse"]
         assert resp["Result"][to]["DeliveryStatus"] == "SUCCESSFUL"
         assert resp["EndpointResult"]["dup"]["DeliveryStatus"] == "DUPLICATE"
         assert len(smtp.sink.to(to)) == 1
@@ -94,9 +116,13 @@ class TestAddresses:
     ) -> None:
         to, ok = unique("bounce"), unique("fine")
         smtp.sink.rules[to] = ("550 5.1.1 No such user", None)
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL"}, ok: {"ChannelType": "EMAIL"}},
-            "MessageConfiguration": simple("x", "x")})["MessageResponse"]
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL"}, ok: {"ChannelType": "EMAIL"}},
+                "MessageConfiguration": simple("x", "x"),
+            },
+        )["MessageResponse"]
         bad = resp["Result"][to]
         assert bad["DeliveryStatus"] == "PERMANENT_FAILURE" and bad["StatusCode"] == 400
         assert "550" in bad["StatusMessage"]
@@ -108,9 +134,13 @@ class TestAddresses:
     ) -> None:
         to, other = unique("busy"), unique("other")
         smtp.sink.rules[to] = ("451 4.3.0 Try again later", 2)
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL"}, other: {"ChannelType": "EMAIL"}},
-            "MessageConfiguration": simple("x", "x")})["MessageResponse"]
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL"}, other: {"ChannelType": "EMAIL"}},
+                "MessageConfiguration": simple("x", "x"),
+            },
+        )["MessageResponse"]
         assert resp["Result"][to]["DeliveryStatus"] == "SUCCESSFUL"
         assert smtp.sink.rcpt_attempts[to] == 3
         assert len(smtp.sink.to(to)) == 1 and len(smtp.sink.to(other)) == 1  # the other was not resent
@@ -119,8 +149,10 @@ class TestAddresses:
 
     def test_channel_not_enabled(self, pinpoint: Any, smtp: SmtpServer, app_id: str) -> None:
         to = unique("nochannel")
-        resp = pinpoint.send_messages(ApplicationId=app_id, MessageRequest={
-            "Addresses": {to: {"ChannelType": "EMAIL"}}, "MessageConfiguration": simple("x", "x")})
+        resp = pinpoint.send_messages(
+            ApplicationId=app_id,
+            MessageRequest={"Addresses": {to: {"ChannelType": "EMAIL"}}, "MessageConfiguration": simple("x", "x")},
+        )
         assert resp["MessageResponse"]["Result"][to]["DeliveryStatus"] == "PERMANENT_FAILURE"
         assert smtp.sink.to(to) == []
 
@@ -128,16 +160,31 @@ class TestAddresses:
 class TestEndpoints:
     def test_endpoint_variables_and_skips(self, pinpoint: Any, smtp: SmtpServer, email_app: str) -> None:
         ann, bob, cat = unique("ann"), unique("bob"), unique("cat")
-        pinpoint.update_endpoints_batch(ApplicationId=email_app, EndpointBatchRequest={"Item": [
-            {"Id": "ann", "Address": ann, "ChannelType": "EMAIL", "Attributes": {"City": ["Lyon"]},
-             "User": {"UserId": "u-ann", "UserAttributes": {"FirstName": ["Ann"]}}},
-            {"Id": "bob", "Address": bob, "ChannelType": "EMAIL", "OptOut": "ALL"},
-            {"Id": "cat", "Address": cat, "ChannelType": "EMAIL", "EndpointStatus": "INACTIVE"},
-        ]})
-        resp = pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-            "Endpoints": {"ann": {}, "bob": {}, "cat": {}, "nobody": {}},
-            "MessageConfiguration": simple("For {{User.UserAttributes.FirstName}}",
-                                           "Weather in {{Attributes.City.[0]}} for {{Missing.Thing}}!")})
+        pinpoint.update_endpoints_batch(
+            ApplicationId=email_app,
+            EndpointBatchRequest={
+                "Item": [
+                    {
+                        "Id": "ann",
+                        "Address": ann,
+                        "ChannelType": "EMAIL",
+                        "Attributes": {"City": ["Lyon"]},
+                        "User": {"UserId": "u-ann", "UserAttributes": {"FirstName": ["Ann"]}},
+                    },
+                    {"Id": "bob", "Address": bob, "ChannelType": "EMAIL", "OptOut": "ALL"},
+                    {"Id": "cat", "Address": cat, "ChannelType": "EMAIL", "EndpointStatus": "INACTIVE"},
+                ]
+            },
+        )
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Endpoints": {"ann": {}, "bob": {}, "cat": {}, "nobody": {}},
+                "MessageConfiguration": simple(
+                    "For {{User.UserAttributes.FirstName}}", "Weather in {{Attributes.City.[0]}} for {{Missing.Thing}}!"
+                ),
+            },
+        )
         results = resp["MessageResponse"]["EndpointResult"]
         assert results["ann"]["DeliveryStatus"] == "SUCCESSFUL" and results["ann"]["Address"] == ann
         assert results["bob"]["DeliveryStatus"] == "OPT_OUT"
@@ -151,21 +198,33 @@ class TestEndpoints:
 class TestBadInput:
     def test_more_than_100_recipients(self, pinpoint: Any, email_app: str) -> None:
         with pytest.raises(pinpoint.exceptions.BadRequestException):
-            pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-                "Addresses": {f"a{i}@example.com": {"ChannelType": "EMAIL"} for i in range(101)},
-                "MessageConfiguration": simple("x", "x")})
+            pinpoint.send_messages(
+                ApplicationId=email_app,
+                MessageRequest={
+                    "Addresses": {f"a{i}@example.com": {"ChannelType": "EMAIL"} for i in range(101)},
+                    "MessageConfiguration": simple("x", "x"),
+                },
+            )
 
     def test_address_without_channel_type(self, stack: Stack, email_app: str) -> None:
-        reply = send(stack, "POST", f"/v1/apps/{email_app}/messages", {
-            "Addresses": {"a@example.com": {}}, "MessageConfiguration": simple("x", "x")})
+        reply = send(
+            stack,
+            "POST",
+            f"/v1/apps/{email_app}/messages",
+            {"Addresses": {"a@example.com": {}}, "MessageConfiguration": simple("x", "x")},
+        )
         assert reply.status == 400 and "ChannelType" in reply.body["Message"]
 
     def test_unparsable_variables_name_the_part(self, pinpoint: Any, smtp: SmtpServer, email_app: str) -> None:
         to = unique("syntax")
         with pytest.raises(ClientError) as exc:
-            pinpoint.send_messages(ApplicationId=email_app, MessageRequest={
-                "Addresses": {to: {"ChannelType": "EMAIL"}},
-                "MessageConfiguration": simple("ok", "line one\n{{ broken")})
+            pinpoint.send_messages(
+                ApplicationId=email_app,
+                MessageRequest={
+                    "Addresses": {to: {"ChannelType": "EMAIL"}},
+                    "MessageConfiguration": simple("ok", "line one\n{{ broken"),
+                },
+            )
         assert "TextPart" in exc.value.response["Error"]["Message"]
         assert "line 2" in exc.value.response["Error"]["Message"]
         assert smtp.sink.to(to) == []
@@ -175,7 +234,13 @@ class TestBadInput:
         assert reply.status == 400 and "MessageRequest.MessageConfiguration" in reply.body["Message"]
 
     def test_blob_must_be_base64(self, stack: Stack, email_app: str) -> None:
-        reply = send(stack, "POST", f"/v1/apps/{email_app}/messages", {
-            "Addresses": {"a@example.com": {"ChannelType": "EMAIL"}},
-            "MessageConfiguration": {"EmailMessage": {"RawEmail": {"Data": "%%%not base64"}}}})
+        reply = send(
+            stack,
+            "POST",
+            f"/v1/apps/{email_app}/messages",
+            {
+                "Addresses": {"a@example.com": {"ChannelType": "EMAIL"}},
+                "MessageConfiguration": {"EmailMessage": {"RawEmail": {"Data": "%%%not base64"}}},
+            },
+        )
         assert reply.status == 400 and "RawEmail.Data" in reply.body["Message"]

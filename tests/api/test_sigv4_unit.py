@@ -19,8 +19,16 @@ KEY, SECRET = "OPKEY", "s3cr3t"
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 
 
-def signed(method: str, url: str, body: bytes = b"", *, service: str = "mobiletargeting",
-           region: str = "us-east-1", at: datetime = NOW, secret: str = SECRET) -> dict[str, Any]:
+def signed(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    service: str = "mobiletargeting",
+    region: str = "us-east-1",
+    at: datetime = NOW,
+    secret: str = SECRET,
+) -> dict[str, Any]:
     req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"} if body else {})
     with mock.patch("botocore.auth.get_current_datetime", return_value=at.replace(tzinfo=None)):
         SigV4Auth(Credentials(KEY, secret), service, region).add_auth(req)
@@ -60,8 +68,12 @@ def test_clock_skew(minutes: int, ok: bool) -> None:
 
 @pytest.mark.parametrize("tamper", ["body", "path", "query", "secret", "key", "service", "header"])
 def test_refusals(tamper: str) -> None:
-    request = signed("POST", f"{URL}/v1/apps/x/endpoints?x=1", b'{"Address":"a"}',
-                     service="s3" if tamper == "service" else "mobiletargeting")
+    request = signed(
+        "POST",
+        f"{URL}/v1/apps/x/endpoints?x=1",
+        b'{"Address":"a"}',
+        service="s3" if tamper == "service" else "mobiletargeting",
+    )
     secret: str | None = SECRET
     if tamper == "body":
         request["body"] = b'{"Address":"b"}'
@@ -96,8 +108,13 @@ def test_requests_from_a_real_boto3_client_verify() -> None:
         captured.append(request)
         return AWSResponse(request.url, 200, {}, Raw())
 
-    client = boto3.client("pinpoint", endpoint_url="http://127.0.0.1:9", region_name="ap-south-1",
-                          aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    client = boto3.client(
+        "pinpoint",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="ap-south-1",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+    )
     client.meta.events.register("before-send", intercept)
     client.get_apps(PageSize="2", Token="x")
     client.untag_resource(ResourceArn="arn:aws:mobiletargeting:us-east-1:000000000000:apps/abc", TagKeys=["a", "b"])
@@ -107,6 +124,13 @@ def test_requests_from_a_real_boto3_client_verify() -> None:
         parts = urlsplit(r.url)
         headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in r.headers.items()}
         headers["Host"] = parts.netloc
-        out = verify(method=r.method, raw_path=parts.path, raw_query=parts.query, headers=headers, body=r.body or b"",
-                     secret_for=lambda k: SECRET, now=datetime.now(UTC))
+        out = verify(
+            method=r.method,
+            raw_path=parts.path,
+            raw_query=parts.query,
+            headers=headers,
+            body=r.body or b"",
+            secret_for=lambda k: SECRET,
+            now=datetime.now(UTC),
+        )
         assert out.region == "ap-south-1"

@@ -46,15 +46,20 @@ class TestSigV4:
         from botocore.credentials import Credentials
 
         url = f"{stack.url}/v1/apps/{app_id}/endpoints/e1"
-        req = AWSRequest(method="PUT", url=url, data=b'{"Address":"a@example.com"}',
-                         headers={"Content-Type": "application/json"})
-        SigV4Auth(Credentials(stack.access_key_id, stack.secret_access_key), "mobiletargeting", "us-east-1").add_auth(req)
+        req = AWSRequest(
+            method="PUT", url=url, data=b'{"Address":"a@example.com"}', headers={"Content-Type": "application/json"}
+        )
+        SigV4Auth(Credentials(stack.access_key_id, stack.secret_access_key), "mobiletargeting", "us-east-1").add_auth(
+            req
+        )
         r = httpx.put(url, content=b'{"Address":"evil@example.com"}', headers=dict(req.headers.items()))
         assert r.status_code == 403
         assert stack.sql("SELECT count(*) AS n FROM endpoints WHERE app_id = $1", app_id)[0]["n"] == 0
 
     def test_any_region_is_accepted(self, stack: Stack, app_id: str) -> None:
-        assert stack.client(region="ap-southeast-2").get_app(ApplicationId=app_id)["ApplicationResponse"]["Id"] == app_id
+        assert (
+            stack.client(region="ap-southeast-2").get_app(ApplicationId=app_id)["ApplicationResponse"]["Id"] == app_id
+        )
 
     def test_key_scoped_to_projects(self, stack: Stack, pinpoint: Any, app_id: str) -> None:
         other = pinpoint.create_app(CreateApplicationRequest={"Name": "other"})["ApplicationResponse"]["Id"]

@@ -13,7 +13,9 @@ from rules.endpoints import check_endpoint_request, cohort_of, merge_endpoint
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-def merge(existing: dict[str, Any] | None, req: dict[str, Any], removed: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def merge(
+    existing: dict[str, Any] | None, req: dict[str, Any], removed: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     return merge_endpoint(existing, req, app_id="a", endpoint_id="e", now=NOW, removed=removed or {})
 
 
@@ -52,12 +54,18 @@ def test_cohorts_spread_over_0_to_99() -> None:
     assert all(60 <= cohorts.count(c) <= 140 for c in range(100))  # about 4 sigma
 
 
-@pytest.mark.parametrize("req", [
-    {"OptOut": "X"}, {"EndpointStatus": "X"}, {"Attributes": {"": ["v"]}},
-    {"Metrics": {"m" * 51: 1.0}}, {"Location": {"Longitude": 181.0}},
-    {"Attributes": {f"a{i}": ["v"] for i in range(251)}},
-    {"Attributes": {f"a{i}": ["v" * 99] * 3 for i in range(60)}},  # over 15 KB
-])
+@pytest.mark.parametrize(
+    "req",
+    [
+        {"OptOut": "X"},
+        {"EndpointStatus": "X"},
+        {"Attributes": {"": ["v"]}},
+        {"Metrics": {"m" * 51: 1.0}},
+        {"Location": {"Longitude": 181.0}},
+        {"Attributes": {f"a{i}": ["v"] for i in range(251)}},
+        {"Attributes": {f"a{i}": ["v" * 99] * 3 for i in range(60)}},  # over 15 KB
+    ],
+)
 def test_limits(req: dict[str, Any]) -> None:
     with pytest.raises(BadRequest):
         check_endpoint_request(req, "EndpointRequest")

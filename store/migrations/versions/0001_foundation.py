@@ -169,7 +169,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("deliveries", "channels", "sessions", "events", "endpoints", "resource_tags", "apps",
-                  "access_keys"):
+    for table in ("deliveries", "channels", "sessions", "events", "endpoints", "resource_tags", "apps", "access_keys"):
         op.execute(f"DROP TABLE {table}")
     op.execute("DROP FUNCTION ensure_event_partition(date)")
