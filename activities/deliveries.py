@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -66,16 +66,9 @@ def _result(r: Recipient, outcome: Outcome) -> DeliveryResult:
     )
 
 
-def _from_row(r: Recipient, row: dict[str, object]) -> DeliveryResult:
-    return _result(
-        r,
-        Outcome(
-            str(row["status"]),
-            int(row["status_code"] or 0),  # type: ignore[call-overload]
-            str(row["status_message"] or ""),
-            row["message_id"],
-        ),
-    )  # type: ignore[arg-type]
+def _from_row(r: Recipient, row: dict[str, Any]) -> DeliveryResult:
+    outcome = Outcome(row["status"], row["status_code"] or 0, row["status_message"] or "", row["message_id"])
+    return _result(r, outcome)
 
 
 class Deliverer:

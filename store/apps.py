@@ -43,14 +43,9 @@ async def page(
 async def delete_everything(conn: AsyncConnection, app_id: str) -> None:
     """A project's data goes with it. Tables without a foreign key to apps (the partitioned
     events, the delivery log) are cleared explicitly."""
-    for t in (
-        Event.__table__,
-        Delivery.__table__,
-        AppSession.__table__,
-        Channel.__table__,  # type: ignore[attr-defined]
-        Endpoint.__table__,
-        ResourceTags.__table__,
-    ):  # type: ignore[attr-defined]
+    models: tuple[Any, ...] = (Event, Delivery, AppSession, Channel, Endpoint, ResourceTags)
+    for model in models:
+        t = model.__table__
         await conn.execute(delete(t).where(t.c.app_id == app_id))
     await conn.execute(delete(apps).where(apps.c.id == app_id))
 

@@ -24,7 +24,7 @@ class Reply:
     body: Any
 
     @property
-    def error_type(self) -> str | None:
+    def error_type(self) -> Any:
         return self.headers.get("x-amzn-errortype")
 
 

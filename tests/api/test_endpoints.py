@@ -12,11 +12,11 @@ from tests.raw import send
 from tests.stack import Stack
 
 
-def get(pinpoint: Any, app_id: str, eid: str) -> dict[str, Any]:
+def get(pinpoint: Any, app_id: str, eid: str) -> Any:
     return pinpoint.get_endpoint(ApplicationId=app_id, EndpointId=eid)["EndpointResponse"]
 
 
-def put(pinpoint: Any, app_id: str, eid: str, **request: Any) -> dict[str, Any]:
+def put(pinpoint: Any, app_id: str, eid: str, **request: Any) -> Any:
     resp = pinpoint.update_endpoint(ApplicationId=app_id, EndpointId=eid, EndpointRequest=request)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 202
     return resp["MessageBody"]
