@@ -38,6 +38,7 @@ from openpoint.keys import store_key  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.events import event_row  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
+from store.events import EVENT_COLUMNS, copy_records  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 
 EVENT_TYPES = ["_session.start", "_session.stop", "page.view", "add_to_cart", "purchase", "search", "_userauth.sign_in"]
@@ -207,30 +208,15 @@ async def main() -> None:
             for r in rows:
                 print(f"{r['ms']:>9} ms {r['calls']:>7} calls  {' '.join(r['q'].split())}")
         # Baseline: the same rows, straight into the same table with COPY.
-        columns = [
-            "app_id",
-            "endpoint_id",
-            "event_id",
-            "event_type",
-            "event_time",
-            "session_id",
-            "attributes",
-            "metrics",
-            "client",
+        rows = [
+            event_row(copy_app, eid, ev_id, ev)
+            for body in bodies[20:]
+            for eid, item in orjson.loads(body)["BatchItem"].items()
+            for ev_id, ev in item["Events"].items()
         ]
-        records = []
-        for body in bodies[20:]:
-            for eid, item in orjson.loads(body)["BatchItem"].items():
-                for ev_id, ev in item["Events"].items():
-                    row = event_row(copy_app, eid, ev_id, ev)
-                    records.append(
-                        tuple(
-                            orjson.dumps(row[c]).decode() if c in ("attributes", "metrics", "client") else row[c]
-                            for c in columns
-                        )
-                    )
+        records = copy_records(rows)
         t0 = time.perf_counter()
-        await conn.copy_records_to_table("events", records=records, columns=columns)
+        await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
         copy_s = time.perf_counter() - t0
         await conn.close()
     finally:

@@ -63,8 +63,12 @@ async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     await ensure_partitions(conn, (r["event_time"].date() for r in rows))
-    records = [tuple(jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in EVENT_COLUMNS) for r in rows]
-    await (await driver(conn)).copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
+    await (await driver(conn)).copy_records_to_table("events", records=copy_records(rows), columns=EVENT_COLUMNS)
+
+
+def copy_records(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Event rows as COPY records in EVENT_COLUMNS order (JSONB as JSON text)."""
+    return [tuple(jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in EVENT_COLUMNS) for r in rows]
 
 
 async def upsert_sessions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
