@@ -77,16 +77,24 @@ def _build(shape: Shape) -> Check:
         def check_structure(value: Any) -> Any:
             if type(value) is not dict:
                 raise _type_error("an object", value)
-            out: dict[str, Any] = {}
+            # Copy on write: a valid payload comes back as the very same object.
+            out = value
             for name, item in value.items():
                 check = members.get(name)
                 if check is None or item is None:
-                    continue  # unknown members are ignored, as AWS services do
+                    # Unknown members are ignored, as AWS services do; nulls mean absent.
+                    if out is value:
+                        out = {k: v for k, v in value.items() if k in members and v is not None}
+                    continue
                 try:
-                    out[name] = check(item)
+                    checked = check(item)
                 except _Invalid as e:
                     e.segments.append(f".{name}")
                     raise
+                if checked is not item:
+                    if out is value:
+                        out = {k: v for k, v in value.items() if k in members and v is not None}
+                    out[name] = checked
             for name in required:
                 if name not in out:
                     raise _Invalid(f"Missing required member {{path}}.{name}.")
@@ -99,6 +107,8 @@ def _build(shape: Shape) -> Check:
         def check_list(value: Any) -> Any:
             if type(value) is not list:
                 raise _type_error("an array", value)
+            if item_check is _check_plain_string and all(type(v) is str for v in value):
+                return value
             out = []
             for i, v in enumerate(value):
                 try:
@@ -115,6 +125,8 @@ def _build(shape: Shape) -> Check:
         def check_map(value: Any) -> Any:
             if type(value) is not dict:
                 raise _type_error("an object", value)
+            if value_check is _check_plain_string and all(type(v) is str for v in value.values()):
+                return value
             out = {}
             for k, v in value.items():
                 if v is None:
@@ -128,13 +140,15 @@ def _build(shape: Shape) -> Check:
 
         return check_map
     if t == "string":
-        enum = frozenset(shape.enum) if shape.enum else None
-        listed = ", ".join(shape.enum) if shape.enum else ""
+        if not shape.enum:
+            return _check_plain_string
+        enum = frozenset(shape.enum)
+        listed = ", ".join(shape.enum)
 
         def check_string(value: Any) -> Any:
             if type(value) is not str:
                 raise _type_error("a string", value)
-            if enum is not None and value not in enum:
+            if value not in enum:
                 raise _Invalid(f"Invalid value for {{path}}: '{value}' is not one of {listed}.")
             return value
 
@@ -148,6 +162,12 @@ def _build(shape: Shape) -> Check:
         "timestamp": _check_timestamp,
         "blob": _check_blob,
     }.get(t, lambda value: value)
+
+
+def _check_plain_string(value: Any) -> Any:
+    if type(value) is not str:
+        raise _type_error("a string", value)
+    return value
 
 
 def _check_integer(value: Any) -> Any:

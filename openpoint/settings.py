@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     smtp_url: str = "smtp://127.0.0.1:1025"
     smtp_timeout_seconds: float = 30.0
 
+    # Import/export jobs: `file://` URLs must lie under this folder (unset: refused);
+    # `s3://` goes to this endpoint when set (MinIO or any S3-compatible store).
+    file_root: Path | None = None
+    s3_endpoint_url: str = ""
+
     # SigV4 allows this much clock skew, as AWS does.
     max_clock_skew_seconds: int = 900
 

@@ -152,3 +152,50 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+
+
+class Segment(SQLModel, table=True):
+    __tablename__ = "segments"
+    app_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    segment_type: str
+    version: int = 1
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class SegmentVersion(SQLModel, table=True):
+    __tablename__ = "segment_versions"
+    app_id: str = Field(primary_key=True, max_length=32)
+    segment_id: str = Field(primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    name: str | None = None
+    dimensions: dict[str, Any] | None = _jsonb(default="", nullable=True)
+    segment_groups: dict[str, Any] | None = _jsonb(default="", nullable=True)
+    import_definition: dict[str, Any] | None = _jsonb(default="", nullable=True)
+    created_at: datetime | None = _ts()
+
+
+class SegmentMember(SQLModel, table=True):
+    __tablename__ = "segment_members"
+    app_id: str = Field(primary_key=True, max_length=32)
+    segment_id: str = Field(primary_key=True, max_length=32)
+    endpoint_id: str = Field(primary_key=True)
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    app_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    job_type: str
+    status: str = "CREATED"
+    definition: dict[str, Any] | None = _jsonb()
+    segment_id: str | None = None
+    total_pieces: int = 0
+    completed_pieces: int = 0
+    failed_pieces: int = 0
+    total_processed: int = 0
+    total_failures: int = 0
+    failures: list[str] | None = _jsonb(default="'[]'::jsonb")
+    created_at: datetime | None = _ts()
+    completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
