@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -39,3 +40,22 @@ def decode_token(raw: str | None, wire: str = "token") -> list[Any] | None:
     if not isinstance(key, list):
         raise BadRequest(f"Invalid value for {wire}: the token is not one this server issued.")
     return key
+
+
+def created_after(raw: str | None, wire: str = "token") -> tuple[datetime, str] | None:
+    """The keyset position a list token stands for: (creation time, id) of the last item seen."""
+    key = decode_token(raw, wire)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(key[0])), str(key[1])
+    except (IndexError, ValueError):
+        raise BadRequest(f"Invalid value for {wire}: the token is not one this server issued.") from None
+
+
+def next_created_token(rows: list[dict[str, Any]], limit: int) -> str | None:
+    """A token for the page after `rows` (fetched with limit + 1), or None on the last page."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_token([last["created_at"].isoformat(), last["id"]])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -11,7 +10,7 @@ from fastapi import APIRouter
 from api.arns import app_arn
 from api.codec import iso
 from api.operations import Call, pinpoint
-from api.paging import decode_token, encode_token, page_size
+from api.paging import created_after, next_created_token, page_size
 from openpoint.errors import BadRequest, Forbidden
 from rules.settings import check_campaign_limits, check_hook, check_journey_limits, check_quiet_time
 from rules.tags import check_tags
@@ -61,16 +60,11 @@ async def get_app(call: Call) -> dict[str, Any]:
 @pinpoint(router, "GetApps")
 async def get_apps(call: Call) -> dict[str, Any]:
     limit = page_size(call.query.get("PageSize"))
-    token = decode_token(call.query.get("Token"))
-    after = (datetime.fromisoformat(token[0]), str(token[1])) if token else None
+    after = created_after(call.query.get("Token"))
     async with call.ctx.engine.connect() as conn:
         rows = await apps_store.page(conn, after=after, limit=limit + 1, only=call.principal.project_ids)
         items = [await app_response(call, conn, r) for r in rows[:limit]]
-    next_token = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_token = encode_token([last["created_at"].isoformat(), last["id"]])
-    return {"Item": items, "NextToken": next_token}
+    return {"Item": items, "NextToken": next_created_token(rows, limit)}
 
 
 @pinpoint(router, "DeleteApp")
