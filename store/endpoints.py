@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import BadRequest
@@ -34,6 +34,17 @@ _UPSERT = (
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("app_id", "id", "created_at"))
 )
 _LOCK = "SELECT * FROM endpoints WHERE app_id = $1 AND id = ANY($2::text[]) FOR UPDATE"
+# Array parameters rather than IN lists: one plan whatever the batch size, and a thousand-item
+# IN list made the planner fall back to scanning the whole table.
+_USER_LOCKS = "SELECT count(pg_advisory_xact_lock(hashtext($1 || '/' || u))) FROM unnest($2::text[]) AS u"
+_USER_OTHERS = (
+    "SELECT * FROM endpoints WHERE app_id = $1 AND user_id = ANY($2::text[]) AND NOT (id = ANY($3::text[]))"
+    " ORDER BY updated_at DESC FOR UPDATE"
+)
+_DEACTIVATE_ADDRESSES = (
+    "UPDATE endpoints SET endpoint_status = 'INACTIVE', updated_at = now()"
+    " WHERE app_id = $1 AND address = ANY($2::text[]) AND NOT (id = ANY($3::text[])) AND endpoint_status = 'ACTIVE'"
+)
 
 
 async def get(conn: AsyncConnection, app_id: str, endpoint_id: str) -> dict[str, Any] | None:
@@ -118,27 +129,26 @@ async def _apply_user_rules(
     *,
     strict: bool,
 ) -> dict[str, str]:
-    # Serialise writers of the same user so two requests cannot both take the 15th place.
-    for user in users:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{app_id}/{user}"})
-    stmt = (
-        select(endpoints)
-        .where(endpoints.c.app_id == app_id, endpoints.c.user_id.in_(users), endpoints.c.id.not_in(list(rows)))
-        .order_by(endpoints.c.updated_at.desc())
-        .with_for_update()
-    )
+    # Serialise writers of the same user so two requests cannot both take the 15th place. One
+    # round trip for all of them (an import writes a thousand users per batch); `users` is
+    # sorted, so every writer takes the locks in the same order.
+    pg = await driver(conn)
+    await pg.execute(_USER_LOCKS, app_id, users)
     others: dict[str, list[dict[str, Any]]] = {}
-    for found in (await conn.execute(stmt)).mappings():
+    for found in await pg.fetch(_USER_OTHERS, app_id, users, list(rows)):
         others.setdefault(found["user_id"], []).append(dict(found))
+    by_user: dict[str, list[dict[str, Any]]] = {}
+    for r in rows.values():
+        if r["user_id"] is not None:
+            by_user.setdefault(r["user_id"], []).append(r)
 
     errors: dict[str, str] = {}
     deactivated: list[str] = []
     for user in users:
         members = others.get(user, [])
-        joining = [
-            eid for eid, r in rows.items() if r["user_id"] == user and (before.get(eid) or {}).get("user_id") != user
-        ]
-        staying = sum(1 for r in rows.values() if r["user_id"] == user) - len(joining)
+        mine = by_user.get(user, [])
+        joining = [r["id"] for r in mine if (before.get(r["id"]) or {}).get("user_id") != user]
+        staying = len(mine) - len(joining)
         count = len(members) + staying
         for eid in joining:
             if count < MAX_ENDPOINTS_PER_USER:
@@ -160,13 +170,12 @@ async def _apply_user_rules(
 
         # User attributes are the user's: every endpoint of the user carries the same set.
         shared = dict(members[0]["user_attributes"]) if members else {}
-        for r in rows.values():
-            if r["user_id"] == user and (before.get(r["id"]) or {}).get("user_id") != user:
+        for r in mine:
+            if (before.get(r["id"]) or {}).get("user_id") != user:
                 shared = {**shared, **{k: v for k, v in r["user_attributes"].items() if k not in shared}}
         shared.update(user_updates.get(user, {}))
-        for r in rows.values():
-            if r["user_id"] == user:
-                r["user_attributes"] = shared
+        for r in mine:
+            r["user_attributes"] = shared
         if members and (user in user_updates or shared != members[0]["user_attributes"]):
             await conn.execute(
                 update(endpoints)
@@ -195,13 +204,5 @@ async def _deactivate_same_address(
     for eid, r in rows.items():
         if r["address"] in owner and owner[r["address"]] != eid:
             r["endpoint_status"] = "INACTIVE"
-    await conn.execute(
-        update(endpoints)
-        .where(
-            endpoints.c.app_id == app_id,
-            endpoints.c.address.in_(list(owner)),
-            endpoints.c.id.not_in(list(rows)),
-            endpoints.c.endpoint_status == "ACTIVE",
-        )
-        .values(endpoint_status="INACTIVE", updated_at=func.now())
-    )
+    pg = await driver(conn)
+    await pg.execute(_DEACTIVATE_ADDRESSES, app_id, list(owner), list(rows))

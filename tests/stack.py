@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import ssl
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -33,8 +34,19 @@ T = TypeVar("T")
 
 
 class Stack:
-    def __init__(self, *, database_url: str, temporal_address: str, smtp_url: str, data_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        temporal_address: str,
+        smtp_url: str,
+        data_dir: Path,
+        file_root: Path | None = None,
+        s3_endpoint_url: str = "",
+        job_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = free_port()
+        self.job_tls = job_tls
         self.settings = Settings(
             database_url=database_url,
             temporal_address=temporal_address,
@@ -46,6 +58,8 @@ class Stack:
             master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
             smtp_url=smtp_url,
             smtp_timeout_seconds=5.0,
+            file_root=file_root,
+            s3_endpoint_url=s3_endpoint_url,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_key_id = "OPTEST" + secrets.token_hex(6).upper()
@@ -75,7 +89,7 @@ class Stack:
         self._engine = engine
         client = await Client.connect(self.settings.temporal_address)
         self.temporal = client
-        self._worker = build_worker(client, self.settings, engine)
+        self._worker = build_worker(client, self.settings, engine, job_tls=self.job_tls)
         self._tasks.append(asyncio.create_task(self._worker.run()))
         config = uvicorn.Config(
             create_app(self.settings),
@@ -102,6 +116,18 @@ class Stack:
         self.run(_stop(), timeout=60)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+    def restart_worker(self) -> None:
+        """Stop the worker in the middle of whatever it runs and start a fresh one on the same
+        task queue, as after a crash: its running activities are cancelled, their transactions
+        rolled back, and Temporal retries them on the new worker, which replays the workflows."""
+
+        async def _restart() -> None:
+            await self._worker.shutdown()
+            self._worker = build_worker(self.temporal, self.settings, self._engine, job_tls=self.job_tls)
+            self._tasks.append(asyncio.create_task(self._worker.run()))
+
+        self.run(_restart(), timeout=60)
 
     # -- helpers for tests ------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:

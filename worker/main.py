@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,26 +13,45 @@ from temporalio.worker import Worker
 
 from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider
+from activities.job_exports import ExportActivities
+from activities.jobs import ImportActivities, JobResources
 from openpoint.settings import Settings, get_settings
 from store.db import make_engine
 from workflows.direct_send import DirectSendWorkflow
+from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 
 log = logging.getLogger("openpoint.worker")
 
-WORKFLOWS: Sequence[type] = (DirectSendWorkflow,)
+WORKFLOWS: Sequence[type] = (DirectSendWorkflow, ImportJobWorkflow, ExportJobWorkflow)
 
 
 def providers(settings: Settings) -> dict[str, Provider]:
     return {"EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds)}
 
 
-def build_worker(client: Client, settings: Settings, engine: Any, *, task_queue: str | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: Any,
+    *,
+    task_queue: str | None = None,
+    job_tls: ssl.SSLContext | None = None,  # trust for https:// import sources; None: the system's
+) -> Worker:
     deliverer = Deliverer(engine, providers(settings))
+    job_resources = JobResources(engine, settings, tls=job_tls)
+    imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=[deliverer.deliver_batch],
+        activities=[
+            deliverer.deliver_batch,
+            imports.prepare_import,
+            imports.import_piece,
+            imports.finish_import,
+            exports.export_endpoints,
+            exports.finish_export,
+        ],
         max_concurrent_activities=50,
     )
 

@@ -1,0 +1,288 @@
+"""Where import files come from and export files go: `s3://`, `file://` under the file root,
+and (imports only) `https://`.
+
+Everything here is blocking I/O (boto3, urllib, the filesystem); the job activities call it
+from a thread. The gateway calls `parse_location` at request time so that a bad URL is a
+BadRequest naming the member, and the activities call it again before touching anything.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import ssl
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from openpoint.errors import BadRequest
+
+# Files in a folder are read when their name says they hold the requested format; the rest
+# (the other format, `_SUCCESS` markers, READMEs) are skipped, as Pinpoint does.
+EXTENSIONS = {"CSV": (".csv",), "JSON": (".json", ".jsonl", ".ndjson")}
+MAX_FILES = 1000  # keeps one job's workflow history small; more files than this is refused
+READ_BUFFER = 256 * 1024
+
+
+class SourceError(Exception):
+    """A file or folder cannot be listed, read or written for a reason retrying will not fix
+    (missing, forbidden, outside the file root). Network trouble is not a SourceError."""
+
+
+@dataclass(frozen=True)
+class Location:
+    scheme: str  # s3 | file | https
+    url: str  # as the caller wrote it
+    bucket: str = ""
+    key: str = ""
+    path: str = ""  # file: the resolved absolute path
+
+
+@dataclass(frozen=True)
+class FileRef:
+    url: str
+    size: int | None = None
+
+
+class S3Client(Protocol):
+    def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]: ...
+    def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def upload_file(self, filename: str, bucket: str, key: str) -> None: ...
+
+
+def parse_location(url: str, field: str, root: Path | None, *, export: bool = False) -> Location:
+    """The URL checked against what this server may touch; a BadRequest names `field`."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    allowed = ("s3", "file") if export else ("s3", "file", "https")
+    if scheme not in allowed:
+        names = " or ".join(f"{s}://" for s in allowed)
+        raise BadRequest(f"Invalid value for {field}: '{url[:200]}' must be an {names} URL.")
+    if scheme == "s3":
+        if not parts.netloc:
+            raise BadRequest(f"Invalid value for {field}: '{url[:200]}' names no bucket.")
+        return Location("s3", url, bucket=parts.netloc, key=unquote(parts.path.lstrip("/")))
+    if scheme == "https":
+        if not parts.hostname:
+            raise BadRequest(f"Invalid value for {field}: '{url[:200]}' names no host.")
+        return Location("https", url)
+    if root is None:
+        raise BadRequest(
+            f"Invalid value for {field}: file:// URLs are disabled on this server (OPENPOINT_FILE_ROOT is not set)."
+        )
+    if parts.netloc not in ("", "localhost"):
+        raise BadRequest(f"Invalid value for {field}: file:// URLs name a path on this server, not a host.")
+    return Location("file", url, path=str(inside_root(unquote(parts.path), root, field)))
+
+
+def inside_root(path: str, root: Path, field: str) -> Path:
+    """`path` with symlinks and `..` resolved, refused unless it lies under `root` (itself
+    resolved), so neither a `..` nor a link inside the root can reach other files."""
+    real_root = root.resolve()
+    real = Path(os.path.realpath(path))
+    if not path.startswith("/") or not real.is_relative_to(real_root):
+        raise BadRequest(f"Invalid value for {field}: '{path[:200]}' is outside this server's file root.")
+    return real
+
+
+def wanted(name: str, fmt: str) -> bool:
+    return name.lower().endswith(EXTENSIONS[fmt])
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+def list_files(loc: Location, fmt: str, root: Path | None, s3: S3Client | None) -> list[FileRef]:
+    """The files an import reads, in name order: one file, or every file of the requested format
+    under a folder or key prefix (recursively)."""
+    if loc.scheme == "https":
+        return [FileRef(loc.url)]
+    if loc.scheme == "file":
+        assert root is not None  # parse_location refuses file:// without a root
+        found = _list_folder(loc, fmt, root)
+    else:
+        assert s3 is not None
+        found = _list_s3(loc, fmt, s3)
+    if len(found) > MAX_FILES:
+        raise SourceError(f"{loc.url} holds {len(found)} {fmt} files; one import job reads at most {MAX_FILES}.")
+    return found
+
+
+def _list_folder(loc: Location, fmt: str, root: Path) -> list[FileRef]:
+    top = Path(loc.path)
+    if top.is_file():
+        return [FileRef(top.as_uri(), top.stat().st_size)]
+    if not top.is_dir():
+        raise SourceError(f"{loc.url} does not exist.")
+    found: list[FileRef] = []
+    for folder, dirs, files in os.walk(top, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            if not wanted(name, fmt):
+                continue
+            full = os.path.join(folder, name)
+            try:
+                real = inside_root(full, root, "S3Url")
+            except BadRequest:
+                raise SourceError(f"{Path(full).as_uri()} links outside this server's file root.") from None
+            found.append(FileRef(Path(full).as_uri(), real.stat().st_size))
+    return found
+
+
+def _list_s3(loc: Location, fmt: str, s3: S3Client) -> list[FileRef]:
+    from botocore.exceptions import ClientError
+
+    def objects(prefix: str) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"Bucket": loc.bucket, "Prefix": prefix}
+            if token:
+                args["ContinuationToken"] = token
+            page = s3.list_objects_v2(**args)
+            yield from page.get("Contents", [])
+            token = page.get("NextContinuationToken")
+            if not token:
+                return
+
+    try:
+        if loc.key and not loc.key.endswith("/"):
+            # A key naming one object is that file, whatever its name; otherwise it is a folder.
+            exact = [o for o in objects(loc.key) if o["Key"] == loc.key]
+            if exact:
+                return [FileRef(loc.url, int(exact[0]["Size"]))]
+        prefix = loc.key if not loc.key or loc.key.endswith("/") else loc.key + "/"
+        found = [
+            FileRef(f"s3://{loc.bucket}/{o['Key']}", int(o["Size"]))
+            for o in objects(prefix)
+            if not o["Key"].endswith("/") and wanted(o["Key"], fmt)
+        ]
+    except ClientError as e:
+        raise SourceError(f"{loc.url} cannot be listed: {_s3_error(e)}") from None
+    if not found:
+        raise SourceError(f"{loc.url} holds no {fmt} files.")
+    return sorted(found, key=lambda f: f.url)
+
+
+def _s3_error(e: Any) -> str:
+    err = e.response.get("Error", {})
+    return f"{err.get('Code', 'Error')}: {err.get('Message') or 'S3 refused the request'}"
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class _Raw(io.RawIOBase):
+    """A read()-only stream (botocore's StreamingBody, an HTTP response) as raw I/O, so that
+    io.BufferedReader can give it an efficient readline()."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        # read1 returns what has arrived; read(n) would wait for all n bytes, and a slow source
+        # would then commit nothing until a whole buffer had trickled in.
+        self._read = getattr(body, "read1", None) or body.read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._body.close()
+        finally:
+            super().close()
+
+
+def open_file(url: str, offset: int, root: Path | None, s3: S3Client | None, tls: ssl.SSLContext) -> IO[bytes]:
+    """A buffered binary stream of the file at `url` from byte `offset` on."""
+    loc = parse_location(url, "S3Url", root)
+    if loc.scheme == "file":
+        # Checked again here: a link may have been swapped in since the job was listed.
+        try:
+            f = open(loc.path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 - the caller closes it
+        except OSError as e:
+            raise SourceError(f"{url} cannot be read: {e.strerror}.") from None
+        f.seek(offset)
+        return f
+    if loc.scheme == "s3":
+        from botocore.exceptions import ClientError
+
+        assert s3 is not None
+        args: dict[str, Any] = {"Bucket": loc.bucket, "Key": loc.key}
+        if offset:
+            args["Range"] = f"bytes={offset}-"
+        try:
+            body = s3.get_object(**args)["Body"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "InvalidRange":  # offset == size: nothing left
+                return io.BytesIO(b"")
+            raise SourceError(f"{url} cannot be read: {_s3_error(e)}") from None
+        return io.BufferedReader(_Raw(body), READ_BUFFER)
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=60, context=tls)  # noqa: S310 - https only
+    except urllib.error.HTTPError as e:
+        if e.code == 416:
+            return io.BytesIO(b"")
+        raise SourceError(f"{url} cannot be read: HTTP {e.code} {e.reason}.") from None
+    stream = io.BufferedReader(_Raw(response), READ_BUFFER)
+    if offset and response.status != 206:
+        # The server ignored the Range header: skip what was already imported.
+        left = offset
+        while left > 0:
+            skipped = len(stream.read(min(left, READ_BUFFER)))
+            if not skipped:
+                break
+            left -= skipped
+    return stream
+
+
+def read_first_line(url: str, root: Path | None, s3: S3Client | None, tls: ssl.SSLContext) -> bytes:
+    with open_file(url, 0, root, s3, tls) as stream:
+        return stream.readline()
+
+
+# -- writing (exports) ------------------------------------------------------------------------
+
+
+def publish(loc: Location, name: str, local: Path, root: Path | None, s3: S3Client | None) -> str:
+    """Move a finished export file into place under the prefix; returns its URL. The file
+    appears whole or not at all (rename; a single S3 upload), so a retried export never leaves
+    half a file behind."""
+    if loc.scheme == "file":
+        assert root is not None
+        target = inside_root(os.path.join(loc.path, name), root, "S3UrlPrefix")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(local, target)
+        return target.as_uri()
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError
+
+    assert s3 is not None
+    key = f"{loc.key.rstrip('/')}/{name}" if loc.key.rstrip("/") else name
+    try:
+        s3.upload_file(str(local), loc.bucket, key)
+    except ClientError as e:
+        raise SourceError(f"s3://{loc.bucket}/{key} cannot be written: {_s3_error(e)}") from None
+    except S3UploadFailedError as e:
+        raise SourceError(f"s3://{loc.bucket}/{key} cannot be written: {e}") from None
+    return f"s3://{loc.bucket}/{key}"
+
+
+def staging_dir(loc: Location, root: Path | None, folder: str) -> Path:
+    """Where an export file is written before it is published: in its target folder for
+    file:// (so publishing is a rename on one filesystem), the temporary folder for S3."""
+    if loc.scheme == "file":
+        assert root is not None
+        target = inside_root(os.path.join(loc.path, folder), root, "S3UrlPrefix")
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+    return Path(tempfile.gettempdir())

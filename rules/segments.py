@@ -1,0 +1,201 @@
+"""Segment definition rules the botocore model cannot express, and the instant grammar that
+time-valued attribute dimensions share with the SQL compiler (store/segment_sql.py).
+
+The inputs have already been type-checked against the model's shapes (SegmentDimensions,
+SegmentGroupList), so every enum is valid and every required member present. What is left:
+operators the model types as plain strings, value counts per AttributeType, coordinate ranges,
+the per-segment dimension quota and value lengths. Errors name the member path the way the
+gateway's model validator does (`...Groups[0].Dimensions[1].Attributes.plan.Values`).
+
+Whether a source segment exists, whether it is imported (then it must be a group's only source)
+and whether sources form a cycle needs the database; the compiler checks those.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from openpoint.errors import BadRequest
+
+MAX_DIMENSIONS = 100  # per segment, across its Dimensions and every group's Dimensions [Q]
+MAX_VALUE_LENGTH = 100
+DEFAULT_RANGE_KM = 100.0  # GPSPoint.RangeInKilometers when absent (AWS documents no default)
+
+COMPARISON_OPERATORS = ("GREATER_THAN", "LESS_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN_OR_EQUAL", "EQUAL")
+# How many Values each time-valued AttributeType takes.
+INSTANT_ARITY = {"BEFORE": 1, "AFTER": 1, "ON": 1, "BETWEEN": 2}
+
+# ISO-8601 instants as segments read them: a calendar date (only dates that exist, leap years
+# included), optionally a time to the microsecond, optionally `Z` or an offset; no offset means
+# UTC. The pattern is written in the common subset of Python `re` and PostgreSQL AREs because the
+# compiler uses it verbatim as the guard before a cast: PostgreSQL has no "try cast", and a guard
+# that let "2026-02-30" through would make the whole statement fail.
+_YEAR = "[1-9][0-9]{3}"
+_LEAP_YEAR = "(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
+_MONTH_DAY = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
+_OFFSET = "(?:Z|[+-](?:0[0-9]|1[0-4])(?::?[0-5][0-9])?)"
+ISO_INSTANT = f"^{_DATE}(?:[T ]{_TIME}{_OFFSET}?)?$"
+# Given ISO_INSTANT matched: true exactly when the text carries its own offset.
+HAS_OFFSET = "[T ][0-9:.]+(?:Z|[+-][0-9:]+)$"
+
+_PARTS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|([+-])(\d{2}):?(\d{2})?)?)?$"
+)
+_ISO = re.compile(ISO_INSTANT)
+
+
+def parse_instant(value: str) -> datetime | None:
+    """The UTC instant `value` denotes, or None when it is not an instant segments accept."""
+    if not _ISO.match(value):
+        return None
+    m = _PARTS.match(value)
+    if m is None:  # pragma: no cover - _ISO is stricter than _PARTS
+        return None
+    year, month, day, hour, minute, second, fraction, zone, sign, off_h, off_m = m.groups()
+    tz: timezone = UTC
+    if zone not in (None, "Z"):
+        offset = timedelta(hours=int(off_h), minutes=int(off_m or 0))
+        tz = timezone(-offset if sign == "-" else offset)
+    local = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        int((fraction or "0").ljust(6, "0")),
+        tzinfo=tz,
+    )
+    return local.astimezone(UTC)
+
+
+def _fail(field: str, why: str) -> BadRequest:
+    return BadRequest(f"Invalid value for {field}: {why}")
+
+
+def _check_values(values: list[str], field: str) -> None:
+    if not values:
+        raise _fail(field, "at least one value is required.")
+    for v in values:
+        if len(v) > MAX_VALUE_LENGTH:
+            raise _fail(field, f"values are at most {MAX_VALUE_LENGTH} characters.")
+
+
+def _check_attribute(dim: dict[str, Any], field: str) -> None:
+    values = dim.get("Values") or []
+    _check_values(values, f"{field}.Values")
+    kind = dim.get("AttributeType") or "INCLUSIVE"
+    arity = INSTANT_ARITY.get(kind)
+    if arity is None:
+        return
+    if len(values) != arity:
+        raise _fail(f"{field}.Values", f"{kind} takes exactly {arity} ISO-8601 date-time value{'s' * (arity > 1)}.")
+    instants: list[datetime] = []
+    for v in values:
+        instant = parse_instant(v)
+        if instant is None:
+            raise _fail(f"{field}.Values", f"'{v}' is not an ISO-8601 date-time.")
+        instants.append(instant)
+    if kind == "BETWEEN" and instants[0] > instants[1]:
+        raise _fail(f"{field}.Values", "the start of a BETWEEN range must not be after its end.")
+
+
+def _check_metric(dim: dict[str, Any], field: str) -> None:
+    if dim.get("ComparisonOperator") not in COMPARISON_OPERATORS:
+        raise _fail(f"{field}.ComparisonOperator", f"must be one of {', '.join(COMPARISON_OPERATORS)}.")
+    value = dim.get("Value")
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(f"{field}.Value", "must be a finite number.")
+
+
+def _check_set(dim: dict[str, Any], field: str) -> None:
+    _check_values(dim.get("Values") or [], f"{field}.Values")
+
+
+def _check_gps(dim: dict[str, Any], field: str) -> None:
+    coords = dim.get("Coordinates") or {}
+    lat, lon = coords.get("Latitude"), coords.get("Longitude")
+    if not isinstance(lat, int | float) or not -90 <= lat <= 90:
+        raise _fail(f"{field}.Coordinates.Latitude", "must be between -90 and 90.")
+    if not isinstance(lon, int | float) or not -180 <= lon <= 180:
+        raise _fail(f"{field}.Coordinates.Longitude", "must be between -180 and 180.")
+    km = dim.get("RangeInKilometers")
+    if km is not None and not (isinstance(km, int | float) and math.isfinite(km) and km > 0):
+        raise _fail(f"{field}.RangeInKilometers", "must be greater than 0.")
+
+
+def count_dimensions(dims: dict[str, Any] | None) -> int:
+    """Criteria in one SegmentDimensions, as the 100-dimension quota counts them: each attribute,
+    metric and user-attribute name, each demographic and location criterion, recency."""
+    if not dims:
+        return 0
+    n = sum(len(dims.get(k) or {}) for k in ("Attributes", "UserAttributes", "Metrics"))
+    n += sum(1 for v in (dims.get("Demographic") or {}).values() if v is not None)
+    n += sum(1 for v in (dims.get("Location") or {}).values() if v is not None)
+    n += 1 if (dims.get("Behavior") or {}).get("Recency") is not None else 0
+    return n
+
+
+def _count_groups(groups: dict[str, Any] | None) -> int:
+    return sum(count_dimensions(d) for g in (groups or {}).get("Groups") or [] for d in g.get("Dimensions") or [])
+
+
+def _check_count(n: int, field: str) -> None:
+    if n > MAX_DIMENSIONS:
+        raise _fail(field, f"a segment has at most {MAX_DIMENSIONS} dimensions ({n} given).")
+
+
+def _check_one(dims: dict[str, Any], field: str) -> None:
+    for kind in ("Attributes", "UserAttributes"):
+        for name, dim in (dims.get(kind) or {}).items():
+            _check_attribute(dim, f"{field}.{kind}.{name}")
+    for name, dim in (dims.get("Metrics") or {}).items():
+        _check_metric(dim, f"{field}.Metrics.{name}")
+    for name, dim in (dims.get("Demographic") or {}).items():
+        if dim is not None:
+            _check_set(dim, f"{field}.Demographic.{name}")
+    location = dims.get("Location") or {}
+    if location.get("Country") is not None:
+        _check_set(location["Country"], f"{field}.Location.Country")
+    if location.get("GPSPoint") is not None:
+        _check_gps(location["GPSPoint"], f"{field}.Location.GPSPoint")
+
+
+def check_dimensions(dims: dict[str, Any], field: str) -> None:
+    """One SegmentDimensions (a segment's top-level `Dimensions`)."""
+    _check_count(count_dimensions(dims), field)
+    _check_one(dims, field)
+
+
+def check_segment_groups(groups: dict[str, Any], field: str) -> None:
+    """A SegmentGroupList: every group needs a base (SourceSegments) or filters (Dimensions)."""
+    _check_count(_count_groups(groups), field)
+    for i, group in enumerate(groups.get("Groups") or []):
+        at = f"{field}.Groups[{i}]"
+        sources = group.get("SourceSegments") or []
+        dimensions = group.get("Dimensions") or []
+        if not sources and not dimensions:
+            raise _fail(at, "a group needs SourceSegments, Dimensions or both.")
+        for j, ref in enumerate(sources):
+            if not ref.get("Id"):
+                raise _fail(f"{at}.SourceSegments[{j}].Id", "a source segment needs an Id.")
+            version = ref.get("Version")
+            if version is not None and version < 1:
+                raise _fail(f"{at}.SourceSegments[{j}].Version", "versions start at 1.")
+        for j, dims in enumerate(dimensions):
+            _check_one(dims, f"{at}.Dimensions[{j}]")
+
+
+def check_segment(dimensions: dict[str, Any] | None, segment_groups: dict[str, Any] | None, field: str) -> None:
+    """A whole WriteSegmentRequest's definition: both parts, and the dimension quota across them
+    (which neither part can check alone)."""
+    if dimensions is not None:
+        check_dimensions(dimensions, f"{field}.Dimensions")
+    if segment_groups is not None:
+        check_segment_groups(segment_groups, f"{field}.SegmentGroups")
+    _check_count(count_dimensions(dimensions) + _count_groups(segment_groups), field)

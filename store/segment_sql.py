@@ -1,0 +1,433 @@
+"""Segment membership as one SQL statement: a definition compiles to a boolean expression over
+`endpoints e`, and every resolution (a page of ids, a count, one endpoint) is a single query.
+
+Campaigns stream millions of endpoints through `resolve_page`, so nothing here loops over
+endpoints in Python; user values (attribute names included) are always bound parameters.
+
+Semantics (PINPOINT.md §4.3), with the decisions AWS leaves open:
+
+- Inside one SegmentDimensions every criterion must match (AND). An empty one matches all.
+- Attributes / UserAttributes (stored as name -> list of strings): INCLUSIVE when any stored value
+  equals any of Values; EXCLUSIVE is its negation, so an endpoint without the attribute matches
+  EXCLUSIVE; CONTAINS when any stored value contains any of Values (case-sensitive substring).
+  BEFORE / AFTER / ON / BETWEEN read each stored value as an instant (rules.segments.ISO_INSTANT:
+  an ISO-8601 date, optional time and offset, no offset meaning UTC) and match when any value
+  lies strictly before / strictly after the bound, on the same UTC calendar date as it, or
+  between the two bounds inclusive. Values that are not such instants never match.
+- Metrics: `stored <op> Value` as float8; an endpoint without the metric never matches.
+- SetDimension (Demographic.*, Location.Country): INCLUSIVE when the endpoint's value is among
+  Values, EXCLUSIVE when it is not (a missing value matches EXCLUSIVE, never INCLUSIVE).
+  Channel compares ChannelType; AppVersion, Make, Model and Location.Country compare exactly.
+  Platform and DeviceType both compare Demographic.Platform, case-insensitively ("iOS" and
+  "ios" are the same platform; the endpoint model has no separate device-type field).
+- GPSPoint: great-circle (haversine, mean Earth radius 6371.0088 km) distance from Coordinates
+  at most RangeInKilometers (100 when absent); endpoints without both coordinates never match.
+- Behavior.Recency: ACTIVE when last_active_at >= now - Duration, INACTIVE when older.
+- SegmentGroupList: Include ALL / ANY / NONE over the groups (no groups: no constraint). In a
+  group, SourceSegments combine by SourceType (ALL intersection, ANY union, NONE: in none of
+  them; default ALL) into the base, all of the app's endpoints when there is none; the group's
+  Dimensions combine by Type (ALL / ANY / NONE, default ALL) and filter the base.
+- A definition with both Dimensions and SegmentGroups needs both. An IMPORT segment is its
+  segment_members rows, filtered by its Dimensions and SegmentGroups if it has any.
+- Source segments are resolved by id and Version (the latest when absent), recursively; a
+  missing one, a cycle, or an imported one beside other sources in a group is a BadRequest.
+- `sendable` also leaves out endpoints with OptOut ALL or a status other than ACTIVE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openpoint.errors import BadRequest, NotFound
+from rules.segments import DEFAULT_RANGE_KM, HAS_OFFSET, ISO_INSTANT, parse_instant
+from store.driver import driver, jsonb
+
+EARTH_RADIUS_KM = 6371.0088
+# A definition may name sources that name sources...; each expansion inlines SQL, so a
+# diamond-shaped web of references could grow the statement exponentially. Cap it.
+MAX_SOURCE_EXPANSIONS = 100
+
+RECENCY = {
+    "HR_24": timedelta(hours=24),
+    "DAY_7": timedelta(days=7),
+    "DAY_14": timedelta(days=14),
+    "DAY_30": timedelta(days=30),
+}
+OPERATORS = {
+    "GREATER_THAN": ">",
+    "LESS_THAN": "<",
+    "GREATER_THAN_OR_EQUAL": ">=",
+    "LESS_THAN_OR_EQUAL": "<=",
+    "EQUAL": "=",
+}
+# Demographic member -> (stored field, case-insensitive?)
+DEMOGRAPHIC = {
+    "AppVersion": ("AppVersion", False),
+    "DeviceType": ("Platform", True),
+    "Make": ("Make", False),
+    "Model": ("Model", False),
+    "Platform": ("Platform", True),
+}
+# The segments being expanded, outermost first; the first is None for a definition not yet stored.
+Trail = tuple[str | None, ...]
+SENDABLE = "e.opt_out <> 'ALL' AND e.endpoint_status = 'ACTIVE'"
+
+# A stored attribute value (`v.s`) as an instant, or NULL. The CASE is the guard: a cast that
+# fails would fail the statement, and quals in a WHERE list may be reordered, a CASE may not.
+_INSTANT = (
+    f"CASE WHEN v.s ~ '{ISO_INSTANT}' THEN CASE WHEN v.s ~ '{HAS_OFFSET}'"
+    " THEN v.s::timestamptz ELSE v.s::timestamp AT TIME ZONE 'UTC' END END"
+)
+
+
+@dataclass(frozen=True)
+class SegmentDefinition:
+    segment_type: str  # "DIMENSIONAL" | "IMPORT"
+    dimensions: dict[str, Any] | None
+    segment_groups: dict[str, Any] | None
+    segment_id: str | None = None  # needed for IMPORT (its segment_members rows)
+
+
+_LOAD = """
+SELECT s.segment_type, v.version, v.dimensions, v.segment_groups
+FROM segments s
+JOIN segment_versions v ON v.app_id = s.app_id AND v.segment_id = s.id AND v.version = coalesce($3::int4, s.version)
+WHERE s.app_id = $1 AND s.id = $2
+"""
+
+
+async def _fetch_definition(
+    pg: asyncpg.Connection, app_id: str, segment_id: str, version: int | None
+) -> tuple[SegmentDefinition, int] | None:
+    row = await pg.fetchrow(_LOAD, app_id, segment_id, version)
+    if row is None:
+        return None
+    definition = SegmentDefinition(
+        row["segment_type"], _decoded(row["dimensions"]), _decoded(row["segment_groups"]), segment_id
+    )
+    return definition, int(row["version"])
+
+
+def _decoded(value: Any) -> dict[str, Any] | None:
+    # Under SQLAlchemy's asyncpg dialect JSONB arrives decoded; a bare asyncpg connection gives text.
+    if isinstance(value, str):
+        decoded: dict[str, Any] | None = orjson.loads(value)
+        return decoded
+    return value  # type: ignore[no-any-return]
+
+
+async def load_definition(
+    conn: AsyncConnection, app_id: str, segment_id: str, version: int | None = None
+) -> SegmentDefinition:
+    """The definition of a segment at `version` (the latest when None)."""
+    found = await _fetch_definition(await driver(conn), app_id, segment_id, version)
+    if found is None:
+        what = f"Segment {segment_id}" + (f" version {version}" if version is not None else "")
+        raise NotFound(f"{what} was not found in project {app_id}.")
+    return found[0]
+
+
+# -- combining expressions -------------------------------------------------------------------
+
+
+def _all(parts: list[str]) -> str:
+    parts = [p for p in parts if p != "TRUE"]
+    if not parts:
+        return "TRUE"
+    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+
+def _any(parts: list[str]) -> str:
+    # No short cut when a part is TRUE: dropping the others would leave their parameters
+    # unreferenced, and PostgreSQL refuses a parameter whose type it cannot infer.
+    if not parts:
+        return "FALSE"
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def _combine(mode: str, parts: list[str]) -> str:
+    """ALL / ANY / NONE over boolean expressions that are never NULL (so NOT is safe)."""
+    if mode == "ANY":
+        return _any(parts)
+    if mode == "NONE":
+        return "NOT " + _any(parts) if parts else "TRUE"
+    return _all(parts)
+
+
+# -- the compiler -----------------------------------------------------------------------------
+
+
+class _Compiler:
+    """Builds one expression and its parameters. Parameters are numbered from `first`; the first
+    of them is always the app id (imported sources' subqueries need it)."""
+
+    def __init__(self, pg: asyncpg.Connection, app_id: str, now: datetime, first: int) -> None:
+        self.pg = pg
+        self.app_id = app_id
+        self.now = now
+        self.first = first
+        self.params: list[Any] = [app_id]
+        self.expansions = 0
+
+    def bind(self, value: Any, sql_type: str) -> str:
+        self.params.append(value)
+        # The cast pins the type: asyncpg takes parameter types from the server, which cannot
+        # infer one for `jsonb -> $n` (text key or integer index?).
+        return f"${self.first + len(self.params) - 1}::{sql_type}"
+
+    @property
+    def app(self) -> str:
+        return f"${self.first}::text"
+
+    # -- one SegmentDimensions --------------------------------------------------------------
+
+    def dimensions(self, dims: dict[str, Any] | None) -> str:
+        if not dims:
+            return "TRUE"
+        parts: list[str] = []
+        for kind, column in (("Attributes", "attributes"), ("UserAttributes", "user_attributes")):
+            for name, dim in (dims.get(kind) or {}).items():
+                parts.append(self.attribute(column, name, dim))
+        for name, dim in (dims.get("Metrics") or {}).items():
+            parts.append(self.metric(name, dim))
+        demographic = dims.get("Demographic") or {}
+        if demographic.get("Channel") is not None:
+            parts.append(self.set_dimension("e.channel_type", demographic["Channel"], folded=False))
+        for member, (stored, folded) in DEMOGRAPHIC.items():
+            if demographic.get(member) is not None:
+                parts.append(self.set_dimension(f"e.demographic ->> '{stored}'", demographic[member], folded=folded))
+        location = dims.get("Location") or {}
+        if location.get("Country") is not None:
+            parts.append(self.set_dimension("e.location ->> 'Country'", location["Country"], folded=False))
+        if location.get("GPSPoint") is not None:
+            parts.append(self.gps(location["GPSPoint"]))
+        recency = (dims.get("Behavior") or {}).get("Recency")
+        if recency is not None:
+            parts.append(self.recency(recency))
+        return _all(parts)
+
+    def attribute(self, column: str, name: str, dim: dict[str, Any]) -> str:
+        kind = dim.get("AttributeType") or "INCLUSIVE"
+        values: list[str] = list(dim.get("Values") or [])
+        if kind in ("INCLUSIVE", "EXCLUSIVE"):
+            # `attributes @> '{"name": ["v"]}'` is "the list under name holds v", and it is the
+            # form the GIN (jsonb_path_ops) index serves; ANY over an array ORs the values.
+            probes = self.bind([jsonb({name: [v]}) for v in values], "jsonb[]")
+            hit = f"e.{column} @> ANY({probes})"
+            return hit if kind == "INCLUSIVE" else f"NOT ({hit})"
+        key = self.bind(name, "text")
+        elements = (
+            f"jsonb_array_elements_text(CASE WHEN jsonb_typeof(e.{column} -> {key}) = 'array'"
+            f" THEN e.{column} -> {key} END) AS v(s)"
+        )
+        if kind == "CONTAINS":
+            needles = self.bind(values, "text[]")
+            return f"EXISTS (SELECT 1 FROM {elements}, unnest({needles}) AS q(x) WHERE strpos(v.s, q.x) > 0)"
+        bounds = [b for b in map(parse_instant, values) if b is not None]
+        if not bounds or len(bounds) != len(values):
+            raise BadRequest(f"Invalid value for {name}: {kind} takes ISO-8601 date-time values.")
+        # Ranges keep the (regex + cast) instant expression to one evaluation per value.
+        if kind == "BEFORE":
+            test = f"{_INSTANT} < {self.bind(bounds[0], 'timestamptz')}"
+        elif kind == "AFTER":
+            test = f"{_INSTANT} > {self.bind(bounds[0], 'timestamptz')}"
+        elif kind == "ON":
+            day = bounds[0].replace(hour=0, minute=0, second=0, microsecond=0)
+            lo, hi = self.bind(day, "timestamptz"), self.bind(day + timedelta(days=1), "timestamptz")
+            test = f"tstzrange({lo}, {hi}, '[)') @> ({_INSTANT})"
+        else:  # BETWEEN
+            lo, hi = self.bind(bounds[0], "timestamptz"), self.bind(bounds[-1], "timestamptz")
+            test = f"tstzrange({lo}, {hi}, '[]') @> ({_INSTANT})"
+        return f"EXISTS (SELECT 1 FROM {elements} WHERE {test})"
+
+    def metric(self, name: str, dim: dict[str, Any]) -> str:
+        op = OPERATORS.get(dim.get("ComparisonOperator") or "")
+        if op is None:
+            raise BadRequest(f"Invalid value for Metrics.{name}.ComparisonOperator: '{dim.get('ComparisonOperator')}'.")
+        key = self.bind(name, "text")
+        stored = f"CASE WHEN jsonb_typeof(e.metrics -> {key}) = 'number' THEN (e.metrics -> {key})::float8 END"
+        return f"coalesce({stored} {op} {self.bind(float(dim['Value']), 'float8')}, false)"
+
+    def set_dimension(self, stored: str, dim: dict[str, Any], *, folded: bool) -> str:
+        values = self.bind(list(dim.get("Values") or []), "text[]")
+        if folded:
+            # Both sides folded by the database, so they agree on what "lower case" means.
+            hit = f"coalesce(lower({stored}) = ANY(ARRAY(SELECT lower(x) FROM unnest({values}) AS x)), false)"
+        else:
+            hit = f"coalesce({stored} = ANY({values}), false)"
+        return f"NOT {hit}" if dim.get("DimensionType") == "EXCLUSIVE" else hit
+
+    def gps(self, dim: dict[str, Any]) -> str:
+        coords = dim["Coordinates"]
+        lat0 = self.bind(float(coords["Latitude"]), "float8")
+        lon0 = self.bind(float(coords["Longitude"]), "float8")
+        km = dim.get("RangeInKilometers")
+        radius = self.bind(float(km if km is not None else DEFAULT_RANGE_KM), "float8")
+        lat, lon = "(e.location -> 'Latitude')::float8", "(e.location -> 'Longitude')::float8"
+        haversine = (
+            f"2 * {EARTH_RADIUS_KM} * asin(least(1.0, sqrt("
+            f"power(sin(radians({lat} - {lat0}) / 2), 2)"
+            f" + cos(radians({lat0})) * cos(radians({lat})) * power(sin(radians({lon} - {lon0}) / 2), 2))))"
+        )
+        has_point = (
+            "jsonb_typeof(e.location -> 'Latitude') = 'number' AND jsonb_typeof(e.location -> 'Longitude') = 'number'"
+        )
+        return f"coalesce(CASE WHEN {has_point} THEN {haversine} <= {radius} END, false)"
+
+    def recency(self, dim: dict[str, Any]) -> str:
+        since = self.bind(self.now - RECENCY[dim["Duration"]], "timestamptz")
+        return f"e.last_active_at >= {since}" if dim["RecencyType"] == "ACTIVE" else f"e.last_active_at < {since}"
+
+    # -- definitions, groups, sources --------------------------------------------------------
+
+    async def definition(self, d: SegmentDefinition, trail: Trail) -> str:
+        parts: list[str] = []
+        if d.segment_type == "IMPORT":
+            if d.segment_id is None:
+                raise ValueError("an IMPORT segment's definition needs its segment_id")
+            member = self.bind(d.segment_id, "text")
+            parts.append(
+                "EXISTS (SELECT 1 FROM segment_members m"
+                f" WHERE m.app_id = {self.app} AND m.segment_id = {member} AND m.endpoint_id = e.id)"
+            )
+        parts.append(self.dimensions(d.dimensions))
+        if d.segment_groups:
+            parts.append(await self.groups(d.segment_groups, trail))
+        return _all(parts)
+
+    async def groups(self, groups: dict[str, Any], trail: Trail) -> str:
+        listed = groups.get("Groups") or []
+        if not listed:
+            return "TRUE"
+        parts = [await self.group(g, f"SegmentGroups.Groups[{i}]", trail) for i, g in enumerate(listed)]
+        return _combine(groups.get("Include") or "ALL", parts)
+
+    async def group(self, group: dict[str, Any], at: str, trail: Trail) -> str:
+        sources = group.get("SourceSegments") or []
+        base = "TRUE"
+        if sources:
+            exprs: list[str] = []
+            imported = False
+            for j, ref in enumerate(sources):
+                definition = await self.source(ref, f"{at}.SourceSegments[{j}]", trail)
+                imported = imported or definition.segment_type == "IMPORT"
+                exprs.append(await self.definition(definition, (*trail, ref["Id"])))
+            if imported and len(sources) > 1:
+                raise BadRequest(
+                    f"Invalid value for {at}.SourceSegments{_of(trail)}: an imported segment must be"
+                    " the only source segment of its group."
+                )
+            base = _combine(group.get("SourceType") or "ALL", exprs)
+        dims = group.get("Dimensions") or []
+        filters = _combine(group.get("Type") or "ALL", [self.dimensions(d) for d in dims]) if dims else "TRUE"
+        return _all([base, filters])
+
+    async def source(self, ref: dict[str, Any], at: str, trail: Trail) -> SegmentDefinition:
+        segment_id, version = ref["Id"], ref.get("Version")
+        if segment_id in trail:
+            cycle = " -> ".join(str(s) for s in (*trail[trail.index(segment_id) :], segment_id))
+            raise BadRequest(f"Invalid value for {at}{_of(trail)}: source segments form a cycle ({cycle}).")
+        self.expansions += 1
+        if self.expansions > MAX_SOURCE_EXPANSIONS:
+            raise BadRequest(
+                f"Invalid value for {at}{_of(trail)}: a segment may build on at most"
+                f" {MAX_SOURCE_EXPANSIONS} source segments, counting sources of sources."
+            )
+        found = await _fetch_definition(self.pg, self.app_id, segment_id, version)
+        if found is None:
+            what = f"segment {segment_id}" + (f" version {version}" if version is not None else "")
+            raise BadRequest(f"Invalid value for {at}{_of(trail)}: {what} was not found in project {self.app_id}.")
+        return found[0]
+
+
+def _of(trail: Trail) -> str:
+    """Where a nested problem lies: the source segment whose definition holds it."""
+    return f" (in the definition of segment {trail[-1]})" if len(trail) > 1 else ""
+
+
+async def _compile(
+    pg: asyncpg.Connection, app_id: str, definition: SegmentDefinition, now: datetime, first: int
+) -> tuple[str, list[Any]]:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    compiler = _Compiler(pg, app_id, now.astimezone(UTC), first)
+    # The trail starts with the segment itself (None for one not yet stored) so that a source
+    # naming it back, directly or through others, is a cycle.
+    where = await compiler.definition(definition, (definition.segment_id,))
+    return where, compiler.params
+
+
+async def compile_where(
+    conn: AsyncConnection, app_id: str, definition: SegmentDefinition, *, now: datetime, first: int = 1
+) -> tuple[str, list[Any]]:
+    """A boolean SQL expression over `endpoints e` that is true for the segment's members, with
+    its parameters numbered from `$first`.
+
+    The first parameter (`$first`) is always `app_id`, so a caller writes
+    `WHERE e.app_id = $1 AND (<expr>)` and numbers its own parameters from `len(params) + 1`.
+    The expression does not test `e.app_id` itself. Raises BadRequest for a missing source
+    segment, a cycle, or an imported source that shares its group with other sources.
+    """
+    return await _compile(await driver(conn), app_id, definition, now, first)
+
+
+async def _statement(
+    conn: AsyncConnection, app_id: str, definition: SegmentDefinition, now: datetime, sendable: bool
+) -> tuple[asyncpg.Connection, str, list[Any]]:
+    pg = await driver(conn)
+    where, params = await _compile(pg, app_id, definition, now, 1)
+    sql = f"FROM endpoints e WHERE e.app_id = $1 AND ({where})"
+    if sendable:
+        sql += f" AND {SENDABLE}"
+    return pg, sql, params
+
+
+async def resolve_page(
+    conn: AsyncConnection,
+    app_id: str,
+    definition: SegmentDefinition,
+    *,
+    after: str | None,
+    limit: int,
+    now: datetime,
+    sendable: bool = False,
+) -> list[str]:
+    """Up to `limit` member ids greater than `after`, in id order: pass the last id of a page as
+    the next `after` to stream the whole segment (an empty page ends it)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    pg, sql, params = await _statement(conn, app_id, definition, now, sendable)
+    if after is not None:
+        params.append(after)
+        sql += f" AND e.id > ${len(params)}"
+    params.append(limit)
+    rows = await pg.fetch(f"SELECT e.id {sql} ORDER BY e.id LIMIT ${len(params)}::int8", *params)
+    return [r["id"] for r in rows]
+
+
+async def count(
+    conn: AsyncConnection, app_id: str, definition: SegmentDefinition, *, now: datetime, sendable: bool = False
+) -> int:
+    pg, sql, params = await _statement(conn, app_id, definition, now, sendable)
+    return int(await pg.fetchval(f"SELECT count(*) {sql}", *params))
+
+
+async def contains(
+    conn: AsyncConnection,
+    app_id: str,
+    definition: SegmentDefinition,
+    endpoint_id: str,
+    *,
+    now: datetime,
+    sendable: bool = False,
+) -> bool:
+    """Whether one endpoint is a member as of `now` (journeys check this per participant)."""
+    pg, sql, params = await _statement(conn, app_id, definition, now, sendable)
+    params.append(endpoint_id)
+    return bool(await pg.fetchval(f"SELECT EXISTS (SELECT 1 {sql} AND e.id = ${len(params)})", *params))
