@@ -21,7 +21,7 @@ import orjson
 from temporalio import activity
 
 from activities.job_sources import Location, SourceError, publish, staging_dir
-from activities.jobs import JobResources, job_failed
+from activities.jobs import JobResources, job_failed, load_job
 from api.codec import iso, prune
 from openpoint.errors import NotFound
 from rules.endpoints import endpoint_response
@@ -39,7 +39,7 @@ class ExportActivities:
     @activity.defn(name=EXPORT_ENDPOINTS)
     async def export_endpoints(self, job: JobInput) -> None:
         async with self.r.engine.begin() as conn:
-            row = await jobs_store.load(conn, job.app_id, job.job_id)
+            row = await load_job(conn, job.app_id, job.job_id)
             await jobs_store.start(conn, job.app_id, job.job_id, total_pieces=row["total_pieces"])
         definition = row["definition"]
         loc = self.r.location(definition["S3UrlPrefix"], "S3UrlPrefix", export=True)
@@ -62,10 +62,13 @@ class ExportActivities:
             if not written:
                 return
             files += 1
-            async with self.r.engine.begin() as conn:
-                await jobs_store.record_export_file(
-                    conn, job.app_id, job.job_id, files=files, after=last, written=written
-                )
+            try:
+                async with self.r.engine.begin() as conn:
+                    await jobs_store.record_export_file(
+                        conn, job.app_id, job.job_id, files=files, after=last, written=written
+                    )
+            except jobs_store.JobGone as e:
+                raise job_failed(str(e)) from None
             after = last
             if written < FILE_ENDPOINTS:
                 return

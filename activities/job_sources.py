@@ -207,7 +207,7 @@ def open_file(url: str, offset: int, root: Path | None, s3: S3Client | None, tls
     if loc.scheme == "file":
         # Checked again here: a link may have been swapped in since the job was listed.
         try:
-            f = open(loc.path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 - the caller closes it
+            f = open(loc.path, "rb", buffering=READ_BUFFER)  # the caller closes it
         except OSError as e:
             raise SourceError(f"{url} cannot be read: {e.strerror}.") from None
         f.seek(offset)
@@ -228,7 +228,7 @@ def open_file(url: str, offset: int, root: Path | None, s3: S3Client | None, tls
         return io.BufferedReader(_Raw(body), READ_BUFFER)
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
-        response = urllib.request.urlopen(request, timeout=60, context=tls)  # noqa: S310 - https only
+        response = urllib.request.urlopen(request, timeout=60, context=tls)
     except urllib.error.HTTPError as e:
         if e.code == 416:
             return io.BytesIO(b"")

@@ -1,10 +1,12 @@
 """Import job activities: list the files, import each one batch by batch, publish the segment.
 
-A file is read in batches of 1,000 rows on a thread of its own (boto3, urllib and the csv module
-block); each batch is written in one transaction that upserts its endpoints, adds its segment
-members and counts it in the job row (store.jobs.record_batch). Two batches of a file may be in
-flight at once, so that parsing the next batch overlaps the database writing the last one; a
-batch that was already counted (the activity is a retry) is rolled back, never applied twice.
+A file is read in batches of 1,000 rows on a thread of its own (boto3, urllib and file reads
+block), a couple of batches ahead; the rows become endpoint requests on the event loop's thread.
+Each batch is written in one transaction that upserts its endpoints, adds its segment members
+and counts it in the job row (store.jobs.record_batch). Two batches of a file may be in flight
+at once, so that Python work on one overlaps the database's work on the other (more contend in
+the database and gain nothing); a batch that was already counted (the activity is a retry) is
+rolled back, never applied twice.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from workflows.jobs import (
 )
 
 T = TypeVar("T")
-BATCHES_IN_FLIGHT = 3
+BATCHES_IN_FLIGHT = 2
 READ_AHEAD = 2  # batches read before they are needed
 _RETRY_SQLSTATES = ("40P01", "40001")  # deadlock (two batches naming the same endpoints), serialization
 
@@ -61,6 +63,14 @@ def staged_segment(definition: dict[str, Any]) -> str | None:
         return str(definition["SegmentId"])
     staging = definition.get("_staging")
     return str(staging) if staging else None
+
+
+async def load_job(conn: AsyncConnection, app_id: str, job_id: str) -> dict[str, Any]:
+    """The job row; a job whose project was deleted meanwhile fails for good."""
+    try:
+        return await jobs_store.load(conn, app_id, job_id)
+    except jobs_store.JobGone as e:
+        raise job_failed(str(e)) from None
 
 
 def _sqlstate(e: BaseException) -> str | None:
@@ -114,7 +124,7 @@ class ImportActivities:
     @activity.defn(name=PREPARE_IMPORT)
     async def prepare_import(self, job: JobInput) -> ImportPlan:
         async with self.r.engine.connect() as conn:
-            row = await jobs_store.load(conn, job.app_id, job.job_id)
+            row = await load_job(conn, job.app_id, job.job_id)
         definition = row["definition"]
         loc = self.r.location(definition["S3Url"], "S3Url")
         try:
@@ -130,8 +140,14 @@ class ImportActivities:
 
     @activity.defn(name=IMPORT_PIECE)
     async def import_piece(self, task: PieceInput) -> PieceResult:
+        try:
+            return await self._import_piece(task)
+        except jobs_store.JobGone as e:
+            raise job_failed(str(e)) from None
+
+    async def _import_piece(self, task: PieceInput) -> PieceResult:
         async with self.r.engine.connect() as conn:
-            row = await jobs_store.load(conn, task.app_id, task.job_id)
+            row = await load_job(conn, task.app_id, task.job_id)
             app = await apps_store.get(conn, task.app_id)
         definition = row["definition"]
         progress = jobs_store.PieceProgress.of((definition.get("_pieces") or {}).get(str(task.piece)))
@@ -159,7 +175,7 @@ class ImportActivities:
                 while (raw := await blocking(reader.read)) is not None:
                     await ahead.put(raw)
                 await ahead.put(None)
-            except (FormatError, SourceError, OSError) as e:
+            except Exception as e:  # raised where the file is imported
                 await ahead.put(e)
 
         producer: asyncio.Task[None] | None = None
@@ -248,7 +264,7 @@ async def _publish(conn: AsyncConnection, app_id: str, definition: dict[str, Any
         current = await segments_store.get(conn, app_id, target, lock=True)
         await jobs_store.merge_staged(conn, app_id, staged, target)
     import_definition = {
-        "ChannelCounts": await jobs_store.channel_counts(conn, app_id, target),
+        "ChannelCounts": jobs_store.channel_counts(definition),
         "ExternalId": definition.get("ExternalId"),
         "Format": definition["Format"],
         "RoleArn": definition["RoleArn"],
@@ -338,6 +354,7 @@ class _BatchWriter:
         for eid, _req, row in batch.endpoints:
             rows_of.setdefault(eid, []).append(row)
         members: list[str] = []
+        channels: dict[str, int] = {}  # per imported row, as Pinpoint counts ChannelCounts
         if batch.endpoints:
             if self.register:
                 items = [(eid, req) for eid, req, _row in batch.endpoints]
@@ -355,6 +372,9 @@ class _BatchWriter:
                 for row in rows_of[eid]:
                     failed[row] = message
             members = [eid for eid in rows_of if eid not in errors]
+            for eid, req, _row in batch.endpoints:
+                if eid not in errors and "ChannelType" in req:
+                    channels[req["ChannelType"]] = channels.get(req["ChannelType"], 0) + 1
         if batch.users:
             found: dict[str, list[str]] = {}
             for r in await jobs_store.user_endpoints(conn, task.app_id, sorted({u for u, _ in batch.users})):
@@ -377,6 +397,7 @@ class _BatchWriter:
             imported=batch.rows - len(failed),
             failed=len(failed),
             messages=[f"{task.url} row {row}: {message}" for row, message in sorted(failed.items())],
+            channels=channels,
         )
         if not counted:
             raise _AlreadyCounted

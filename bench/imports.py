@@ -172,7 +172,8 @@ async def main() -> None:
     write_csv(data, args.rows)
     print(f"wrote {args.rows:,} rows ({data.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f}s")
 
-    pg = EmbeddedPostgres(tmp / "pg")
+    stats = os.environ.get("BENCH_PG_STATS") == "1"
+    pg = EmbeddedPostgres(tmp / "pg", settings={"shared_preload_libraries": "pg_stat_statements"} if stats else None)
     temporal = TemporalDevServer(None, port=free_port(), ui_port=None)
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -181,6 +182,10 @@ async def main() -> None:
         from store.migrate import upgrade
 
         upgrade(dsn)
+        if stats:
+            setup = await asyncpg.connect(plain_dsn(dsn))
+            await setup.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await setup.close()
         master = base64.b64encode(secrets.token_bytes(32)).decode()
         key = ("OPBENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30))
         engine = make_engine(dsn, pool_size=1)
@@ -252,6 +257,13 @@ async def main() -> None:
             child.wait(30)
 
         conn = await asyncpg.connect(plain_dsn(dsn))
+        if stats:
+            rows = await conn.fetch(
+                "SELECT calls, round(total_exec_time::numeric, 1) AS ms, left(query, 100) AS q"
+                " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
+            )
+            for r in rows:
+                print(f"{r['ms']:>9} ms {r['calls']:>7} calls  {' '.join(r['q'].split())}")
         stored = await conn.fetchval("SELECT count(*) FROM endpoints WHERE app_id = $1", app_id)
         segment_members = await conn.fetchval("SELECT count(*) FROM segment_members WHERE app_id = $1", app_id)
         # Baseline: the same endpoint rows, straight into the same table with COPY.

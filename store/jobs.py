@@ -130,21 +130,45 @@ class PieceProgress:
     ahead: dict[int, tuple[int, int]] = field(default_factory=dict)
     state: str | None = None  # done | failed
     failure: str | None = None
+    # Imported rows per ChannelType: the segment's ImportDefinition.ChannelCounts.
+    channels: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, raw: dict[str, Any] | None) -> PieceProgress:
         raw = raw or {}
         ahead = {int(k): (int(v[0]), int(v[1])) for k, v in raw.get("ahead", {}).items()}
         return cls(
-            raw.get("batches", 0), raw.get("offset", 0), raw.get("line", 0), ahead, raw.get("state"), raw.get("failure")
+            raw.get("batches", 0),
+            raw.get("offset", 0),
+            raw.get("line", 0),
+            ahead,
+            raw.get("state"),
+            raw.get("failure"),
+            dict(raw.get("channels", {})),
         )
 
     def dump(self) -> dict[str, Any]:
         if self.state is not None:
             # A finished file's position is of no further use; a failed one keeps its reason.
-            return {"state": self.state, "failure": self.failure} if self.failure else {"state": self.state}
+            done: dict[str, Any] = {"state": self.state, "channels": self.channels}
+            return {**done, "failure": self.failure} if self.failure else done
         ahead = {str(k): list(v) for k, v in self.ahead.items()}
-        return {"batches": self.batches, "offset": self.offset, "line": self.line, "ahead": ahead}
+        return {
+            "batches": self.batches,
+            "offset": self.offset,
+            "line": self.line,
+            "ahead": ahead,
+            "channels": self.channels,
+        }
+
+
+def channel_counts(definition: dict[str, Any]) -> dict[str, int]:
+    """ChannelCounts of an import: its files' counts added up."""
+    total: dict[str, int] = {}
+    for raw in (definition.get("_pieces") or {}).values():
+        for channel, n in PieceProgress.of(raw).channels.items():
+            total[channel] = total.get(channel, 0) + n
+    return total
 
 
 async def piece_progress(conn: AsyncConnection, app_id: str, job_id: str, piece: int) -> PieceProgress:
@@ -164,6 +188,7 @@ async def record_batch(
     imported: int,
     failed: int,
     messages: list[str],
+    channels: dict[str, int],
 ) -> bool:
     """Count a batch once, in the caller's transaction (the one that wrote its endpoints).
     False when this batch was already counted: the caller rolls its transaction back."""
@@ -174,6 +199,8 @@ async def record_batch(
     if progress.state is not None or index < progress.batches or index in progress.ahead:
         return False
     progress.ahead[index] = (end_offset, end_line)
+    for channel, n in channels.items():
+        progress.channels[channel] = progress.channels.get(channel, 0) + n
     while progress.batches in progress.ahead:
         progress.offset, progress.line = progress.ahead.pop(progress.batches)
         progress.batches += 1
@@ -254,11 +281,6 @@ _MERGE = (
     " SELECT app_id, :target, endpoint_id FROM segment_members WHERE app_id = :app_id AND segment_id = :staging"
     " ON CONFLICT DO NOTHING"
 )
-_CHANNEL_COUNTS = (
-    "SELECT e.channel_type, count(*) FROM segment_members m"
-    " JOIN endpoints e ON e.app_id = m.app_id AND e.id = m.endpoint_id"
-    " WHERE m.app_id = :app_id AND m.segment_id = :segment_id AND e.channel_type IS NOT NULL GROUP BY 1"
-)
 _USER_ENDPOINTS = "SELECT id, user_id FROM endpoints WHERE app_id = $1 AND user_id = ANY($2::text[])"
 _EXISTING = "SELECT id FROM endpoints WHERE app_id = $1 AND id = ANY($2::text[])"
 _ADD_MEMBERS = (
@@ -311,11 +333,6 @@ async def merge_staged(conn: AsyncConnection, app_id: str, staging_id: str, targ
     """Add a staged segment's members to `target_id` and drop the staging segment."""
     await conn.execute(text(_MERGE), {"app_id": app_id, "target": target_id, "staging": staging_id})
     await segments_store.remove(conn, app_id, staging_id)
-
-
-async def channel_counts(conn: AsyncConnection, app_id: str, segment_id: str) -> dict[str, int]:
-    rows = await conn.execute(text(_CHANNEL_COUNTS), {"app_id": app_id, "segment_id": segment_id})
-    return {str(channel): int(n) for channel, n in rows.all()}
 
 
 async def user_endpoints(conn: AsyncConnection, app_id: str, user_ids: list[str]) -> list[dict[str, Any]]:

@@ -32,10 +32,16 @@ Semantics (PINPOINT.md §4.3), with the decisions AWS leaves open:
 - Source segments are resolved by id and Version (the latest when absent), recursively; a
   missing one, a cycle, or an imported one beside other sources in a group is a BadRequest.
 - `sendable` also leaves out endpoints with OptOut ALL or a status other than ACTIVE.
+
+Cost: a page is `... ORDER BY e.id LIMIT n` with `e.id > after`. Unless an index shows the
+segment is small, PostgreSQL walks the primary key and filters, so streaming a whole segment is
+one pass over the project's endpoints whatever its size (about twice the time of streaming the
+bare ids; bench/segments.py). Imported members are joined along the same order.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,7 +101,7 @@ class SegmentDefinition:
 
 
 _LOAD = """
-SELECT s.segment_type, v.version, v.dimensions, v.segment_groups
+SELECT s.segment_type, v.dimensions, v.segment_groups
 FROM segments s
 JOIN segment_versions v ON v.app_id = s.app_id AND v.segment_id = s.id AND v.version = coalesce($3::int4, s.version)
 WHERE s.app_id = $1 AND s.id = $2
@@ -104,14 +110,13 @@ WHERE s.app_id = $1 AND s.id = $2
 
 async def _fetch_definition(
     pg: asyncpg.Connection, app_id: str, segment_id: str, version: int | None
-) -> tuple[SegmentDefinition, int] | None:
+) -> SegmentDefinition | None:
     row = await pg.fetchrow(_LOAD, app_id, segment_id, version)
     if row is None:
         return None
-    definition = SegmentDefinition(
+    return SegmentDefinition(
         row["segment_type"], _decoded(row["dimensions"]), _decoded(row["segment_groups"]), segment_id
     )
-    return definition, int(row["version"])
 
 
 def _decoded(value: Any) -> dict[str, Any] | None:
@@ -130,10 +135,18 @@ async def load_definition(
     if found is None:
         what = f"Segment {segment_id}" + (f" version {version}" if version is not None else "")
         raise NotFound(f"{what} was not found in project {app_id}.")
-    return found[0]
+    return found
 
 
 # -- combining expressions -------------------------------------------------------------------
+#
+# Every leaf is TRUE or FALSE, never NULL (a missing metric or platform is coalesced to FALSE),
+# so NOT over any part is sound. Coalescing has a second effect that is wanted: the planner
+# cannot estimate it and assumes half the rows match, so it streams pages along the primary
+# key (one pass over the table for the whole stream) unless an index that it can estimate
+# (attribute containment, last_active_at) shows the segment is small. Bare comparisons on JSON
+# fields get optimistic default estimates (0.5% for a range), and an underestimate makes every
+# page a full scan plus sort: 100 pages, 100 scans.
 
 
 def _all(parts: list[str]) -> str:
@@ -152,11 +165,11 @@ def _any(parts: list[str]) -> str:
 
 
 def _combine(mode: str, parts: list[str]) -> str:
-    """ALL / ANY / NONE over boolean expressions that are never NULL (so NOT is safe)."""
+    """ALL / ANY / NONE over parts that are never NULL."""
     if mode == "ANY":
         return _any(parts)
     if mode == "NONE":
-        return "NOT " + _any(parts) if parts else "TRUE"
+        return f"NOT ({_any(parts)})" if parts else "TRUE"
     return _all(parts)
 
 
@@ -167,13 +180,15 @@ class _Compiler:
     """Builds one expression and its parameters. Parameters are numbered from `first`; the first
     of them is always the app id (imported sources' subqueries need it)."""
 
-    def __init__(self, pg: asyncpg.Connection, app_id: str, now: datetime, first: int) -> None:
+    def __init__(self, pg: asyncpg.Connection, app_id: str, now: datetime, first: int, after: str | None) -> None:
         self.pg = pg
         self.app_id = app_id
         self.now = now
         self.first = first
         self.params: list[Any] = [app_id]
         self.expansions = 0
+        # The keyset bound of a page, when there is one: the second parameter.
+        self.after = None if after is None else self.bind(after, "text")
 
     def bind(self, value: Any, sql_type: str) -> str:
         self.params.append(value)
@@ -201,7 +216,8 @@ class _Compiler:
             parts.append(self.set_dimension("e.channel_type", demographic["Channel"], folded=False))
         for member, (stored, folded) in DEMOGRAPHIC.items():
             if demographic.get(member) is not None:
-                parts.append(self.set_dimension(f"e.demographic ->> '{stored}'", demographic[member], folded=folded))
+                stored_sql = f"e.demographic ->> '{stored}'"
+                parts.append(self.set_dimension(stored_sql, demographic[member], folded=folded))
         location = dims.get("Location") or {}
         if location.get("Country") is not None:
             parts.append(self.set_dimension("e.location ->> 'Country'", location["Country"], folded=False))
@@ -251,34 +267,41 @@ class _Compiler:
         if op is None:
             raise BadRequest(f"Invalid value for Metrics.{name}.ComparisonOperator: '{dim.get('ComparisonOperator')}'.")
         key = self.bind(name, "text")
-        stored = f"CASE WHEN jsonb_typeof(e.metrics -> {key}) = 'number' THEN (e.metrics -> {key})::float8 END"
+        stored = _number(f"e.metrics -> {key}")
         return f"coalesce({stored} {op} {self.bind(float(dim['Value']), 'float8')}, false)"
 
     def set_dimension(self, stored: str, dim: dict[str, Any], *, folded: bool) -> str:
         values = self.bind(list(dim.get("Values") or []), "text[]")
         if folded:
             # Both sides folded by the database, so they agree on what "lower case" means.
-            hit = f"coalesce(lower({stored}) = ANY(ARRAY(SELECT lower(x) FROM unnest({values}) AS x)), false)"
+            hit = f"lower({stored}) = ANY(ARRAY(SELECT lower(x) FROM unnest({values}) AS x))"
         else:
-            hit = f"coalesce({stored} = ANY({values}), false)"
+            hit = f"{stored} = ANY({values})"
+        hit = f"coalesce({hit}, false)"
         return f"NOT {hit}" if dim.get("DimensionType") == "EXCLUSIVE" else hit
 
     def gps(self, dim: dict[str, Any]) -> str:
         coords = dim["Coordinates"]
+        km = float(DEFAULT_RANGE_KM if dim.get("RangeInKilometers") is None else dim["RangeInKilometers"])
         lat0 = self.bind(float(coords["Latitude"]), "float8")
         lon0 = self.bind(float(coords["Longitude"]), "float8")
-        km = dim.get("RangeInKilometers")
-        radius = self.bind(float(km if km is not None else DEFAULT_RANGE_KM), "float8")
-        lat, lon = "(e.location -> 'Latitude')::float8", "(e.location -> 'Longitude')::float8"
+        radius = self.bind(km, "float8")
+        lat, lon = _number("e.location -> 'Latitude'"), _number("e.location -> 'Longitude'")
         haversine = (
             f"2 * {EARTH_RADIUS_KM} * asin(least(1.0, sqrt("
             f"power(sin(radians({lat} - {lat0}) / 2), 2)"
             f" + cos(radians({lat0})) * cos(radians({lat})) * power(sin(radians({lon} - {lon0}) / 2), 2))))"
         )
-        has_point = (
-            "jsonb_typeof(e.location -> 'Latitude') = 'number' AND jsonb_typeof(e.location -> 'Longitude') = 'number'"
-        )
-        return f"coalesce(CASE WHEN {has_point} THEN {haversine} <= {radius} END, false)"
+        # A point within `km` lies within km/R radians of latitude of the centre, so a latitude
+        # band (widened a hair against rounding) settles most endpoints without trigonometry.
+        # The band compares JSON to JSON: one lookup per bound and no numeric-to-float8
+        # conversion, and since jsonb orders every number above every string and null and below
+        # every boolean, array and object, only numbers can fall inside it.
+        band = math.degrees(km / EARTH_RADIUS_KM) + 1e-6
+        south = self.bind(jsonb(float(coords["Latitude"]) - band), "jsonb")
+        north = self.bind(jsonb(float(coords["Latitude"]) + band), "jsonb")
+        in_band = f"e.location -> 'Latitude' BETWEEN {south} AND {north}"
+        return f"coalesce({in_band} AND {haversine} <= {radius}, false)"
 
     def recency(self, dim: dict[str, Any]) -> str:
         since = self.bind(self.now - RECENCY[dim["Duration"]], "timestamptz")
@@ -292,9 +315,13 @@ class _Compiler:
             if d.segment_id is None:
                 raise ValueError("an IMPORT segment's definition needs its segment_id")
             member = self.bind(d.segment_id, "text")
+            # The page's keyset bound, repeated on the members' side: the planner does not carry
+            # an inequality across a join, and without it every page of a merge join would read
+            # the member list from its start.
+            bound = "" if self.after is None else f" AND m.endpoint_id > {self.after}"
             parts.append(
                 "EXISTS (SELECT 1 FROM segment_members m"
-                f" WHERE m.app_id = {self.app} AND m.segment_id = {member} AND m.endpoint_id = e.id)"
+                f" WHERE m.app_id = {self.app} AND m.segment_id = {member} AND m.endpoint_id = e.id{bound})"
             )
         parts.append(self.dimensions(d.dimensions))
         if d.segment_groups:
@@ -324,8 +351,9 @@ class _Compiler:
                     " the only source segment of its group."
                 )
             base = _combine(group.get("SourceType") or "ALL", exprs)
-        dims = group.get("Dimensions") or []
-        filters = _combine(group.get("Type") or "ALL", [self.dimensions(d) for d in dims]) if dims else "TRUE"
+        filters = "TRUE"
+        if dims := group.get("Dimensions") or []:
+            filters = _combine(group.get("Type") or "ALL", [self.dimensions(d) for d in dims])
         return _all([base, filters])
 
     async def source(self, ref: dict[str, Any], at: str, trail: Trail) -> SegmentDefinition:
@@ -343,7 +371,12 @@ class _Compiler:
         if found is None:
             what = f"segment {segment_id}" + (f" version {version}" if version is not None else "")
             raise BadRequest(f"Invalid value for {at}{_of(trail)}: {what} was not found in project {self.app_id}.")
-        return found[0]
+        return found
+
+
+def _number(json: str) -> str:
+    """A JSON member as float8, NULL unless it is a number (a cast of anything else would fail)."""
+    return f"CASE WHEN jsonb_typeof({json}) = 'number' THEN ({json})::float8 END"
 
 
 def _of(trail: Trail) -> str:
@@ -352,11 +385,16 @@ def _of(trail: Trail) -> str:
 
 
 async def _compile(
-    pg: asyncpg.Connection, app_id: str, definition: SegmentDefinition, now: datetime, first: int
+    pg: asyncpg.Connection,
+    app_id: str,
+    definition: SegmentDefinition,
+    now: datetime,
+    first: int,
+    after: str | None = None,
 ) -> tuple[str, list[Any]]:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    compiler = _Compiler(pg, app_id, now.astimezone(UTC), first)
+    compiler = _Compiler(pg, app_id, now.astimezone(UTC), first, after)
     # The trail starts with the segment itself (None for one not yet stored) so that a source
     # naming it back, directly or through others, is a cycle.
     where = await compiler.definition(definition, (definition.segment_id,))
@@ -378,11 +416,19 @@ async def compile_where(
 
 
 async def _statement(
-    conn: AsyncConnection, app_id: str, definition: SegmentDefinition, now: datetime, sendable: bool
+    conn: AsyncConnection,
+    app_id: str,
+    definition: SegmentDefinition,
+    now: datetime,
+    sendable: bool,
+    after: str | None = None,
 ) -> tuple[asyncpg.Connection, str, list[Any]]:
+    """`FROM ... WHERE ...` for the members; with `after`, only those after it ($2)."""
     pg = await driver(conn)
-    where, params = await _compile(pg, app_id, definition, now, 1)
+    where, params = await _compile(pg, app_id, definition, now, 1, after)
     sql = f"FROM endpoints e WHERE e.app_id = $1 AND ({where})"
+    if after is not None:
+        sql += " AND e.id > $2::text"
     if sendable:
         sql += f" AND {SENDABLE}"
     return pg, sql, params
@@ -399,13 +445,13 @@ async def resolve_page(
     sendable: bool = False,
 ) -> list[str]:
     """Up to `limit` member ids greater than `after`, in id order: pass the last id of a page as
-    the next `after` to stream the whole segment (an empty page ends it)."""
+    the next `after` to stream the whole segment. A page shorter than `limit` is the last one.
+
+    Each call is one statement and holds nothing between calls: membership is "as of" each
+    page, so an endpoint that changes mid-stream is seen as it is when its page is read."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    pg, sql, params = await _statement(conn, app_id, definition, now, sendable)
-    if after is not None:
-        params.append(after)
-        sql += f" AND e.id > ${len(params)}"
+    pg, sql, params = await _statement(conn, app_id, definition, now, sendable, after)
     params.append(limit)
     rows = await pg.fetch(f"SELECT e.id {sql} ORDER BY e.id LIMIT ${len(params)}::int8", *params)
     return [r["id"] for r in rows]

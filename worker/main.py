@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import ssl
 from collections.abc import Sequence
@@ -70,6 +71,10 @@ async def run(settings: Settings | None = None) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Imports and sends allocate millions of short-lived dicts. With the default young-generation
+    # threshold (700) the cycle collector walks the batches in flight every few hundred rows,
+    # which cost a third of an import's CPU; they hold no cycles worth collecting that often.
+    gc.set_threshold(50_000, 20, 100)
     try:
         asyncio.run(run())
     except KeyboardInterrupt:

@@ -231,6 +231,9 @@ class TestImport:
             "Size": 25,
         }
         assert members(stack, app_id, segment_id) == {f"ep-{i:05d}" for i in range(25)}
+        seg_resp = pinpoint.get_segment(ApplicationId=app_id, SegmentId=segment_id)["SegmentResponse"]
+        assert (seg_resp["SegmentType"], seg_resp["Version"]) == ("IMPORT", 1)
+        assert seg_resp["ImportDefinition"]["Size"] == 25 and seg_resp["ImportDefinition"]["Format"] == "CSV"
 
     def test_json_from_s3(self, pinpoint: Any, stack: Stack, app_id: str, s3: Any, bucket: str) -> None:
         ids = [f"js-{i}" for i in range(12)]
@@ -304,6 +307,9 @@ class TestImport:
         generated = generated_id("EMAIL", "new@example.com")
         assert endpoint_ids(stack, app_id) == sorted(["ok-1", "ok-2", generated])
         assert members(stack, app_id, job["Definition"]["SegmentId"]) == {"ok-1", "ok-2", generated}
+        [seg] = segment_rows(stack, app_id, job["Definition"]["SegmentId"])
+        # As Pinpoint counts them: the channels of the endpoint definitions that were imported.
+        assert orjson.loads(seg["import_definition"])["ChannelCounts"] == {"EMAIL": 2, "SMS": 1}
         assert pinpoint.get_endpoint(ApplicationId=app_id, EndpointId="ok-2")["EndpointResponse"]["OptOut"] == "ALL"
 
     def test_json_rows_with_wrong_types_are_reported(
@@ -629,6 +635,25 @@ class TestExport:
         listed = pinpoint.get_segment_export_jobs(ApplicationId=app_id, SegmentId=segment_id)["ExportJobsResponse"]
         assert [j["Id"] for j in listed["Item"]] == [job["Id"]]
 
+    def test_dimensional_segment_to_file(self, pinpoint: Any, app_id: str, file_root: Path) -> None:
+        ids = seed(pinpoint, app_id, 30)
+        segment_id = pinpoint.create_segment(
+            ApplicationId=app_id,
+            WriteSegmentRequest={
+                "Name": "reds",
+                "Dimensions": {"Attributes": {"Team": {"AttributeType": "INCLUSIVE", "Values": ["red"]}}},
+            },
+        )["SegmentResponse"]["Id"]
+        out = folder(file_root)
+        resp = pinpoint.create_export_job(
+            ApplicationId=app_id,
+            ExportJobRequest={"RoleArn": ROLE, "S3UrlPrefix": out.as_uri(), "SegmentId": segment_id},
+        )
+        job = wait_export(pinpoint, app_id, resp["ExportJobResponse"]["Id"])
+        assert (job["JobStatus"], job["TotalProcessed"]) == ("COMPLETED", 15), job
+        lines = read_export([f.read_bytes() for f in sorted((out / job["Id"]).iterdir())])
+        assert [e["Id"] for e in lines] == ids[1::2]  # seed() puts every other endpoint in team red
+
     def test_large_exports_split_into_files(
         self, pinpoint: Any, app_id: str, file_root: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -721,6 +746,8 @@ class TestRestart:
         # Mid-import the segment is staged but invisible: no version a reader could join.
         [seg] = segment_rows(stack, app_id, segment_id)
         assert seg["version"] == 0 and seg["name"] is None
+        with pytest.raises(pinpoint.exceptions.NotFoundException):
+            pinpoint.get_segment(ApplicationId=app_id, SegmentId=segment_id)
 
         stack.restart_worker()
 

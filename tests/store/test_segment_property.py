@@ -447,7 +447,7 @@ async def store(engine: AsyncEngine, population: dict[str, dict[str, Any]], sour
 
 
 @settings(
-    max_examples=100,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -526,6 +526,10 @@ async def test_imported_source_is_its_members_filtered(engine: AsyncEngine) -> N
         loaded = await load_definition(conn, app, "imp")
     assert loaded == SegmentDefinition("IMPORT", None, None, "imp")
     assert await matching(engine, app, loaded) == {"pro-email", "free-sms"}
+    # Page by page (the keyset bound is repeated inside the members subquery), and the complement.
+    assert await members(engine, app, loaded, limit=1) == ["free-sms", "pro-email"]
+    outside = groups({"Groups": [{"SourceSegments": [{"Id": "imp"}], "SourceType": "NONE"}]})
+    assert await members(engine, app, outside, limit=1) == ["free-email", "pro-sms", "team-email", "team-sms"]
 
 
 async def test_an_imported_source_must_be_alone_in_its_group(engine: AsyncEngine) -> None:
