@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import secrets
 import shutil
@@ -335,6 +336,7 @@ async def main() -> None:
                     )
                     print("\n".join("    " + r[0] for r in plan))
         await engine.dispose()
+        print(f"\n{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     finally:
         pg_server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

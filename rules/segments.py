@@ -51,9 +51,9 @@ _ISO = re.compile(ISO_INSTANT)
 
 def parse_instant(value: str) -> datetime | None:
     """The UTC instant `value` denotes, or None when it is not an instant segments accept."""
-    if not _ISO.match(value):
+    if not _ISO.fullmatch(value):  # fullmatch: `$` alone would allow a trailing newline
         return None
-    m = _PARTS.match(value)
+    m = _PARTS.fullmatch(value)
     if m is None:  # pragma: no cover - _ISO is stricter than _PARTS
         return None
     year, month, day, hour, minute, second, fraction, zone, sign, off_h, off_m = m.groups()

@@ -292,6 +292,8 @@ def test_instants_segments_accept(text: str, expected: datetime) -> None:
         "2026-01-01t10:00z",
         "2026-01-01T10:00:00Z trailing",
         "20260101T100000Z",
+        "2026-01-01\n",
+        "２０２６-01-01",
     ],
 )
 def test_text_that_is_no_instant(text: str) -> None:

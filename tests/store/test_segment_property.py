@@ -133,7 +133,7 @@ def attribute_dimension(draw: st.DrawFn) -> dict[str, Any]:
         values = [draw(st.sampled_from(BOUNDS))]
     elif kind == "BETWEEN":
         pair = [draw(st.sampled_from(BOUNDS)), draw(st.sampled_from(BOUNDS))]
-        values = sorted(pair, key=instant)
+        values = sorted(pair, key=lambda v: instant(v) or datetime.min.replace(tzinfo=UTC))
     else:
         pool = NEEDLES if kind == "CONTAINS" else VALUES
         values = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))
@@ -232,7 +232,8 @@ def scenario(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], dict[str, dict
         versions = []
         for _ in range(draw(st.integers(1, 2))):
             # Later segments may build on earlier ones: sources of sources.
-            groups = draw(maybe(segment_groups(sources))) if sources and draw(st.booleans()) else None
+            nest = bool(sources) and draw(st.booleans())
+            groups = draw(maybe(segment_groups(sources))) if nest else None
             versions.append((draw(dimensions()), groups))
         sources[f"s{n}"] = {"type": "DIMENSIONAL", "versions": versions, "members": []}
     if draw(st.booleans()):
@@ -289,7 +290,7 @@ def attribute_matches(stored: list[str], dim: dict[str, Any]) -> bool:
 def metric_matches(value: float | None, dim: dict[str, Any]) -> bool:
     if value is None:
         return False
-    bound = dim["Value"]
+    bound = float(dim["Value"])
     return {
         "GREATER_THAN": value > bound,
         "LESS_THAN": value < bound,
@@ -447,7 +448,7 @@ async def store(engine: AsyncEngine, population: dict[str, dict[str, Any]], sour
 
 
 @settings(
-    max_examples=600,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -207,7 +207,9 @@ async def test_attribute_instants_before_after_on_between(engine: AsyncEngine) -
             "feb": {"attributes": {"Signup": ["2026-02-01"]}},  # a bare date is midnight UTC
             "mar": {"attributes": {"Signup": ["2026-03-10T23:30:00-02:00"]}},  # 2026-03-11T01:30Z
             "both": {"attributes": {"Signup": ["2025-06-01T00:00:00Z", "2026-12-31T00:00:00.5Z"]}},
-            "junk": {"attributes": {"Signup": ["yesterday", "2026-02-30", "2026-13-01", "2026-01-01T25:00Z"]}},
+            "junk": {
+                "attributes": {"Signup": ["yesterday", "2026-02-30", "2026-13-01", "2026-01-01T25:00Z", "2026-01-20\n"]}
+            },
             "none": {},
         },
     )
