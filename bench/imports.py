@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from activities.job_rows import BatchReader  # noqa: E402
+from bench.procstat import cpu_seconds  # noqa: E402
 from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
 from openpoint.keys import store_key  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
@@ -116,27 +117,6 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> None:
                     "ALL" if rng.random() < 0.03 else "NONE",
                 ]
             )
-
-
-def cpu_seconds(root: int) -> float:
-    """CPU time (user + system) so far of process `root` and all its descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-
-    def under_root(pid: int) -> bool:
-        while pid > 1:
-            if pid == root:
-                return True
-            pid = stats.get(pid, (0, 0.0))[0]
-        return False
-
-    return sum(cpu for pid, (_, cpu) in stats.items() if under_root(pid))
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -33,6 +33,7 @@ from botocore.credentials import Credentials
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import cpu_seconds  # noqa: E402
 from openpoint.embedded import EmbeddedPostgres, free_port, wait_for_port  # noqa: E402
 from openpoint.keys import store_key  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
@@ -77,27 +78,6 @@ def batch(rng: random.Random, n_endpoints: int, start: datetime) -> dict[str, An
             "Events": events,
         }
     return {"BatchItem": items}
-
-
-def cpu_seconds(root: int) -> float:
-    """CPU time (user + system) so far of process `root` and all its descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-
-    def under_root(pid: int) -> bool:
-        while pid > 1:
-            if pid == root:
-                return True
-            pid = stats.get(pid, (0, 0.0))[0]
-        return False
-
-    return sum(cpu for pid, (_, cpu) in stats.items() if under_root(pid))
 
 
 def signed_request(host: str, port: int, app_id: str, body: bytes, key: tuple[str, str]) -> bytes:
