@@ -304,18 +304,8 @@ async def publish_segment(
     conn: AsyncConnection, app_id: str, segment_id: str, *, name: str | None, import_definition: dict[str, Any]
 ) -> None:
     """Version 1 of a staged segment: from this commit on it is visible with all its members."""
-    seg, versions = segments_store.segments, segments_store.versions
-    await conn.execute(
-        insert(versions).values(
-            app_id=app_id,
-            segment_id=segment_id,
-            version=1,
-            name=name,
-            dimensions=None,
-            segment_groups=None,
-            import_definition=import_definition,
-        )
-    )
+    seg = segments_store.segments
+    await segments_store.insert_version(conn, app_id, segment_id, 1, name, None, None, import_definition)
     await conn.execute(
         update(seg).where(seg.c.app_id == app_id, seg.c.id == segment_id).values(version=1, updated_at=func.now())
     )

@@ -18,6 +18,30 @@ versions: Any = SegmentVersion.__table__  # type: ignore[attr-defined]
 members: Any = SegmentMember.__table__  # type: ignore[attr-defined]
 
 
+async def insert_version(
+    conn: AsyncConnection,
+    app_id: str,
+    segment_id: str,
+    version: int,
+    name: str | None,
+    dimensions: dict[str, Any] | None,
+    segment_groups: dict[str, Any] | None,
+    import_definition: dict[str, Any] | None,
+) -> None:
+    """One row of a segment's history; the `segments` row says which version is the latest."""
+    await conn.execute(
+        insert(versions).values(
+            app_id=app_id,
+            segment_id=segment_id,
+            version=version,
+            name=name,
+            dimensions=dimensions,
+            segment_groups=segment_groups,
+            import_definition=import_definition,
+        )
+    )
+
+
 async def create(
     conn: AsyncConnection,
     *,
@@ -30,17 +54,7 @@ async def create(
     import_definition: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(insert(segments).values(app_id=app_id, id=segment_id, segment_type=segment_type, version=1))
-    await conn.execute(
-        insert(versions).values(
-            app_id=app_id,
-            segment_id=segment_id,
-            version=1,
-            name=name,
-            dimensions=dimensions,
-            segment_groups=segment_groups,
-            import_definition=import_definition,
-        )
-    )
+    await insert_version(conn, app_id, segment_id, 1, name, dimensions, segment_groups, import_definition)
 
 
 async def add_version(
@@ -62,17 +76,7 @@ async def add_version(
             .returning(segments.c.version)
         )
     ).scalar_one()
-    await conn.execute(
-        insert(versions).values(
-            app_id=app_id,
-            segment_id=segment_id,
-            version=version,
-            name=name,
-            dimensions=dimensions,
-            segment_groups=segment_groups,
-            import_definition=import_definition,
-        )
-    )
+    await insert_version(conn, app_id, segment_id, int(version), name, dimensions, segment_groups, import_definition)
     return int(version)
 
 
