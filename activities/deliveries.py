@@ -2,9 +2,13 @@
 
 For each recipient of a batch: log the idempotency key (a retried activity finds it and does
 not send again), mark the row SENDING, hand the message to the channel's provider, record the
-outcome. Permanent failures are recorded and returned; transient ones are retried by Temporal
-(the activity raises after finishing the rest of the batch) until the last attempt, which
-records them as TEMPORARY_FAILURE.
+outcome together with its standard events (`_email.send`, `_SMS.BUFFERED`, ...) in one
+transaction. Permanent failures are recorded and returned; transient ones are retried by
+Temporal (the activity raises after finishing the rest of the batch) until the last attempt,
+which records them as TEMPORARY_FAILURE.
+
+Providers get the project's channel settings with credentials decrypted here, in the worker, so
+secrets never enter workflow histories.
 """
 
 from __future__ import annotations
@@ -14,11 +18,16 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from openpoint.vault import Vault
+from rules.engagement import delivery_events
+from store import channels as channels_store
 from store import deliveries as log
+from store import engagement
 from workflows.direct_send import DELIVER_BATCH
 from workflows.shared import (
     PERMANENT_FAILURE,
@@ -38,6 +47,19 @@ class Outcome:
     code: int
     message: str
     message_id: str | None = None
+    # The provider says the address can never receive (FCM UNREGISTERED): the endpoint goes
+    # INACTIVE so later sends skip it.
+    endpoint_inactive: bool = False
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A project's settings for one channel, credentials decrypted (`secrets`)."""
+
+    channel_type: str
+    enabled: bool
+    settings: dict[str, Any]
+    secrets: dict[str, Any]
 
 
 class TransientDeliveryError(Exception):
@@ -55,8 +77,9 @@ Send = Callable[[Recipient], Awaitable[Outcome]]
 class Provider(Protocol):
     channel: str
 
-    def session(self, batch: DeliveryBatch) -> AbstractAsyncContextManager[Send]:
-        """A connection (or client) reused for the whole batch."""
+    def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AbstractAsyncContextManager[Send]:
+        """A connection (or client) reused for the whole batch. `channel` is None when the
+        project has no settings for the channel (custom webhooks need none)."""
         ...
 
 
@@ -72,9 +95,21 @@ def _from_row(r: Recipient, row: dict[str, Any]) -> DeliveryResult:
 
 
 class Deliverer:
-    def __init__(self, engine: AsyncEngine, providers: dict[str, Provider]) -> None:
+    def __init__(self, engine: AsyncEngine, vault: Vault, providers: dict[str, Provider]) -> None:
         self._engine = engine
+        self._vault = vault
         self._providers = providers
+
+    async def channel_config(self, app_id: str, channel_type: str) -> ChannelConfig | None:
+        async with self._engine.connect() as conn:
+            row = await channels_store.get(conn, app_id, channel_type)
+        if row is None:
+            return None
+        secrets: dict[str, Any] = {}
+        if row["secret_ciphertext"]:
+            purpose = channels_store.secret_purpose(app_id, channel_type)
+            secrets = orjson.loads(self._vault.decrypt(row["secret_ciphertext"], purpose=purpose))
+        return ChannelConfig(channel_type, row["enabled"], row["settings"] or {}, secrets)
 
     @activity.defn(name=DELIVER_BATCH)
     async def deliver_batch(self, batch: DeliveryBatch) -> list[DeliveryResult]:
@@ -91,6 +126,7 @@ class Deliverer:
                         "endpoint_id": r.endpoint_id,
                         "source": batch.source,
                         "source_id": batch.source_id,
+                        "context": {**batch.attributes, **r.context} or None,
                     }
                     for r in batch.recipients
                 ],
@@ -109,7 +145,7 @@ class Deliverer:
                     500,
                     "The worker stopped while this message was being sent; it was not sent again to avoid a duplicate.",
                 )
-                await self._record(r.key, outcome)
+                await self._record(batch, r, outcome)
                 results[r.key] = _result(r, outcome)
             else:
                 todo.append(r)
@@ -130,12 +166,13 @@ class Deliverer:
         if provider is None:
             for r in todo:
                 outcome = Outcome(PERMANENT_FAILURE, 400, f"OpenPoint cannot send on the {batch.channel} channel.")
-                await self._record(r.key, outcome)
+                await self._record(batch, r, outcome)
                 results[r.key] = _result(r, outcome)
             return []
+        channel = await self.channel_config(batch.app_id, batch.channel) if todo else None
         transient: list[TransientDeliveryError] = []
         try:
-            async with provider.session(batch) as send:
+            async with provider.session(batch, channel) as send:
                 for i, r in enumerate(todo):
                     if i % 50 == 0:
                         activity.heartbeat(i)
@@ -145,35 +182,55 @@ class Deliverer:
                         outcome = await send(r)
                     except TransientDeliveryError as e:
                         if not last_attempt:
-                            await self._record(r.key, None)
+                            await self._record(batch, r, None)
                             transient.append(e)
                             continue
                         outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
-                    await self._record(r.key, outcome)
+                    await self._record(batch, r, outcome)
                     results[r.key] = _result(r, outcome)
         except TransientDeliveryError as e:  # the provider could not be reached at all
             for r in todo:
                 if r.key in results:
                     continue
                 if not last_attempt:
-                    await self._record(r.key, None)
+                    await self._record(batch, r, None)
                     transient.append(e)
                 else:
                     outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
-                    await self._record(r.key, outcome)
+                    await self._record(batch, r, outcome)
                     results[r.key] = _result(r, outcome)
         return transient
 
-    async def _record(self, key: str, outcome: Outcome | None) -> None:
+    async def _record(self, batch: DeliveryBatch, r: Recipient, outcome: Outcome | None) -> None:
         async with self._engine.begin() as conn:
             if outcome is None:  # not handed over after all: a later attempt may send it
-                await log.set_status(conn, key, log.PENDING)
-            else:
-                await log.set_status(
-                    conn,
-                    key,
-                    outcome.status,
-                    status_code=outcome.code,
-                    status_message=outcome.message[:1000],
-                    message_id=outcome.message_id,
-                )
+                await log.set_status(conn, r.key, log.PENDING)
+                return
+            await log.set_status(
+                conn,
+                r.key,
+                outcome.status,
+                status_code=outcome.code,
+                status_message=outcome.message[:1000],
+                message_id=outcome.message_id,
+            )
+            attributes = {
+                **batch.attributes,
+                **r.context,
+                "channel_type": batch.channel,
+                "address": r.address,
+                "message_id": outcome.message_id,
+                "delivery_status": outcome.status,
+                "status_code": outcome.code,
+                "source": batch.source,
+                "source_id": batch.source_id,
+            }
+            endpoint_id = r.endpoint_id or r.address
+            rows = [
+                engagement.event_row(batch.app_id, endpoint_id, name, attributes)
+                for name in delivery_events(batch.channel, outcome.status)
+            ]
+            if rows:
+                await engagement.record(conn, rows)
+            if outcome.endpoint_inactive and r.endpoint_id:
+                await engagement.deactivate(conn, batch.app_id, r.endpoint_id)

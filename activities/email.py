@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from activities.deliveries import Outcome, Send, TransientDeliveryError
+from activities.deliveries import ChannelConfig, Outcome, Send, TransientDeliveryError
 from activities.render import render, variables
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
@@ -93,7 +93,7 @@ class EmailProvider:
             self._options["password"] = unquote(parts.password or "")
 
     @asynccontextmanager
-    async def session(self, batch: DeliveryBatch) -> AsyncIterator[Send]:
+    async def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AsyncIterator[Send]:
         smtp = aiosmtplib.SMTP(**self._options)
 
         async def ensure_connected() -> None:

@@ -55,26 +55,43 @@ def check_template(source: str, field: str) -> None:
         raise BadRequest(f"Invalid value for {field}: line {e.lineno}: {e.message}.") from None
 
 
-def variables(endpoint: dict[str, Any], *layers: dict[str, list[str]]) -> dict[str, Any]:
-    """The variable context: the endpoint, overlaid by substitution maps, lowest first.
+def variables(
+    endpoint: dict[str, Any], *layers: dict[str, list[str]], defaults: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The variable context: the endpoint, overlaid by substitution maps, lowest first; a
+    template's DefaultSubstitutions fill only the variables still without a value.
 
-    A substitution key may be dotted (`User.UserAttributes.FirstName`); it then replaces that
-    path in the endpoint data.
+    A key may be dotted (`User.UserAttributes.FirstName`); it then names that path in the
+    endpoint data.
     """
     ctx: dict[str, Any] = {k: v for k, v in endpoint.items()}
     ctx.setdefault("EndpointId", endpoint.get("Id"))
     for layer in layers:
         for key, values in layer.items():
-            node = ctx
-            *parents, leaf = key.split(".")
-            for part in parents:
-                child = node.get(part)
-                if not isinstance(child, dict):
-                    child = {}
-                node[part] = child = dict(child)
-                node = child
-            node[leaf] = values
+            _put(ctx, key, values)
+    for key, value in (defaults or {}).items():
+        if _get(ctx, key) in (None, "", []):
+            _put(ctx, key, value)
     return ctx
+
+
+def _get(ctx: dict[str, Any], key: str) -> Any:
+    node: Any = ctx
+    for part in key.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _put(ctx: dict[str, Any], key: str, value: Any) -> None:
+    node = ctx
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = node.get(part)
+        node[part] = child = dict(child) if isinstance(child, dict) else {}
+        node = child
+    node[leaf] = value
 
 
 def render(source: str | None, ctx: dict[str, Any], *, html: bool = False) -> str | None:

@@ -52,6 +52,29 @@ class Settings(BaseSettings):
     file_root: Path | None = None
     s3_endpoint_url: str = ""
 
+    # SMS and voice go through Twilio. The account may also be set per project (channel
+    # credentials); the API URL is configurable for regional edges and for tests.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    # Sender when neither the message (OriginationNumber) nor the SMS channel (ShortCode,
+    # SenderId) names one: a Twilio number, or a Messaging Service SID (MG...).
+    twilio_from: str = ""
+    # Push through FCM's HTTP v1 API (the OAuth token URL is the service account's `token_uri`),
+    # and APNs over HTTP/2 (production; the sandbox URL serves APNS_SANDBOX / APNS_VOIP_SANDBOX).
+    fcm_api_url: str = "https://fcm.googleapis.com"
+    apns_api_url: str = "https://api.push.apple.com"
+    apns_sandbox_api_url: str = "https://api.sandbox.push.apple.com"
+    # Custom-channel webhooks are signed with this secret (HMAC-SHA256); unset: derived from the
+    # master key and shown by `openpoint keys webhook-secret`. Webhooks may not target private,
+    # loopback or link-local addresses unless their networks are listed here (comma-separated CIDRs).
+    webhook_signing_secret: str = ""
+    webhook_allowed_networks: str = ""
+    webhook_timeout_seconds: float = 10.0
+    # Secret that signs tracking links (open pixel, click redirect, unsubscribe); unset: derived
+    # from the master key.
+    tracking_secret: str = ""
+
     # SigV4 allows this much clock skew, as AWS does.
     max_clock_skew_seconds: int = 900
 

@@ -13,6 +13,11 @@ from store.tables import Channel
 channels = Channel.__table__  # type: ignore[attr-defined]
 
 
+def secret_purpose(app_id: str, channel_type: str) -> str:
+    """Bound to the ciphertext so one channel's credentials cannot be replayed as another's."""
+    return f"channel:{app_id}:{channel_type}"
+
+
 async def get(conn: AsyncConnection, app_id: str, channel_type: str) -> dict[str, Any] | None:
     stmt = select(channels).where(channels.c.app_id == app_id, channels.c.channel_type == channel_type)
     row = (await conn.execute(stmt)).mappings().first()

@@ -150,6 +150,8 @@ class Delivery(SQLModel, table=True):
     status_message: str | None = None
     message_id: str | None = None
     attempts: int = 0
+    # Attributes engagement events inherit (source ids, treatment, the request's Context).
+    context: dict[str, Any] | None = _jsonb(default="", nullable=True)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -199,3 +201,38 @@ class Job(SQLModel, table=True):
     failures: list[str] | None = _jsonb(default="'[]'::jsonb")
     created_at: datetime | None = _ts()
     completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Template(SQLModel, table=True):
+    """A message template; account-level (no project), unique per type and name."""
+
+    __tablename__ = "templates"
+    template_type: str = Field(primary_key=True, max_length=8)
+    name: str = Field(primary_key=True, max_length=128)
+    latest_version: int
+    active_version: int
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class TemplateVersion(SQLModel, table=True):
+    __tablename__ = "template_versions"
+    template_type: str = Field(primary_key=True, max_length=8)
+    name: str = Field(primary_key=True, max_length=128)
+    version: int = Field(primary_key=True)
+    content: dict[str, Any] | None = _jsonb(default="")
+    default_substitutions: str | None = None
+    description: str | None = None
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class OtpCode(SQLModel, table=True):
+    __tablename__ = "otp_codes"
+    app_id: str = Field(primary_key=True, max_length=32)
+    reference_id: str = Field(primary_key=True, max_length=48)
+    destination: str = Field(primary_key=True)
+    code_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    attempts_left: int
+    created_at: datetime | None = _ts()

@@ -16,6 +16,8 @@ import pytest
 
 from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from store.migrate import upgrade
+from tests.fakes.fcm_api import FakeFcm
+from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 
@@ -69,6 +71,18 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
+def twilio_api() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fcm_api() -> Iterator[FakeFcm]:
+    with FakeFcm() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
 def stack(
     database_url: str,
     temporal_address: str,
@@ -77,6 +91,8 @@ def stack(
     file_root: Path,
     s3_port: int,
     tls_cert: tuple[Path, Path],
+    twilio_api: FakeTwilio,
+    fcm_api: FakeFcm,
 ) -> Iterator[Stack]:
     s = Stack(
         database_url=database_url,
@@ -86,6 +102,10 @@ def stack(
         file_root=file_root,
         s3_endpoint_url=f"http://127.0.0.1:{s3_port}",
         job_tls=ssl.create_default_context(cafile=str(tls_cert[0])),
+        twilio_api_url=twilio_api.url,
+        twilio_account_sid=twilio_api.account_sid,
+        twilio_auth_token=twilio_api.auth_token,
+        fcm_api_url=fcm_api.url,
     ).start()
     yield s
     s.stop()

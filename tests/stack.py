@@ -44,6 +44,7 @@ class Stack:
         file_root: Path | None = None,
         s3_endpoint_url: str = "",
         job_tls: ssl.SSLContext | None = None,
+        **settings: Any,  # provider URLs and credentials (the loopback fakes)
     ) -> None:
         self.port = free_port()
         self.job_tls = job_tls
@@ -60,6 +61,7 @@ class Stack:
             smtp_timeout_seconds=5.0,
             file_root=file_root,
             s3_endpoint_url=s3_endpoint_url,
+            **settings,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_key_id = "OPTEST" + secrets.token_hex(6).upper()

@@ -17,6 +17,7 @@ from activities.email import EmailProvider
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
 from openpoint.settings import Settings, get_settings
+from openpoint.vault import vault_from
 from store.db import make_engine
 from workflows.direct_send import DirectSendWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
@@ -38,7 +39,7 @@ def build_worker(
     task_queue: str | None = None,
     job_tls: ssl.SSLContext | None = None,  # trust for https:// import sources; None: the system's
 ) -> Worker:
-    deliverer = Deliverer(engine, providers(settings))
+    deliverer = Deliverer(engine, vault_from(settings), providers(settings))
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     return Worker(

@@ -33,13 +33,22 @@ class Recipient:
 
 @dataclass
 class DeliveryBatch:
+    """Recipients of one message on one channel.
+
+    `content` is the channel's message, chosen from the request or template by the gateway
+    (rules/messages.py documents its keys per channel); providers render it per recipient.
+    `attributes` (campaign id, treatment, journey activity, ...) go onto every standard event
+    the delivery and its later engagement record.
+    """
+
     app_id: str
     channel: str
-    source: str  # direct | campaign | journey
+    source: str  # direct | campaign | journey | otp
     source_id: str
-    content: dict[str, Any]  # the channel's message, already chosen from the request
+    content: dict[str, Any]
     recipients: list[Recipient]
     max_attempts: int = 4
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

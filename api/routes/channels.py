@@ -55,10 +55,6 @@ KINDS = [
 BY_TYPE = {k.channel_type: k for k in KINDS}
 
 
-def _purpose(app_id: str, channel_type: str) -> str:
-    return f"channel:{app_id}:{channel_type}"
-
-
 def channel_response(kind: ChannelKind, row: dict[str, Any]) -> dict[str, Any]:
     settings = row["settings"] or {}
     return {
@@ -115,12 +111,12 @@ def _register(kind: ChannelKind) -> None:
             given = {k: body[k] for k in kind.secrets if k in body}
             if given:
                 old = (
-                    orjson.loads(call.ctx.vault.decrypt(secret, purpose=_purpose(call.app_id, kind.channel_type)))
+                    orjson.loads(call.ctx.vault.decrypt(secret, purpose=store.secret_purpose(call.app_id, kind.channel_type)))
                     if secret
                     else {}
                 )
                 secret = call.ctx.vault.encrypt(
-                    orjson.dumps({**old, **given}), purpose=_purpose(call.app_id, kind.channel_type)
+                    orjson.dumps({**old, **given}), purpose=store.secret_purpose(call.app_id, kind.channel_type)
                 )
             enabled = body.get("Enabled", current["enabled"] if current else True)
             row = await store.put(

@@ -13,9 +13,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deliveries import Deliverer, Outcome, Send, TransientDeliveryError
+from activities.deliveries import ChannelConfig, Deliverer, Outcome, Send, TransientDeliveryError
+from openpoint.vault import Vault
 from store.db import make_engine
 from workflows.shared import DeliveryBatch, Recipient
+
+VAULT = Vault(secrets.token_bytes(32))
 
 
 class CountingProvider:
@@ -26,7 +29,7 @@ class CountingProvider:
         self.transient = transient or set()
 
     @asynccontextmanager
-    async def session(self, batch: DeliveryBatch) -> AsyncIterator[Send]:
+    async def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AsyncIterator[Send]:
         async def send(r: Recipient) -> Outcome:
             if r.address in self.transient:
                 raise TransientDeliveryError("busy", 503)
@@ -58,7 +61,7 @@ async def engine(database_url: str) -> AsyncIterator[Any]:
 
 async def test_a_retried_batch_does_not_resend(engine: Any) -> None:
     provider = CountingProvider()
-    deliverer = Deliverer(engine, {"EMAIL": provider})
+    deliverer = Deliverer(engine, VAULT, {"EMAIL": provider})
     b = batch("a@x.com", "b@x.com")
     first = await ActivityEnvironment().run(deliverer.deliver_batch, b)
     again = await ActivityEnvironment().run(deliverer.deliver_batch, b)
@@ -69,7 +72,7 @@ async def test_a_retried_batch_does_not_resend(engine: Any) -> None:
 
 async def test_a_message_caught_mid_send_by_a_crash_is_not_sent_again(engine: Any) -> None:
     provider = CountingProvider()
-    deliverer = Deliverer(engine, {"EMAIL": provider})
+    deliverer = Deliverer(engine, VAULT, {"EMAIL": provider})
     b = batch("crash@x.com", "next@x.com")
     async with engine.begin() as conn:  # what a worker killed during the provider call leaves behind
         from sqlalchemy import text
@@ -88,7 +91,7 @@ async def test_a_message_caught_mid_send_by_a_crash_is_not_sent_again(engine: An
 
 async def test_transient_failures_raise_until_the_last_attempt(engine: Any) -> None:
     provider = CountingProvider(transient={"busy@x.com"})
-    deliverer = Deliverer(engine, {"EMAIL": provider})
+    deliverer = Deliverer(engine, VAULT, {"EMAIL": provider})
     b = batch("busy@x.com", "ok@x.com", max_attempts=2)
     with pytest.raises(ApplicationError) as exc:
         await ActivityEnvironment().run(deliverer.deliver_batch, b)
@@ -101,6 +104,6 @@ async def test_transient_failures_raise_until_the_last_attempt(engine: Any) -> N
 
 
 async def test_a_channel_without_provider_fails_permanently(engine: Any) -> None:
-    deliverer = Deliverer(engine, {})
+    deliverer = Deliverer(engine, VAULT, {})
     results = await ActivityEnvironment().run(deliverer.deliver_batch, batch("p@x.com"))
     assert results[0].delivery_status == "PERMANENT_FAILURE" and results[0].status_code == 400

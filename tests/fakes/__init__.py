@@ -1,0 +1,1 @@
+"""Loopback fakes of the providers' HTTP APIs: the real SDKs talk to these in tests."""
