@@ -3,14 +3,22 @@
 The batch content is the channel message the gateway chose (SimpleEmail parts, a plain body,
 or raw MIME); variables are rendered per recipient. The idempotency key becomes the
 Message-ID, so a relay that de-duplicates by Message-ID can drop a repeat.
+
+Engagement: HTML parts get an open pixel and their links go through signed click redirects;
+every message gets RFC 8058 one-click List-Unsubscribe headers. All three point at the
+gateway's public URL and carry a token naming the delivery, so the events they cause are tied
+to the message. Raw MIME is sent as written (only Message-ID is set).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html as html_lib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import SMTP as SMTP_POLICY
@@ -19,19 +27,62 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from activities.content import context_of
 from activities.deliveries import ChannelConfig, Outcome, Send, TransientDeliveryError
-from activities.render import render, variables
+from activities.render import render
+from rules.engagement import sign
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
+
+# Anchors whose href is an absolute web link; `ses:no-track` (SES's opt-out marker, which
+# Pinpoint templates carry) or `data-no-track` leaves a link alone.
+_LINK = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*(["'])(https?://[^"']+)\1[^>]*>""", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Where tracking links point and the key that signs their tokens."""
+
+    base_url: str
+    key: bytes
+
+    def token(self, app_id: str, r: Recipient, **extra: str) -> str:
+        return sign(self.key, {"a": app_id, "k": r.key, "e": r.endpoint_id, "r": r.address, **extra})
+
+    def track_html(self, html: str, app_id: str, r: Recipient) -> str:
+        def click(m: re.Match[str]) -> str:
+            tag, url = m.group(0), html_lib.unescape(m.group(2))
+            if "no-track" in tag:
+                return tag
+            redirect = f"{self.base_url}/engagement/email/click/{self.token(app_id, r, u=url)}"
+            return tag.replace(m.group(2), redirect, 1)
+
+        html = _LINK.sub(click, html)
+        pixel = (
+            f'<img src="{self.base_url}/engagement/email/open/{self.token(app_id, r)}" '
+            'width="1" height="1" alt="" style="display:none">'
+        )
+        found = list(_BODY_END.finditer(html))
+        if found:
+            at = found[-1].start()
+            return html[:at] + pixel + html[at:]
+        return html + pixel
+
+    def unsubscribe_url(self, app_id: str, r: Recipient) -> str:
+        return f"{self.base_url}/engagement/email/unsubscribe/{self.token(app_id, r)}"
 
 
 def message_id_for(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:40] + "@openpoint"
 
 
-def build_message(content: dict[str, Any], r: Recipient) -> EmailMessage:
+def build_message(
+    content: dict[str, Any], r: Recipient, tracking: Tracking | None = None, app_id: str = ""
+) -> EmailMessage:
     """The MIME message for one recipient. `content` keys: from, reply_to, subject, text, html,
-    headers, raw (base64 MIME), substitutions (the message-level maps, lowest precedence first)."""
-    ctx = variables(r.endpoint, *content.get("substitutions", []), r.substitutions)
+    headers, raw (base64 MIME), substitutions (the message-level maps, lowest precedence first),
+    defaults (the template's DefaultSubstitutions)."""
+    ctx = context_of(content, r)
     raw = r.overrides.get("RawContent")
     raw_bytes = raw.encode() if raw is not None else (base64.b64decode(content["raw"]) if content.get("raw") else None)
     if raw_bytes is not None:
@@ -49,13 +100,19 @@ def build_message(content: dict[str, Any], r: Recipient) -> EmailMessage:
         msg["Subject"] = render(subject, ctx) or ""
         text = r.overrides.get("BodyOverride") or content.get("text")
         html = None if "BodyOverride" in r.overrides else content.get("html")
-        msg.set_content(render(text, ctx) or ("" if html is None else _strip_html(html)))
-        if html is not None:
-            msg.add_alternative(render(html, ctx, html=True) or "", subtype="html")
+        html_text = render(html, ctx, html=True) if html is not None else None
+        msg.set_content(render(text, ctx) or ("" if html_text is None else _strip_html(html_text)))
+        if html_text is not None:
+            if tracking is not None:
+                html_text = tracking.track_html(html_text, app_id, r)
+            msg.add_alternative(html_text, subtype="html")
         if content.get("reply_to"):
             msg["Reply-To"] = ", ".join(content["reply_to"])
         for header in content.get("headers", []):
             msg[header["Name"]] = render(header["Value"], ctx) or ""
+        if tracking is not None and "List-Unsubscribe" not in msg:
+            msg["List-Unsubscribe"] = f"<{tracking.unsubscribe_url(app_id, r)}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if "Message-ID" in msg:
         del msg["Message-ID"]
     msg["Message-ID"] = f"<{message_id_for(r.key)}>"
@@ -63,9 +120,7 @@ def build_message(content: dict[str, Any], r: Recipient) -> EmailMessage:
 
 
 def _strip_html(html: str) -> str:
-    import re
-
-    return re.sub(r"<[^>]+>", "", html)
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def _classify(code: int, message: str) -> Outcome:
@@ -77,7 +132,8 @@ def _classify(code: int, message: str) -> Outcome:
 class EmailProvider:
     channel = "EMAIL"
 
-    def __init__(self, smtp_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, smtp_url: str, *, timeout: float = 30.0, tracking: Tracking | None = None) -> None:
+        self._tracking = tracking
         parts = urlsplit(smtp_url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
             raise ValueError(f"OPENPOINT_SMTP_URL must be smtp://, smtps:// or smtp+starttls://, got {smtp_url}")
@@ -106,7 +162,7 @@ class EmailProvider:
 
         async def send(r: Recipient) -> Outcome:
             await ensure_connected()
-            msg = build_message(batch.content, r)
+            msg = build_message(batch.content, r, self._tracking, batch.app_id)
             sender = batch.content.get("envelope_from") or None
             try:
                 await smtp.send_message(msg, sender=sender, recipients=[r.address])

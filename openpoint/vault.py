@@ -60,3 +60,8 @@ def load_master_key(settings: Settings) -> bytes:
 
 def vault_from(settings: Settings) -> Vault:
     return Vault(load_master_key(settings))
+
+
+def tracking_key(settings: Settings, vault: Vault) -> bytes:
+    """The key that signs tracking links: the worker signs them, the gateway checks them."""
+    return settings.tracking_secret.encode() if settings.tracking_secret else vault.derive("tracking-links")

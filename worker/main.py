@@ -13,11 +13,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.deliveries import Deliverer, Provider
-from activities.email import EmailProvider
+from activities.email import EmailProvider, Tracking
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
 from openpoint.settings import Settings, get_settings
-from openpoint.vault import vault_from
+from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
 from workflows.direct_send import DirectSendWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
@@ -28,7 +28,8 @@ WORKFLOWS: Sequence[type] = (DirectSendWorkflow, ImportJobWorkflow, ExportJobWor
 
 
 def providers(settings: Settings) -> dict[str, Provider]:
-    return {"EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds)}
+    tracking = Tracking(settings.resolved_public_url(), tracking_key(settings, vault_from(settings)))
+    return {"EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds, tracking=tracking)}
 
 
 def build_worker(

@@ -1,11 +1,20 @@
-"""SendMessages: the gateway prepares per-recipient deliveries and runs them as a workflow."""
+"""SendMessages and SendUsersMessages: the gateway plans per-recipient deliveries, runs them as
+one workflow and reports per recipient.
+
+Both operations go through one planner: every recipient (a raw address, an endpoint, or an
+endpoint of a user) either gets its result at once (DUPLICATE, OPT_OUT, a channel that is off,
+no content for its channel) or joins the batch of its channel. Content is chosen per channel
+from the request and the templates it names, and checked before anything is sent.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
@@ -14,10 +23,18 @@ from api.codec import iso
 from api.operations import Call, pinpoint
 from openpoint.errors import BadRequest, InternalServerError, NotFound
 from rules.endpoints import endpoint_response
-from rules.messages import EMAIL, check_recipient_count, email_content, template_fields
+from rules.messages import (
+    EMAIL,
+    Template,
+    channel_content,
+    check_recipient_count,
+    rendered_fields,
+    template_ref,
+)
 from store import apps as apps_store
 from store import channels as channels_store
 from store import endpoints as endpoints_store
+from store import templates as templates_store
 from workflows.direct_send import DirectSendWorkflow
 from workflows.shared import (
     DUPLICATE,
@@ -32,129 +49,199 @@ from workflows.shared import (
 router = APIRouter(tags=["messages"])
 
 BATCH_SIZE = 50
+# Channels with a provider; the others (ADM, Baidu, in-app) are answered per recipient.
+SENDABLE = frozenset({"EMAIL", "SMS", "VOICE", "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX"})
 
 
 def _failed(status: str, code: int, message: str) -> dict[str, Any]:
     return {"DeliveryStatus": status, "StatusCode": code, "StatusMessage": message}
 
 
-@pinpoint(router, "SendMessages")
-async def send_messages(call: Call) -> dict[str, Any]:
-    body = call.body
-    field = "MessageRequest"
-    addresses: dict[str, Any] = body.get("Addresses", {})
-    endpoint_cfgs: dict[str, Any] = body.get("Endpoints", {})
-    check_recipient_count(len(addresses), len(endpoint_cfgs), field)
-    for address, cfg in addresses.items():
-        if "ChannelType" not in cfg:
-            raise BadRequest(f"Missing required member {field}.Addresses.{address}.ChannelType.")
-    if "TemplateConfiguration" in body and body["TemplateConfiguration"]:
-        name = next(iter(body["TemplateConfiguration"].values())).get("Name", "")
-        raise NotFound(f"Template {name} was not found.")
-    content = email_content(body["MessageConfiguration"], f"{field}.MessageConfiguration")
-    if content is not None:
-        for text, part in template_fields(content, f"{field}.MessageConfiguration"):
-            check_template(text, part)
+@dataclass
+class _Target:
+    out: dict[str, Any]  # the response map the result goes into
+    out_key: str
+    channel: str
+    recipient: Recipient
+    with_address: bool  # EndpointMessageResult carries the Address
 
-    async with call.ctx.engine.connect() as conn:
-        await apps_store.get(conn, call.app_id)
-        email_channel = await channels_store.get(conn, call.app_id, EMAIL)
-        rows = {eid: await endpoints_store.get(conn, call.app_id, eid) for eid in endpoint_cfgs}
 
-    workflow_id = f"send-{call.app_id}-{call.request_id}"
-    result: dict[str, Any] = {}
-    endpoint_result: dict[str, Any] = {}
-    recipients: list[Recipient] = []
-    where: dict[str, tuple[dict[str, Any], str]] = {}  # idempotency key -> (result map, key in it)
-    seen: set[str] = set()
+@dataclass
+class _Plan:
+    """One direct-send request, planned: results known now, and recipients per channel."""
 
-    def admit(out: dict[str, Any], out_key: str, channel: str, recipient: Recipient) -> None:
-        if recipient.address in seen:
-            out[out_key] = _failed(DUPLICATE, 400, "The address appears more than once in the request.")
-            return
-        seen.add(recipient.address)
-        if channel != EMAIL:
-            out[out_key] = _failed(PERMANENT_FAILURE, 400, f"OpenPoint cannot send on the {channel} channel yet.")
-            return
-        if email_channel is None or not email_channel["enabled"]:
-            out[out_key] = _failed(PERMANENT_FAILURE, 400, "The EMAIL channel is not enabled for this project.")
-            return
-        if content is None:
-            out[out_key] = _failed(PERMANENT_FAILURE, 400, "The request has no email content for this address.")
-            return
-        recipients.append(recipient)
-        where[recipient.key] = (out, out_key)
+    call: Call
+    field: str
+    body: dict[str, Any]
+    workflow_id: str
+    targets: list[_Target] = field(default_factory=list)
+    admitted: dict[str, list[_Target]] = field(default_factory=dict)
+    contents: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
-    for address, cfg in addresses.items():
-        admit(
-            result,
-            address,
-            cfg["ChannelType"],
-            Recipient(
-                key=f"{workflow_id}/0/{address}",
-                address=address,
-                endpoint={"Address": address},
-                substitutions=cfg.get("Substitutions", {}),
-                context={**body.get("Context", {}), **cfg.get("Context", {})},
-                overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
-            ),
+    def recipient(
+        self, key: str, address: str, cfg: dict[str, Any], endpoint: dict[str, Any], eid: str | None
+    ) -> Recipient:
+        return Recipient(
+            key=f"{self.workflow_id}/0/{key}",
+            address=address,
+            endpoint_id=eid,
+            endpoint=endpoint,
+            substitutions=cfg.get("Substitutions") or {},
+            context={**(self.body.get("Context") or {}), **(cfg.get("Context") or {})},
+            overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
         )
-    for eid, cfg in endpoint_cfgs.items():
-        row = rows[eid]
+
+    def add_endpoint(self, out: dict[str, Any], out_key: str, row: dict[str, Any] | None, cfg: dict[str, Any]) -> None:
+        """An endpoint recipient; Pinpoint honours its OptOut and EndpointStatus."""
         if row is None:
-            endpoint_result[eid] = _failed(PERMANENT_FAILURE, 404, "Endpoint not found.")
-            continue
+            out[out_key] = _failed(PERMANENT_FAILURE, 404, "Endpoint not found.")
+            return
         if row["opt_out"] == "ALL":
-            endpoint_result[eid] = {"Address": row["address"], **_failed(OPT_OUT, 400, "The endpoint has opted out.")}
-            continue
+            out[out_key] = {"Address": row["address"], **_failed(OPT_OUT, 400, "The endpoint has opted out.")}
+            return
         if row["endpoint_status"] != "ACTIVE" or not row["address"]:
             why = "The endpoint is inactive." if row["address"] else "The endpoint has no address."
-            endpoint_result[eid] = {"Address": row["address"], **_failed(PERMANENT_FAILURE, 400, why)}
-            continue
-        admit(
-            endpoint_result,
-            eid,
-            row["channel_type"] or "",
-            Recipient(
-                key=f"{workflow_id}/0/endpoint/{eid}",
-                address=row["address"],
-                endpoint_id=eid,
-                endpoint=endpoint_response(row, iso),
-                substitutions=cfg.get("Substitutions", {}),
-                context={**body.get("Context", {}), **cfg.get("Context", {})},
-                overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
-            ),
-        )
+            out[out_key] = {"Address": row["address"], **_failed(PERMANENT_FAILURE, 400, why)}
+            return
+        r = self.recipient(f"endpoint/{row['id']}", row["address"], cfg, endpoint_response(row, iso), row["id"])
+        self.targets.append(_Target(out, out_key, row["channel_type"] or "", r, True))
 
-    if recipients:
-        assert content is not None and email_channel is not None
-        content = {**content, "from": content.get("from") or email_channel["settings"].get("FromAddress")}
-        batches = [
-            DeliveryBatch(
-                app_id=call.app_id,
-                channel=EMAIL,
-                source="direct",
-                source_id=call.request_id,
-                content=content,
-                recipients=recipients[i : i + BATCH_SIZE],
-            )
-            for i in range(0, len(recipients), BATCH_SIZE)
-        ]
-        for r in await _run(call, workflow_id, DirectSendInput(app_id=call.app_id, batches=batches)):
-            out, out_key = where[r.key]
+    async def prepare(self, conn: AsyncConnection) -> None:
+        """Choose content per channel (refusing bad content before anything is sent) and decide
+        every target's fate; refusals land in the response at once."""
+        channels = {t.channel for t in self.targets}
+        self.contents = await self._contents(conn, channels)
+        rows = {c: await channels_store.get(conn, self.call.app_id, c) for c in channels if c in SENDABLE}
+        seen: set[tuple[str, str]] = set()
+        for t in self.targets:
+            refusal = self._refusal(t, seen, rows.get(t.channel), self.contents.get(t.channel))
+            if refusal is not None:
+                t.out[t.out_key] = {"Address": t.recipient.address, **refusal} if t.with_address else refusal
+                continue
+            self.admitted.setdefault(t.channel, []).append(t)
+        email = rows.get(EMAIL)
+        if EMAIL in self.admitted and email is not None:
+            content = self.contents[EMAIL] or {}
+            self.contents[EMAIL] = {**content, "from": content.get("from") or email["settings"].get("FromAddress")}
+
+    async def deliver(self) -> None:
+        """Send to the admitted targets as one workflow; results land in the response."""
+        if not self.admitted:
+            return
+        batches: list[DeliveryBatch] = []
+        for channel, targets in self.admitted.items():
+            content = self.contents[channel]
+            assert content is not None
+            for i in range(0, len(targets), BATCH_SIZE):
+                batches.append(
+                    DeliveryBatch(
+                        app_id=self.call.app_id,
+                        channel=channel,
+                        source="direct",
+                        source_id=self.call.request_id,
+                        content=content,
+                        recipients=[t.recipient for t in targets[i : i + BATCH_SIZE]],
+                    )
+                )
+        where = {t.recipient.key: t for ts in self.admitted.values() for t in ts}
+        for r in await _run(self.call, self.workflow_id, DirectSendInput(app_id=self.call.app_id, batches=batches)):
+            t = where[r.key]
             entry = _failed(r.delivery_status, r.status_code, r.status_message)
             if r.message_id:
                 entry["MessageId"] = r.message_id
-            if out is endpoint_result:
+            if t.with_address:
                 entry["Address"] = r.address
-            out[out_key] = entry
+            t.out[t.out_key] = entry
 
+    def _refusal(
+        self, t: _Target, seen: set[tuple[str, str]], channel_row: dict[str, Any] | None, content: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        address = t.recipient.address
+        if (t.channel, address) in seen:
+            return _failed(DUPLICATE, 400, "The address appears more than once in the request.")
+        seen.add((t.channel, address))
+        if t.channel not in SENDABLE:
+            return _failed(PERMANENT_FAILURE, 400, f"OpenPoint does not send on the {t.channel or 'unknown'} channel.")
+        if channel_row is None or not channel_row["enabled"]:
+            return _failed(PERMANENT_FAILURE, 400, f"The {t.channel} channel is not enabled for this project.")
+        if content is None:
+            return _failed(PERMANENT_FAILURE, 400, f"The request has no {t.channel} content for this address.")
+        return None
+
+    async def _contents(self, conn: AsyncConnection, channels: set[str]) -> dict[str, dict[str, Any] | None]:
+        config = self.body["MessageConfiguration"]
+        template_config = self.body.get("TemplateConfiguration") or {}
+        field = f"{self.field}.MessageConfiguration"
+        out: dict[str, dict[str, Any] | None] = {}
+        for channel in sorted(channels & SENDABLE):
+            template = None
+            ref = template_ref(template_config, channel)
+            if ref is not None:
+                found = await templates_store.resolve(conn, *ref)
+                if found is None:
+                    version = f" version {ref[2]}" if ref[2] else ""
+                    raise NotFound(f"Template {ref[1]}{version} of type {ref[0]} was not found.")
+                template = Template(found["name"], found["content"], found["default_substitutions"])
+            content = channel_content(config, channel, template, field)
+            if content is not None:
+                for text, part in rendered_fields(content, field):
+                    check_template(text, part)
+            out[channel] = content
+        return out
+
+
+def _start(call: Call, field: str) -> _Plan:
+    return _Plan(call, field, call.body, f"send-{call.app_id}-{call.request_id}")
+
+
+@pinpoint(router, "SendMessages")
+async def send_messages(call: Call) -> dict[str, Any]:
+    plan = _start(call, "MessageRequest")
+    addresses: dict[str, Any] = plan.body.get("Addresses") or {}
+    endpoint_cfgs: dict[str, Any] = plan.body.get("Endpoints") or {}
+    check_recipient_count(len(addresses), len(endpoint_cfgs), plan.field)
+    for address, cfg in addresses.items():
+        if "ChannelType" not in cfg:
+            raise BadRequest(f"Missing required member {plan.field}.Addresses.{address}.ChannelType.")
+
+    result: dict[str, Any] = {}
+    endpoint_result: dict[str, Any] = {}
+    async with call.ctx.engine.connect() as conn:
+        await apps_store.get(conn, call.app_id)
+        for address, cfg in addresses.items():
+            endpoint = {"Address": address, "ChannelType": cfg["ChannelType"]}
+            r = plan.recipient(address, address, cfg, endpoint, None)
+            plan.targets.append(_Target(result, address, cfg["ChannelType"], r, False))
+        for eid, cfg in endpoint_cfgs.items():
+            plan.add_endpoint(endpoint_result, eid, await endpoints_store.get(conn, call.app_id, eid), cfg)
+        await plan.prepare(conn)
+    await plan.deliver()
     return {
         "ApplicationId": call.app_id,
         "RequestId": call.request_id,
         "Result": result or None,
         "EndpointResult": endpoint_result or None,
     }
+
+
+@pinpoint(router, "SendUsersMessages")
+async def send_users_messages(call: Call) -> dict[str, Any]:
+    plan = _start(call, "SendUsersMessageRequest")
+    users: dict[str, Any] = plan.body["Users"]
+    if not users:
+        raise BadRequest(f"Invalid value for {plan.field}.Users: name at least one user.")
+    if len(users) > 100:
+        raise BadRequest(f"Invalid value for {plan.field}.Users: at most 100 users per request.")
+    result: dict[str, dict[str, Any]] = {}
+    async with call.ctx.engine.connect() as conn:
+        await apps_store.get(conn, call.app_id)
+        for user_id, cfg in users.items():
+            out = result.setdefault(user_id, {})
+            for row in await endpoints_store.of_user(conn, call.app_id, user_id):
+                plan.add_endpoint(out, row["id"], row, cfg)
+        await plan.prepare(conn)
+    await plan.deliver()
+    return {"ApplicationId": call.app_id, "RequestId": call.request_id, "Result": result}
 
 
 async def _run(call: Call, workflow_id: str, request: DirectSendInput) -> list[DeliveryResult]:
