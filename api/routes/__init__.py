@@ -1,6 +1,6 @@
 """One router per Pinpoint area. Importing this module registers every implemented operation."""
 
-from api.routes import apps, channels, endpoints, events, jobs, messages, segments, tags
+from api.routes import apps, channels, endpoints, engagement, events, jobs, messages, segments, tags, templates
 
 ROUTERS = [
     apps.router,
@@ -11,4 +11,6 @@ ROUTERS = [
     tags.router,
     jobs.router,
     segments.router,
+    templates.router,
+    engagement.router,
 ]

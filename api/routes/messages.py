@@ -71,7 +71,7 @@ class _Plan:
     """One direct-send request, planned: results known now, and recipients per channel."""
 
     call: Call
-    field: str
+    wire: str  # the request structure's name, for error messages
     body: dict[str, Any]
     workflow_id: str
     targets: list[_Target] = field(default_factory=list)
@@ -171,7 +171,7 @@ class _Plan:
     async def _contents(self, conn: AsyncConnection, channels: set[str]) -> dict[str, dict[str, Any] | None]:
         config = self.body["MessageConfiguration"]
         template_config = self.body.get("TemplateConfiguration") or {}
-        field = f"{self.field}.MessageConfiguration"
+        where = f"{self.wire}.MessageConfiguration"
         out: dict[str, dict[str, Any] | None] = {}
         for channel in sorted(channels & SENDABLE):
             template = None
@@ -182,16 +182,16 @@ class _Plan:
                     version = f" version {ref[2]}" if ref[2] else ""
                     raise NotFound(f"Template {ref[1]}{version} of type {ref[0]} was not found.")
                 template = Template(found["name"], found["content"], found["default_substitutions"])
-            content = channel_content(config, channel, template, field)
+            content = channel_content(config, channel, template, where)
             if content is not None:
-                for text, part in rendered_fields(content, field):
+                for text, part in rendered_fields(content, where):
                     check_template(text, part)
             out[channel] = content
         return out
 
 
-def _start(call: Call, field: str) -> _Plan:
-    return _Plan(call, field, call.body, f"send-{call.app_id}-{call.request_id}")
+def _start(call: Call, wire: str) -> _Plan:
+    return _Plan(call, wire, call.body, f"send-{call.app_id}-{call.request_id}")
 
 
 @pinpoint(router, "SendMessages")
@@ -199,10 +199,10 @@ async def send_messages(call: Call) -> dict[str, Any]:
     plan = _start(call, "MessageRequest")
     addresses: dict[str, Any] = plan.body.get("Addresses") or {}
     endpoint_cfgs: dict[str, Any] = plan.body.get("Endpoints") or {}
-    check_recipient_count(len(addresses), len(endpoint_cfgs), plan.field)
+    check_recipient_count(len(addresses), len(endpoint_cfgs), plan.wire)
     for address, cfg in addresses.items():
         if "ChannelType" not in cfg:
-            raise BadRequest(f"Missing required member {plan.field}.Addresses.{address}.ChannelType.")
+            raise BadRequest(f"Missing required member {plan.wire}.Addresses.{address}.ChannelType.")
 
     result: dict[str, Any] = {}
     endpoint_result: dict[str, Any] = {}
@@ -229,9 +229,9 @@ async def send_users_messages(call: Call) -> dict[str, Any]:
     plan = _start(call, "SendUsersMessageRequest")
     users: dict[str, Any] = plan.body["Users"]
     if not users:
-        raise BadRequest(f"Invalid value for {plan.field}.Users: name at least one user.")
+        raise BadRequest(f"Invalid value for {plan.wire}.Users: name at least one user.")
     if len(users) > 100:
-        raise BadRequest(f"Invalid value for {plan.field}.Users: at most 100 users per request.")
+        raise BadRequest(f"Invalid value for {plan.wire}.Users: at most 100 users per request.")
     result: dict[str, dict[str, Any]] = {}
     async with call.ctx.engine.connect() as conn:
         await apps_store.get(conn, call.app_id)
