@@ -129,28 +129,37 @@ def _classify(code: int, message: str) -> Outcome:
     return Outcome(PERMANENT_FAILURE, 400, f"SMTP {code} {message}")
 
 
+def smtp_options(smtp_url: str, timeout: float) -> dict[str, Any]:
+    """aiosmtplib connection options from `smtp://`, `smtps://` or `smtp+starttls://` URLs."""
+    parts = urlsplit(smtp_url)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ValueError(f"an SMTP URL must be smtp://, smtps:// or smtp+starttls://, got {parts.scheme}://")
+    options: dict[str, Any] = {
+        "hostname": parts.hostname or "127.0.0.1",
+        "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "use_tls": parts.scheme == "smtps",
+        "start_tls": parts.scheme == "smtp+starttls",
+        "timeout": timeout,
+    }
+    if parts.username:
+        options["username"] = unquote(parts.username)
+        options["password"] = unquote(parts.password or "")
+    return options
+
+
 class EmailProvider:
     channel = "EMAIL"
 
     def __init__(self, smtp_url: str, *, timeout: float = 30.0, tracking: Tracking | None = None) -> None:
         self._tracking = tracking
-        parts = urlsplit(smtp_url)
-        if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
-            raise ValueError(f"OPENPOINT_SMTP_URL must be smtp://, smtps:// or smtp+starttls://, got {smtp_url}")
-        self._options: dict[str, Any] = {
-            "hostname": parts.hostname or "127.0.0.1",
-            "port": parts.port or (465 if parts.scheme == "smtps" else 25),
-            "use_tls": parts.scheme == "smtps",
-            "start_tls": True if parts.scheme == "smtp+starttls" else False,
-            "timeout": timeout,
-        }
-        if parts.username:
-            self._options["username"] = unquote(parts.username)
-            self._options["password"] = unquote(parts.password or "")
+        self._timeout = timeout
+        self._options = smtp_options(smtp_url, timeout)
 
     @asynccontextmanager
     async def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AsyncIterator[Send]:
-        smtp = aiosmtplib.SMTP(**self._options)
+        # A project may name its own relay (`openpoint channels credentials ... SmtpUrl=...`).
+        own = channel.secrets.get("SmtpUrl") if channel is not None else None
+        smtp = aiosmtplib.SMTP(**(smtp_options(own, self._timeout) if own else self._options))
 
         async def ensure_connected() -> None:
             if smtp.is_connected:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openpoint.vault import Vault
 from store.tables import Channel
 
 channels = Channel.__table__  # type: ignore[attr-defined]
@@ -16,6 +18,17 @@ channels = Channel.__table__  # type: ignore[attr-defined]
 def secret_purpose(app_id: str, channel_type: str) -> str:
     """Bound to the ciphertext so one channel's credentials cannot be replayed as another's."""
     return f"channel:{app_id}:{channel_type}"
+
+
+def merged_secret(
+    vault: Vault, app_id: str, channel_type: str, current: bytes | None, given: dict[str, Any]
+) -> bytes | None:
+    """The channel's encrypted credentials with `given` replacing members of the same name."""
+    if not given:
+        return current
+    purpose = secret_purpose(app_id, channel_type)
+    old = orjson.loads(vault.decrypt(current, purpose=purpose)) if current else {}
+    return vault.encrypt(orjson.dumps({**old, **given}), purpose=purpose)
 
 
 async def get(conn: AsyncConnection, app_id: str, channel_type: str) -> dict[str, Any] | None:

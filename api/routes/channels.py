@@ -107,17 +107,9 @@ def _register(kind: ChannelKind) -> None:
             settings = {k: v for k, v in body.items() if k not in kind.secrets and k != "Enabled"}
             if current is not None:
                 settings = {**(current["settings"] or {}), **settings}
-            secret = current["secret_ciphertext"] if current else None
             given = {k: body[k] for k in kind.secrets if k in body}
-            if given:
-                old = (
-                    orjson.loads(call.ctx.vault.decrypt(secret, purpose=store.secret_purpose(call.app_id, kind.channel_type)))
-                    if secret
-                    else {}
-                )
-                secret = call.ctx.vault.encrypt(
-                    orjson.dumps({**old, **given}), purpose=store.secret_purpose(call.app_id, kind.channel_type)
-                )
+            current_secret = current["secret_ciphertext"] if current else None
+            secret = store.merged_secret(call.ctx.vault, call.app_id, kind.channel_type, current_secret, given)
             enabled = body.get("Enabled", current["enabled"] if current else True)
             row = await store.put(
                 conn, call.app_id, kind.channel_type, enabled=enabled, settings=settings, secret=secret

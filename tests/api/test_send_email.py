@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -244,3 +247,37 @@ class TestBadInput:
             },
         )
         assert reply.status == 400 and "RawEmail.Data" in reply.body["Message"]
+
+
+def test_a_project_may_use_its_own_relay(pinpoint: Any, stack: Stack, smtp: SmtpServer, email_app: str) -> None:
+    """`openpoint channels credentials` stores the project's relay (encrypted); its mail goes there."""
+    own = SmtpServer().start()
+    try:
+        env = {
+            **os.environ,
+            "DATABASE_URL": stack.settings.database_url,
+            "OPENPOINT_MASTER_KEY": stack.settings.master_key,
+        }
+        cli = [sys.executable, "-m", "openpoint.cli", "channels", "credentials", "--project", email_app]
+        done = subprocess.run([*cli, "--channel", "EMAIL", f"SmtpUrl={own.url}"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        bad = subprocess.run([*cli, "--channel", "EMAIL", "Nope=1"], env=env, capture_output=True, text=True)
+        assert bad.returncode == 2
+        [row] = stack.sql("SELECT secret_ciphertext FROM channels WHERE app_id = $1", email_app)
+        assert own.url.encode() not in row["secret_ciphertext"]
+        # Pinpoint's own channel writes keep the stored relay.
+        pinpoint.update_email_channel(
+            ApplicationId=email_app, EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": IDENTITY}
+        )
+        to = unique("relay")
+        resp = pinpoint.send_messages(
+            ApplicationId=email_app,
+            MessageRequest={
+                "Addresses": {to: {"ChannelType": "EMAIL"}},
+                "MessageConfiguration": {"DefaultMessage": {"Body": "via the project's relay"}},
+            },
+        )["MessageResponse"]
+        assert resp["Result"][to]["DeliveryStatus"] == "SUCCESSFUL"
+        assert len(own.sink.to(to)) == 1 and smtp.sink.to(to) == []
+    finally:
+        own.stop()
