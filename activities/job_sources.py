@@ -4,23 +4,32 @@ and (imports only) `https://`.
 Everything here is blocking I/O (boto3, urllib, the filesystem); the job activities call it
 from a thread. The gateway calls `parse_location` at request time so that a bad URL is a
 BadRequest naming the member, and the activities call it again before touching anything.
+
+https:// sources may not point into the server's own networks (rules/networks.py): each
+connection resolves the host, checks every address and connects to the checked one, while TLS
+still verifies the name in the URL. Redirects are followed to https:// URLs only (each goes
+through the same check), and proxies from the environment are not used.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
+import socket
 import ssl
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from openpoint.errors import BadRequest
+from rules.networks import Networks, Refused, pick
 
 # Files in a folder are read when their name says they hold the requested format; the rest
 # (the other format, `_SUCCESS` markers, READMEs) are skipped, as Pinpoint does.
@@ -201,8 +210,11 @@ class _Raw(io.RawIOBase):
             super().close()
 
 
-def open_file(url: str, offset: int, root: Path | None, s3: S3Client | None, tls: ssl.SSLContext) -> IO[bytes]:
-    """A buffered binary stream of the file at `url` from byte `offset` on."""
+def open_file(
+    url: str, offset: int, root: Path | None, s3: S3Client | None, tls: ssl.SSLContext, *, allowed: Networks = ()
+) -> IO[bytes]:
+    """A buffered binary stream of the file at `url` from byte `offset` on; https:// sources
+    may reach private networks only when they are `allowed`."""
     loc = parse_location(url, "S3Url", root)
     if loc.scheme == "file":
         # Checked again here: a link may have been swapped in since the job was listed.
@@ -228,11 +240,13 @@ def open_file(url: str, offset: int, root: Path | None, s3: S3Client | None, tls
         return io.BufferedReader(_Raw(body), READ_BUFFER)
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
-        response = urllib.request.urlopen(request, timeout=60, context=tls)
+        response = _opener(tls, allowed).open(request, timeout=60)
     except urllib.error.HTTPError as e:
         if e.code == 416:
             return io.BytesIO(b"")
         raise SourceError(f"{url} cannot be read: HTTP {e.code} {e.reason}.") from None
+    except Refused as e:
+        raise SourceError(f"{url} cannot be read: {e}.") from None
     stream = io.BufferedReader(_Raw(response), READ_BUFFER)
     if offset and response.status != 206:
         # The server ignored the Range header: skip what was already imported.
@@ -245,9 +259,52 @@ def open_file(url: str, offset: int, root: Path | None, s3: S3Client | None, tls
     return stream
 
 
-def read_first_line(url: str, root: Path | None, s3: S3Client | None, tls: ssl.SSLContext) -> bytes:
-    with open_file(url, 0, root, s3, tls) as stream:
+def read_first_line(
+    url: str, root: Path | None, s3: S3Client | None, tls: ssl.SSLContext, *, allowed: Networks = ()
+) -> bytes:
+    with open_file(url, 0, root, s3, tls, allowed=allowed) as stream:
         return stream.readline()
+
+
+def _opener(tls: ssl.SSLContext, allowed: Networks) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), _HttpsRedirectsOnly(), _CheckedHTTPSHandler(tls, allowed)
+    )
+
+
+def _connect_checked(
+    allowed: Networks, address: tuple[str, int], timeout: float | None, source: tuple[str, int] | None = None
+) -> socket.socket:
+    host, port = address
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return socket.create_connection((pick(host, [str(i[4][0]) for i in infos], allowed), port), timeout, source)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    """Connects to the address that passed the check, never to a second lookup's answer."""
+
+    def __init__(self, tls: ssl.SSLContext, allowed: Networks) -> None:
+        super().__init__(context=tls)
+        self._tls = tls
+        self._allowed = allowed
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+    def _connection(self, host: str, **kwargs: Any) -> http.client.HTTPSConnection:
+        conn = http.client.HTTPSConnection(host, context=self._tls, **kwargs)
+        # http.client's hook for opening the socket; TLS then wraps it with the URL's host name.
+        conn._create_connection = partial(_connect_checked, self._allowed)  # type: ignore[attr-defined]
+        return conn
+
+
+class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    def redirect_request(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if urlsplit(newurl).scheme.lower() != "https":
+            raise urllib.error.HTTPError(newurl, code, "redirect to a URL that is not https:// refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 # -- writing (exports) ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from activities.job_sources import Location, S3Client, SourceError, list_files, 
 from activities.job_sources import read_first_line as _read_first_line
 from openpoint.errors import BadRequest, NotFound
 from openpoint.settings import Settings
+from rules.networks import parse_networks
 from store import apps as apps_store
 from store import endpoints as endpoints_store
 from store import jobs as jobs_store
@@ -92,6 +93,7 @@ class JobResources:
         self.root: Path | None = settings.file_root
         self.s3_endpoint_url = settings.s3_endpoint_url
         self.tls = tls or ssl.create_default_context()
+        self.allowed_networks = parse_networks(settings.webhook_allowed_networks)  # for https:// sources
         self._s3: Any = None
         self._s3_lock = threading.Lock()
 
@@ -212,8 +214,8 @@ class ImportActivities:
         s3 = self.r.s3_for(loc)
         header = None
         if fmt == "CSV" and progress.offset > 0:
-            header = _read_first_line(url, self.r.root, s3, self.r.tls)
-        stream = open_file(url, progress.offset, self.r.root, s3, self.r.tls)
+            header = _read_first_line(url, self.r.root, s3, self.r.tls, allowed=self.r.allowed_networks)
+        stream = open_file(url, progress.offset, self.r.root, s3, self.r.tls, allowed=self.r.allowed_networks)
         try:
             return stream, BatchReader(
                 stream, fmt, index=progress.batches, offset=progress.offset, line=progress.line, header=header

@@ -141,7 +141,7 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
 
 def _webhook_secret() -> int:
     from openpoint.vault import vault_from
-    from rules.webhooks import signing_secret  # noqa: F401 (pending)
+    from rules.webhooks import signing_secret
 
     settings = get_settings()
     print(signing_secret(settings, vault_from(settings)))

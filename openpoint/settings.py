@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     apns_api_url: str = "https://api.push.apple.com"
     apns_sandbox_api_url: str = "https://api.sandbox.push.apple.com"
     # Custom-channel webhooks are signed with this secret (HMAC-SHA256); unset: derived from the
-    # master key and shown by `openpoint keys webhook-secret`. Webhooks may not target private,
-    # loopback or link-local addresses unless their networks are listed here (comma-separated CIDRs).
+    # master key and shown by `openpoint webhook-secret`. Webhooks and https:// import sources may
+    # not reach private, loopback or link-local addresses unless their networks are listed in
+    # webhook_allowed_networks (comma-separated CIDRs).
     webhook_signing_secret: str = ""
     webhook_allowed_networks: str = ""
     webhook_timeout_seconds: float = 10.0

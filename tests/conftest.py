@@ -106,6 +106,8 @@ def stack(
         twilio_account_sid=twilio_api.account_sid,
         twilio_auth_token=twilio_api.auth_token,
         fcm_api_url=fcm_api.url,
+        # The loopback fakes and receivers live on 127.0.0.1, which the server refuses by default.
+        webhook_allowed_networks="127.0.0.0/8",
     ).start()
     yield s
     s.stop()

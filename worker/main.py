@@ -16,6 +16,7 @@ from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
+from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
@@ -27,9 +28,12 @@ log = logging.getLogger("openpoint.worker")
 WORKFLOWS: Sequence[type] = (DirectSendWorkflow, ImportJobWorkflow, ExportJobWorkflow)
 
 
-def providers(settings: Settings) -> dict[str, Provider]:
+def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Provider]:
     tracking = Tracking(settings.resolved_public_url(), tracking_key(settings, vault_from(settings)))
-    return {"EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds, tracking=tracking)}
+    return {
+        "EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds, tracking=tracking),
+        "CUSTOM": WebhookProvider(settings, vault_from(settings), tls=tls),
+    }
 
 
 def build_worker(
@@ -38,9 +42,9 @@ def build_worker(
     engine: Any,
     *,
     task_queue: str | None = None,
-    job_tls: ssl.SSLContext | None = None,  # trust for https:// import sources; None: the system's
+    job_tls: ssl.SSLContext | None = None,  # trust for outbound https (imports, webhooks); None: the system's
 ) -> Worker:
-    deliverer = Deliverer(engine, vault_from(settings), providers(settings))
+    deliverer = Deliverer(engine, vault_from(settings), providers(settings, job_tls))
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     return Worker(
