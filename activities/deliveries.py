@@ -18,7 +18,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,6 +27,7 @@ from rules.engagement import delivery_events
 from store import channels as channels_store
 from store import deliveries as log
 from store import engagement
+from store.channels import ChannelConfig
 from workflows.direct_send import DELIVER_BATCH
 from workflows.shared import (
     PERMANENT_FAILURE,
@@ -50,16 +50,9 @@ class Outcome:
     # The provider says the address can never receive (FCM UNREGISTERED): the endpoint goes
     # INACTIVE so later sends skip it.
     endpoint_inactive: bool = False
-
-
-@dataclass(frozen=True)
-class ChannelConfig:
-    """A project's settings for one channel, credentials decrypted (`secrets`)."""
-
-    channel_type: str
-    enabled: bool
-    settings: dict[str, Any]
-    secrets: dict[str, Any]
+    # The provider says the recipient opted out with it (Twilio 21610, after a STOP): the endpoint
+    # is opted out here too.
+    endpoint_opt_out: bool = False
 
 
 class TransientDeliveryError(Exception):
@@ -102,14 +95,7 @@ class Deliverer:
 
     async def channel_config(self, app_id: str, channel_type: str) -> ChannelConfig | None:
         async with self._engine.connect() as conn:
-            row = await channels_store.get(conn, app_id, channel_type)
-        if row is None:
-            return None
-        secrets: dict[str, Any] = {}
-        if row["secret_ciphertext"]:
-            purpose = channels_store.secret_purpose(app_id, channel_type)
-            secrets = orjson.loads(self._vault.decrypt(row["secret_ciphertext"], purpose=purpose))
-        return ChannelConfig(channel_type, row["enabled"], row["settings"] or {}, secrets)
+            return await channels_store.config(conn, self._vault, app_id, channel_type)
 
     @activity.defn(name=DELIVER_BATCH)
     async def deliver_batch(self, batch: DeliveryBatch) -> list[DeliveryResult]:
@@ -234,3 +220,5 @@ class Deliverer:
                 await engagement.record(conn, rows)
             if outcome.endpoint_inactive and r.endpoint_id:
                 await engagement.deactivate(conn, batch.app_id, r.endpoint_id)
+            if outcome.endpoint_opt_out and r.endpoint_id:
+                await engagement.set_opt_out(conn, batch.app_id, [r.endpoint_id], "ALL")

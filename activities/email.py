@@ -28,9 +28,10 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from activities.content import context_of
-from activities.deliveries import ChannelConfig, Outcome, Send, TransientDeliveryError
+from activities.deliveries import Outcome, Send, TransientDeliveryError
 from activities.render import render
 from rules.engagement import sign
+from store.channels import ChannelConfig
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 # Anchors whose href is an absolute web link; `ses:no-track` (SES's opt-out marker, which

@@ -35,9 +35,10 @@ import httpx
 import jwt
 
 from activities.content import personalise
-from activities.deliveries import ChannelConfig, Outcome, Send, TransientDeliveryError
+from activities.deliveries import Outcome, Send, TransientDeliveryError
 from activities.push import refusing, source, strings, tap_action
 from openpoint.settings import Settings
+from store.channels import ChannelConfig
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 APNS_CHANNELS = ("APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX")

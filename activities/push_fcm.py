@@ -36,9 +36,10 @@ from google.auth.exceptions import RefreshError, TransportError
 from google.auth.transport.requests import Request as GoogleAuthRequest
 
 from activities.content import personalise
-from activities.deliveries import ChannelConfig, Outcome, Send, TransientDeliveryError
+from activities.deliveries import Outcome, Send, TransientDeliveryError
 from activities.push import refusing, source, strings, tap_action
 from openpoint.settings import Settings
+from store.channels import ChannelConfig
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 LEGACY_KEY_ONLY = (

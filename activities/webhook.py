@@ -36,11 +36,12 @@ import httpx
 import orjson
 
 from activities.content import personalise
-from activities.deliveries import ChannelConfig, Outcome, Send, TransientDeliveryError
+from activities.deliveries import Outcome, Send, TransientDeliveryError
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from rules.networks import Refused, check, parse_networks, target
 from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook, signing_secret
+from store.channels import ChannelConfig
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 # Payload member <- the batch attributes that may carry it (campaign or journey sends).

@@ -23,6 +23,9 @@ def channel_family(channel: str) -> str:
 
 
 # (events when the provider accepted the message, event when it refused it for good)
+# A provider-reported opt-out (Twilio 21610) is recorded as the channel's opt-out event.
+_OPT_OUT_EVENTS = {"SMS": "_SMS.OPTOUT", "VOICE": "_voice.optout"}
+
 _SEND_EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     # An SMTP relay's 250 is the last word OpenPoint hears (DSNs are not read), so acceptance
     # counts as delivery.
@@ -42,6 +45,8 @@ def delivery_events(channel: str, status: str) -> tuple[str, ...]:
         return sent
     if status in ("PERMANENT_FAILURE", "TEMPORARY_FAILURE", "UNKNOWN_FAILURE", "THROTTLED") and failed:
         return (failed,)
+    if status == "OPT_OUT" and channel_family(channel) in _OPT_OUT_EVENTS:
+        return (_OPT_OUT_EVENTS[channel_family(channel)],)
     return ()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,6 +19,29 @@ channels = Channel.__table__  # type: ignore[attr-defined]
 def secret_purpose(app_id: str, channel_type: str) -> str:
     """Bound to the ciphertext so one channel's credentials cannot be replayed as another's."""
     return f"channel:{app_id}:{channel_type}"
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A project's settings for one channel, credentials decrypted (`secrets`)."""
+
+    channel_type: str
+    enabled: bool
+    settings: dict[str, Any]
+    secrets: dict[str, Any]
+
+
+async def config(conn: AsyncConnection, vault: Vault, app_id: str, channel_type: str) -> ChannelConfig | None:
+    """The channel with its credentials decrypted: for providers and for checking the
+    provider's callbacks, never for responses."""
+    row = await get(conn, app_id, channel_type)
+    if row is None:
+        return None
+    secrets: dict[str, Any] = {}
+    if row["secret_ciphertext"]:
+        purpose = secret_purpose(app_id, channel_type)
+        secrets = orjson.loads(vault.decrypt(row["secret_ciphertext"], purpose=purpose))
+    return ChannelConfig(channel_type, row["enabled"], row["settings"] or {}, secrets)
 
 
 def merged_secret(

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.events import insert_events
-from store.tables import Delivery, Endpoint
+from store.tables import Delivery, Endpoint, Event
 
 deliveries = Delivery.__table__  # type: ignore[attr-defined]
 endpoints = Endpoint.__table__  # type: ignore[attr-defined]
+events = Event.__table__  # type: ignore[attr-defined]
 
 
 def event_row(
@@ -43,6 +44,24 @@ def event_row(
 
 async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await insert_events(conn, rows)
+
+
+async def record_once(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """Write `row` unless an event with its id is already stored: providers retry callbacks,
+    and a callback names one state change that happened once."""
+    # Serialises concurrent deliveries of the same callback until this transaction ends.
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(row["event_id"]))))
+    seen = await conn.scalar(
+        select(
+            exists().where(
+                events.c.app_id == row["app_id"],
+                events.c.endpoint_id == row["endpoint_id"],
+                events.c.event_id == row["event_id"],
+            )
+        )
+    )
+    if not seen:
+        await insert_events(conn, [row])
 
 
 async def delivery_by_key(conn: AsyncConnection, key: str) -> dict[str, Any] | None:

@@ -16,6 +16,9 @@ from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
+from activities.push_apns import APNS_CHANNELS, ApnsProvider
+from activities.push_fcm import FcmProvider
+from activities.twilio_channels import SmsProvider, VoiceProvider
 from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
@@ -33,6 +36,10 @@ def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str
     return {
         "EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds, tracking=tracking),
         "CUSTOM": WebhookProvider(settings, vault_from(settings), tls=tls),
+        "GCM": FcmProvider(settings),
+        "SMS": SmsProvider(settings),
+        "VOICE": VoiceProvider(settings),
+        **{channel: ApnsProvider(settings, channel, tls=tls) for channel in APNS_CHANNELS},
     }
 
 

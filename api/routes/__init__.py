@@ -1,6 +1,18 @@
 """One router per Pinpoint area. Importing this module registers every implemented operation."""
 
-from api.routes import apps, channels, endpoints, engagement, events, jobs, messages, segments, tags, templates
+from api.routes import (
+    apps,
+    channels,
+    endpoints,
+    engagement,
+    events,
+    jobs,
+    messages,
+    segments,
+    tags,
+    templates,
+    twilio_hooks,
+)
 
 ROUTERS = [
     apps.router,
@@ -13,4 +25,5 @@ ROUTERS = [
     segments.router,
     templates.router,
     engagement.router,
+    twilio_hooks.router,
 ]

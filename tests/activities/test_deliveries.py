@@ -13,8 +13,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deliveries import ChannelConfig, Deliverer, Outcome, Send, TransientDeliveryError
+from activities.deliveries import Deliverer, Outcome, Send, TransientDeliveryError
 from openpoint.vault import Vault
+from store.channels import ChannelConfig
 from store.db import make_engine
 from workflows.shared import DeliveryBatch, Recipient
 

@@ -159,8 +159,14 @@ def test_templates_supply_content_with_defaults_and_pinned_versions(
             "DefaultSubstitutions": '{"User.UserAttributes.FirstName": "friend"}',
         },
     )
+    # Each version is a whole template: version 2 carries its own defaults.
     pinpoint.update_sms_template(
-        TemplateName=name, CreateNewVersion=True, SMSTemplateRequest={"Body": "v2 {{User.UserAttributes.FirstName}}"}
+        TemplateName=name,
+        CreateNewVersion=True,
+        SMSTemplateRequest={
+            "Body": "v2 {{User.UserAttributes.FirstName}}",
+            "DefaultSubstitutions": '{"User.UserAttributes.FirstName": "pal"}',
+        },
     )
     pinpoint.update_endpoint(
         ApplicationId=sms_app,
@@ -189,7 +195,7 @@ def test_templates_supply_content_with_defaults_and_pinned_versions(
     assert _to(twilio_api, anonymous)[-1]["Body"] == "v1 friend "
     # A pinned version.
     send("2", Addresses={anonymous: {"ChannelType": "SMS"}})
-    assert _to(twilio_api, anonymous)[-1]["Body"] == "v2 friend"
+    assert _to(twilio_api, anonymous)[-1]["Body"] == "v2 pal"
     # A missing template is a NotFound and nothing is sent.
     before = len(twilio_api.messages)
     with pytest.raises(pinpoint.exceptions.NotFoundException):
@@ -202,3 +208,26 @@ def test_templates_supply_content_with_defaults_and_pinned_versions(
             },
         )
     assert len(twilio_api.messages) == before
+
+
+def test_a_number_twilio_knows_as_unsubscribed_is_opted_out(
+    pinpoint: Any, stack: Stack, twilio_api: FakeTwilio, sms_app: str
+) -> None:
+    """Twilio refuses a number that texted STOP to it (21610): the endpoint is opted out here
+    too, so later sends skip it without asking Twilio again."""
+    number = _number()
+    twilio_api.fail[number] = (400, 21610)
+    pinpoint.update_endpoint(
+        ApplicationId=sms_app, EndpointId="stopped", EndpointRequest={"Address": number, "ChannelType": "SMS"}
+    )
+    request = {"Endpoints": {"stopped": {}}, "MessageConfiguration": {"SMSMessage": {"Body": "hi"}}}
+    first = pinpoint.send_messages(ApplicationId=sms_app, MessageRequest=request)["MessageResponse"]
+    assert first["EndpointResult"]["stopped"]["DeliveryStatus"] == "OPT_OUT"
+    endpoint = pinpoint.get_endpoint(ApplicationId=sms_app, EndpointId="stopped")["EndpointResponse"]
+    assert endpoint["OptOut"] == "ALL"
+    [event] = stack.sql("SELECT event_type FROM events WHERE app_id = $1 AND endpoint_id = 'stopped'", sms_app)
+    assert event["event_type"] == "_SMS.OPTOUT"
+    tries = len([a for a in twilio_api.attempts if a.get("To") == number])
+    again = pinpoint.send_messages(ApplicationId=sms_app, MessageRequest=request)["MessageResponse"]
+    assert again["EndpointResult"]["stopped"]["DeliveryStatus"] == "OPT_OUT"
+    assert len([a for a in twilio_api.attempts if a.get("To") == number]) == tries

@@ -259,7 +259,9 @@ def test_a_project_may_use_its_own_relay(pinpoint: Any, stack: Stack, smtp: Smtp
             "OPENPOINT_MASTER_KEY": stack.settings.master_key,
         }
         cli = [sys.executable, "-m", "openpoint.cli", "channels", "credentials", "--project", email_app]
-        done = subprocess.run([*cli, "--channel", "EMAIL", f"SmtpUrl={own.url}"], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [*cli, "--channel", "EMAIL", f"SmtpUrl={own.url}"], env=env, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         bad = subprocess.run([*cli, "--channel", "EMAIL", "Nope=1"], env=env, capture_output=True, text=True)
         assert bad.returncode == 2
