@@ -8,6 +8,8 @@ from api.routes import (
     events,
     jobs,
     messages,
+    otp,
+    phone,
     segments,
     tags,
     templates,
@@ -26,4 +28,6 @@ ROUTERS = [
     templates.router,
     engagement.router,
     twilio_hooks.router,
+    otp.router,
+    phone.router,
 ]
