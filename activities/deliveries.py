@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from openpoint.vault import Vault
+from openpoint.vault import Vault, unseal
 from rules.engagement import delivery_events
 from store import channels as channels_store
 from store import deliveries as log
@@ -165,7 +165,7 @@ class Deliverer:
                     async with self._engine.begin() as conn:
                         await log.set_status(conn, r.key, log.SENDING)
                     try:
-                        outcome = await send(r)
+                        outcome = await send(self._opened(r))
                     except TransientDeliveryError as e:
                         if not last_attempt:
                             await self._record(batch, r, None)
@@ -186,6 +186,11 @@ class Deliverer:
                     await self._record(batch, r, outcome)
                     results[r.key] = _result(r, outcome)
         return transient
+
+    def _opened(self, r: Recipient) -> Recipient:
+        if r.sealed is None:
+            return r
+        return replace(r, substitutions={**r.substitutions, **unseal(self._vault, r.key, r.sealed)}, sealed=None)
 
     async def _record(self, batch: DeliveryBatch, r: Recipient, outcome: Outcome | None) -> None:
         async with self._engine.begin() as conn:

@@ -15,6 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from openpoint.settings import Settings
@@ -65,3 +66,14 @@ def vault_from(settings: Settings) -> Vault:
 def tracking_key(settings: Settings, vault: Vault) -> bytes:
     """The key that signs tracking links: the worker signs them, the gateway checks them."""
     return settings.tracking_secret.encode() if settings.tracking_secret else vault.derive("tracking-links")
+
+
+def seal(vault: Vault, key: str, values: dict[str, list[str]]) -> str:
+    """Substitutions encrypted for one recipient (bound to its idempotency key), so that secrets
+    such as one-time passwords travel through workflow histories unreadable."""
+    return base64.b64encode(vault.encrypt(orjson.dumps(values), purpose=f"sealed:{key}")).decode()
+
+
+def unseal(vault: Vault, key: str, sealed: str) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = orjson.loads(vault.decrypt(base64.b64decode(sealed), purpose=f"sealed:{key}"))
+    return values

@@ -29,6 +29,9 @@ class Recipient:
     substitutions: dict[str, list[str]] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)  # BodyOverride, TitleOverride, RawContent
     context: dict[str, str] = field(default_factory=dict)
+    # Substitutions that must not be readable in the history (one-time passwords), encrypted by
+    # openpoint.vault.seal; the worker opens them just before rendering.
+    sealed: str | None = None
 
 
 @dataclass
