@@ -10,18 +10,16 @@ from the request and the templates it names, and checked before anything is sent
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
-from temporalio.client import WorkflowFailureError
-from temporalio.service import RPCError
 
 from activities.render import check_template
 from api.codec import iso
+from api.direct_send import run_direct_send
 from api.operations import Call, pinpoint
-from openpoint.errors import BadRequest, InternalServerError, NotFound
+from openpoint.errors import BadRequest, NotFound
 from rules.endpoints import endpoint_response
 from rules.messages import (
     EMAIL,
@@ -35,13 +33,11 @@ from store import apps as apps_store
 from store import channels as channels_store
 from store import endpoints as endpoints_store
 from store import templates as templates_store
-from workflows.direct_send import DirectSendWorkflow
 from workflows.shared import (
     DUPLICATE,
     OPT_OUT,
     PERMANENT_FAILURE,
     DeliveryBatch,
-    DeliveryResult,
     DirectSendInput,
     Recipient,
 )
@@ -144,7 +140,8 @@ class _Plan:
                     )
                 )
         where = {t.recipient.key: t for ts in self.admitted.values() for t in ts}
-        for r in await _run(self.call, self.workflow_id, DirectSendInput(app_id=self.call.app_id, batches=batches)):
+        request = DirectSendInput(app_id=self.call.app_id, batches=batches)
+        for r in await run_direct_send(self.call, self.workflow_id, request):
             t = where[r.key]
             entry = _failed(r.delivery_status, r.status_code, r.status_message)
             if r.message_id:
@@ -242,18 +239,3 @@ async def send_users_messages(call: Call) -> dict[str, Any]:
         await plan.prepare(conn)
     await plan.deliver()
     return {"ApplicationId": call.app_id, "RequestId": call.request_id, "Result": result}
-
-
-async def _run(call: Call, workflow_id: str, request: DirectSendInput) -> list[DeliveryResult]:
-    try:
-        client = await call.ctx.temporal()
-        output = await client.execute_workflow(
-            DirectSendWorkflow.run,
-            request,
-            id=workflow_id,
-            task_queue=call.ctx.settings.task_queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-    except (WorkflowFailureError, RPCError, RuntimeError, OSError) as e:
-        raise InternalServerError(f"The message could not be sent: {e}") from None
-    return output.results

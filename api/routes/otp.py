@@ -17,8 +17,8 @@ from jinja2 import Environment, meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.render import check_template, to_jinja
+from api.direct_send import run_direct_send
 from api.operations import Call, pinpoint
-from api.routes.messages import _run
 from openpoint.errors import BadRequest
 from openpoint.vault import seal
 from rules import otp as rules
@@ -105,7 +105,7 @@ async def send_otp_message(call: Call) -> dict[str, Any]:
             **({"dlt_entity_id": str(call.body["EntityId"])} if call.body.get("EntityId") else {}),
         },
     )
-    [result] = await _run(call, workflow_id, DirectSendInput(app_id=call.app_id, batches=[batch]))
+    [result] = await run_direct_send(call, workflow_id, DirectSendInput(app_id=call.app_id, batches=[batch]))
     entry = {
         "DeliveryStatus": result.delivery_status,
         "StatusCode": result.status_code,
