@@ -6,15 +6,17 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from store.db import make_engine
 from store.migrate import upgrade
 from tests.fakes.fcm_api import FakeFcm
 from tests.fakes.twilio_api import FakeTwilio
@@ -173,3 +175,11 @@ def app_id(pinpoint: Any) -> Iterator[str]:
     """A fresh project per test: tests never see each other's data."""
     app = pinpoint.create_app(CreateApplicationRequest={"Name": f"test-{secrets.token_hex(3)}"})
     yield app["ApplicationResponse"]["Id"]
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the session's database, for tests that drive activities or the store directly."""
+    e = make_engine(database_url, pool_size=2)
+    yield e
+    await e.dispose()

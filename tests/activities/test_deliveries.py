@@ -16,7 +16,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.deliveries import Deliverer, Outcome, Send, TransientDeliveryError
 from openpoint.vault import Vault
 from store.channels import ChannelConfig
-from store.db import make_engine
 from workflows.shared import DeliveryBatch, Recipient
 
 VAULT = Vault(secrets.token_bytes(32))
@@ -51,13 +50,6 @@ def batch(*addresses: str, max_attempts: int = 3) -> DeliveryBatch:
         recipients=[Recipient(key=f"wf-{run}/0/{a}", address=a) for a in addresses],
         max_attempts=max_attempts,
     )
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[Any]:
-    e = make_engine(database_url, pool_size=2)
-    yield e
-    await e.dispose()
 
 
 async def test_a_retried_batch_does_not_resend(engine: Any) -> None:

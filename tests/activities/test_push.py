@@ -10,7 +10,7 @@ import secrets
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store import apps as apps_store
 from store import channels as channels_store
-from store.db import make_engine
 from tests.conftest import self_signed_cert
 from tests.fakes.apns_api import FakeApns
 from tests.fakes.fcm_api import FakeFcm
@@ -35,13 +34,6 @@ from workflows.shared import DeliveryBatch, DeliveryResult, Recipient
 
 VAULT = Vault(secrets.token_bytes(32))
 CAMPAIGN = {"campaign_id": "c-1", "treatment_id": "0", "campaign_activity_id": "act-1"}
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[Any]:
-    e = make_engine(database_url, pool_size=2)
-    yield e
-    await e.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store import apps as apps_store
 from store import channels as channels_store
-from store.db import make_engine
 from tests.fakes.twilio_api import FakeTwilio
 from workflows.shared import DeliveryBatch, DeliveryResult, Recipient
 
@@ -31,13 +29,6 @@ STATUS_URL = f"{PUBLIC_URL}/engagement/twilio/status"
 
 def number() -> str:
     return "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[Any]:
-    e = make_engine(database_url, pool_size=2)
-    yield e
-    await e.dispose()
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from openpoint.embedded import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from rules.webhooks import verify_webhook
-from store.db import make_engine
 from workflows.shared import DeliveryBatch, DeliveryResult, Recipient
 
 VAULT = Vault(secrets.token_bytes(32))
@@ -78,13 +77,6 @@ async def receiver(tls_cert: tuple[Path, Path]) -> AsyncIterator[Receiver]:
     await web.TCPSite(runner, "127.0.0.1", r.port, ssl_context=context).start()
     yield r
     await runner.cleanup()
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[Any]:
-    e = make_engine(database_url, pool_size=2)
-    yield e
-    await e.dispose()
 
 
 @pytest.fixture

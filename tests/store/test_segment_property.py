@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.db import make_engine
 from store.driver import driver, jsonb
 from store.segment_sql import SegmentDefinition, contains, count, resolve_page
 
@@ -79,13 +76,6 @@ DURATIONS = {
     "DAY_30": timedelta(days=30),
 }
 AGES = [timedelta(0), timedelta(hours=24), timedelta(days=7), timedelta(days=30)]  # on the boundaries
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(database_url, pool_size=2)
-    yield eng
-    await eng.dispose()
 
 
 # -- strategies ---------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ only code under test is store/segment_sql.py.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,20 +14,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openpoint.errors import BadRequest, NotFound
-from store.db import make_engine
 from store.driver import driver, jsonb
 from store.segment_sql import SegmentDefinition, compile_where, contains, count, load_definition, resolve_page
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PARIS = {"Latitude": 48.9, "Longitude": 2.3}
 LYON = {"Latitude": 45.8, "Longitude": 4.8}  # ~390 km from Paris
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(database_url, pool_size=2)
-    yield eng
-    await eng.dispose()
 
 
 async def new_app(engine: AsyncEngine) -> str:
