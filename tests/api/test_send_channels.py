@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.fcm_api import FakeFcm
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
@@ -231,3 +232,58 @@ def test_a_number_twilio_knows_as_unsubscribed_is_opted_out(
     again = pinpoint.send_messages(ApplicationId=sms_app, MessageRequest=request)["MessageResponse"]
     assert again["EndpointResult"]["stopped"]["DeliveryStatus"] == "OPT_OUT"
     assert len([a for a in twilio_api.attempts if a.get("To") == number]) == tries
+
+
+def test_an_inbound_stop_keeps_later_sends_away(
+    pinpoint: Any, stack: Stack, twilio_api: FakeTwilio, sms_app: str
+) -> None:
+    number = _number()
+    pinpoint.update_endpoint(
+        ApplicationId=sms_app, EndpointId="texter", EndpointRequest={"Address": number, "ChannelType": "SMS"}
+    )
+    request = {"Endpoints": {"texter": {}}, "MessageConfiguration": {"SMSMessage": {"Body": "deal of the day"}}}
+    assert _send_status(pinpoint, sms_app, request, "texter") == "SUCCESSFUL"
+    reply = twilio_api.inbound(
+        f"{stack.url}/engagement/twilio/{sms_app}/inbound", from_=number, to="+15550009999", body="STOP"
+    )
+    assert reply.status_code == 200
+    assert _send_status(pinpoint, sms_app, request, "texter") == "OPT_OUT"
+    assert len(_to(twilio_api, number)) == 1
+    twilio_api.inbound(
+        f"{stack.url}/engagement/twilio/{sms_app}/inbound", from_=number, to="+15550009999", body="START"
+    )
+    assert _send_status(pinpoint, sms_app, request, "texter") == "SUCCESSFUL"
+    assert len(_to(twilio_api, number)) == 2
+
+
+def test_a_token_fcm_no_longer_knows_makes_the_endpoint_inactive(pinpoint: Any, fcm_api: FakeFcm, app_id: str) -> None:
+    pinpoint.update_gcm_channel(
+        ApplicationId=app_id, GCMChannelRequest={"ServiceJson": fcm_api.service_account(), "Enabled": True}
+    )
+    token = secrets.token_hex(32)
+    pinpoint.update_endpoint(
+        ApplicationId=app_id, EndpointId="phone", EndpointRequest={"Address": token, "ChannelType": "GCM"}
+    )
+    fcm_api.script(token, "UNREGISTERED")
+    request = {"Endpoints": {"phone": {}}, "MessageConfiguration": {"GCMMessage": {"Title": "Hi", "Body": "x"}}}
+    assert _send_status(pinpoint, app_id, request, "phone") == "PERMANENT_FAILURE"
+    endpoint = pinpoint.get_endpoint(ApplicationId=app_id, EndpointId="phone")["EndpointResponse"]
+    assert endpoint["EndpointStatus"] == "INACTIVE"
+    assert len(fcm_api.refused) >= 1
+
+    def asked() -> int:
+        return len(fcm_api.sent) + len(fcm_api.refused)
+
+    before = asked()
+    assert _send_status(pinpoint, app_id, request, "phone") == "PERMANENT_FAILURE"
+    assert asked() == before  # FCM is not asked again
+    # The app registers again (an endpoint write makes it ACTIVE) and messages flow.
+    pinpoint.update_endpoint(
+        ApplicationId=app_id, EndpointId="phone", EndpointRequest={"Address": token, "ChannelType": "GCM"}
+    )
+    assert _send_status(pinpoint, app_id, request, "phone") == "SUCCESSFUL"
+
+
+def _send_status(pinpoint: Any, app_id: str, request: dict[str, Any], endpoint_id: str) -> str:
+    resp = pinpoint.send_messages(ApplicationId=app_id, MessageRequest=request)["MessageResponse"]
+    return str(resp["EndpointResult"][endpoint_id]["DeliveryStatus"])
