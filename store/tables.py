@@ -236,3 +236,53 @@ class OtpCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     attempts_left: int
     created_at: datetime | None = _ts()
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaigns"
+    app_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    version: int = 1
+    state: str = "SCHEDULED"
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class CampaignVersion(SQLModel, table=True):
+    __tablename__ = "campaign_versions"
+    app_id: str = Field(primary_key=True, max_length=32)
+    campaign_id: str = Field(primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    definition: dict[str, Any] | None = _jsonb(default="")
+    created_at: datetime | None = _ts()
+
+
+class CampaignActivity(SQLModel, table=True):
+    """One run of one treatment (ActivityResponse)."""
+
+    __tablename__ = "campaign_activities"
+    app_id: str = Field(primary_key=True, max_length=32)
+    campaign_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    run_number: int
+    treatment_id: str
+    campaign_version: int
+    scheduled_start: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    state: str = "PENDING"
+    result: str | None = None
+    total_endpoint_count: int = 0
+    successful_endpoint_count: int = 0
+    timezones_total_count: int = 0
+    timezones_completed_count: int = 0
+    execution_metrics: dict[str, Any] | None = _jsonb()
+
+
+class CampaignTarget(SQLModel, table=True):
+    __tablename__ = "campaign_targets"
+    app_id: str = Field(primary_key=True, max_length=32)
+    campaign_id: str = Field(primary_key=True, max_length=32)
+    endpoint_id: str = Field(primary_key=True)
+    activity_id: str = Field(primary_key=True, max_length=64)
+    targeted_at: datetime | None = _ts()

@@ -23,12 +23,13 @@ from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
+from workflows.campaign import CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 
 log = logging.getLogger("openpoint.worker")
 
-WORKFLOWS: Sequence[type] = (DirectSendWorkflow, ImportJobWorkflow, ExportJobWorkflow)
+WORKFLOWS: Sequence[type] = (DirectSendWorkflow, ImportJobWorkflow, ExportJobWorkflow, CampaignWorkflow)
 
 
 def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Provider]:
