@@ -1,7 +1,10 @@
 """One router per Pinpoint area. Importing this module registers every implemented operation."""
 
 from api.routes import (
+    analytics,
     apps,
+    campaign_activities,
+    campaigns,
     channels,
     endpoints,
     engagement,
@@ -25,9 +28,12 @@ ROUTERS = [
     tags.router,
     jobs.router,
     segments.router,
+    campaigns.router,
     templates.router,
     engagement.router,
     twilio_hooks.router,
     otp.router,
     phone.router,
+    campaign_activities.router,
+    analytics.router,
 ]

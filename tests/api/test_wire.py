@@ -98,9 +98,9 @@ class TestErrors:
 
     def test_operation_not_built_yet(self, pinpoint: Any, app_id: str) -> None:
         with pytest.raises(ClientError) as exc:
-            pinpoint.get_campaigns(ApplicationId=app_id)
+            pinpoint.get_recommender_configurations()
         assert exc.value.response["Error"]["Code"] == "MethodNotAllowedException"
-        assert "GetCampaigns" in exc.value.response["Error"]["Message"]
+        assert "GetRecommenderConfigurations" in exc.value.response["Error"]["Message"]
 
     def test_oversized_payload(self, stack: Stack) -> None:
         reply = send(stack, "POST", "/v1/apps", raw=b'{"Name":"' + b"x" * (7 * 1024 * 1024) + b'"}')

@@ -1,0 +1,51 @@
+"""Analytics: GetCampaignDateRangeKpi and GetApplicationDateRangeKpi.
+
+The metric's name picks a definition (rules/kpis.py), the date range is checked (31 days at
+most, starting within the 90 days of retention, the last 31 days by default) and one query
+counts the project's standard events (store/kpis.py). `page-size` and `next-token` are not
+supported for these metrics in Pinpoint either: NextToken is never set.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.codec import iso
+from api.operations import Call, pinpoint
+from rules import kpis as rules
+from store import apps as apps_store
+from store import campaign_activities
+from store import kpis as store
+
+router = APIRouter(tags=["analytics"])
+
+
+async def _kpi(call: Call, campaign_id: str | None) -> dict[str, Any]:
+    kpi = rules.lookup(call.labels["KpiName"], campaign=campaign_id is not None)
+    start, end = rules.date_range(call.query.get("StartTime"), call.query.get("EndTime"), now=datetime.now(UTC))
+    async with call.ctx.engine.connect() as conn:
+        await apps_store.get(conn, call.app_id)
+        if campaign_id is not None:
+            await campaign_activities.require_campaign(conn, call.app_id, campaign_id)
+        counted = await store.count(conn, kpi, app_id=call.app_id, start=start, end=end, campaign_id=campaign_id)
+    return {
+        "ApplicationId": call.app_id,
+        "CampaignId": campaign_id,
+        "KpiName": kpi.name,
+        "StartTime": iso(start),
+        "EndTime": iso(end),
+        "KpiResult": {"Rows": rules.result_rows(kpi, counted)},
+    }
+
+
+@pinpoint(router, "GetCampaignDateRangeKpi")
+async def get_campaign_date_range_kpi(call: Call) -> dict[str, Any]:
+    return await _kpi(call, call.labels["CampaignId"])
+
+
+@pinpoint(router, "GetApplicationDateRangeKpi")
+async def get_application_date_range_kpi(call: Call) -> dict[str, Any]:
+    return await _kpi(call, None)
