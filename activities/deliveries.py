@@ -68,6 +68,10 @@ Send = Callable[[Recipient], Awaitable[Outcome]]
 
 
 class Provider(Protocol):
+    """A channel's sender. A provider may also set `idempotent = True` when its peer drops a
+    repeated idempotency key: a message a dead worker left mid-handover is then sent again
+    instead of being reported UNKNOWN_FAILURE."""
+
     channel: str
 
     def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AbstractAsyncContextManager[Send]:
@@ -99,7 +103,22 @@ class Deliverer:
 
     @activity.defn(name=DELIVER_BATCH)
     async def deliver_batch(self, batch: DeliveryBatch) -> list[DeliveryResult]:
-        last_attempt = activity.info().attempt >= batch.max_attempts
+        results, transient = await self.deliver(batch, last_attempt=activity.info().attempt >= batch.max_attempts)
+        if transient:
+            raise ApplicationError(
+                f"{len(transient)} of {len(batch.recipients)} messages hit a transient provider error: "
+                f"{transient[0].message}",
+                type="TransientDeliveryError",
+            )
+        return results
+
+    async def deliver(
+        self, batch: DeliveryBatch, *, last_attempt: bool
+    ) -> tuple[list[DeliveryResult], list[TransientDeliveryError]]:
+        """Send what the log says is still to send. Returns the final results (in recipient
+        order) and the transient errors of recipients left PENDING for a later attempt; other
+        activities (campaign pages) call this inside their own retries."""
+        provider = self._providers.get(batch.channel)
         async with self._engine.begin() as conn:
             rows = await log.claim(
                 conn,
@@ -123,6 +142,10 @@ class Deliverer:
             row = rows[r.key]
             if row["status"] in FINAL:
                 results[r.key] = _from_row(r, row)
+            elif row["status"] == log.SENDING and getattr(provider, "idempotent", False):
+                # An earlier attempt died while handing this one over; the provider drops a
+                # repeat of the same idempotency key, so sending again cannot duplicate it.
+                todo.append(r)
             elif row["status"] == log.SENDING:
                 # An earlier attempt died while handing this one over: it may have gone out, so
                 # it is not sent again.
@@ -137,13 +160,7 @@ class Deliverer:
                 todo.append(r)
 
         transient = await self._send_all(batch, todo, results, last_attempt)
-        if transient:
-            raise ApplicationError(
-                f"{len(transient)} of {len(batch.recipients)} messages hit a transient provider error: "
-                f"{transient[0].message}",
-                type="TransientDeliveryError",
-            )
-        return [results[r.key] for r in batch.recipients]
+        return [results[r.key] for r in batch.recipients if r.key in results], transient
 
     async def _send_all(
         self, batch: DeliveryBatch, todo: list[Recipient], results: dict[str, DeliveryResult], last_attempt: bool

@@ -88,6 +88,8 @@ class WebhookProvider:
     """Sends CUSTOM messages; `tls` is the trust for receivers' certificates (None: the system's)."""
 
     channel = "CUSTOM"
+    # Receivers are asked to drop a repeated Idempotency-Key (documented in the README).
+    idempotent = True
 
     def __init__(self, settings: Settings, vault: Vault, *, tls: ssl.SSLContext | None = None) -> None:
         self._secret = signing_secret(settings, vault)

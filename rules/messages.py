@@ -16,6 +16,7 @@ The content handed to a provider (`DeliveryBatch.content`) uses these keys:
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,3 +215,64 @@ def check_recipient_count(addresses: int, endpoints: int, field: str) -> None:
         raise BadRequest(f"Invalid value for {field}: name at least one address or endpoint.")
     if total > MAX_RECIPIENTS:
         raise BadRequest(f"Invalid value for {field}: at most {MAX_RECIPIENTS} addresses and endpoints per request.")
+
+
+# Campaign messages (MessageConfiguration) use other shapes than direct sends: push platforms
+# share `Message`, email is CampaignEmailMessage, there are no message-level substitutions.
+_CAMPAIGN_PUSH_KEYS = {**_PUSH_KEYS, "ImageSmallIconUrl": "small_image_icon_url", "JsonBody": "json_body"}
+_CAMPAIGN_EMAIL_KEYS = {
+    "Title": "subject",
+    "HtmlBody": "html",
+    "Body": "text",
+    "Headers": "headers",
+    "FromAddress": "from",
+}
+
+
+def campaign_content(
+    config: dict[str, Any], channel: str, template: Template | None, custom_uri: str | None = None
+) -> dict[str, Any] | None:
+    """The content a campaign treatment sends on `channel`: its template's, overlaid by the
+    treatment's MessageConfiguration; None when it has nothing for that channel."""
+    family = channel_family(channel)
+    content: dict[str, Any]
+    if family == "CUSTOM":
+        if not custom_uri:
+            return None
+        content = {"url": custom_uri, "data": (config.get("CustomMessage") or {}).get("Data")}
+    elif family == "EMAIL":
+        base = _copy(template.content, _EMAIL_TEMPLATE_KEYS) if template else {}
+        content = {**base, **_copy(config.get("EmailMessage") or {}, _CAMPAIGN_EMAIL_KEYS)}
+    elif family == "SMS":
+        base = _copy(template.content, _SMS_KEYS) if template else {}
+        content = {**base, **_copy(config.get("SMSMessage") or {}, _SMS_KEYS)}
+    elif family == "PUSH":
+        member, template_member = PUSH_MEMBERS[channel]
+        base = {}
+        if template:
+            base = {
+                **_copy(template.content.get("Default") or {}, _PUSH_KEYS),
+                **_copy(template.content.get(template_member) or {}, _PUSH_KEYS),
+            }
+        content = {
+            **base,
+            **_copy(config.get("DefaultMessage") or {}, _CAMPAIGN_PUSH_KEYS),
+            **_copy(config.get(member) or {}, _CAMPAIGN_PUSH_KEYS),
+        }
+        json_body = content.pop("json_body", None)
+        if json_body:
+            # JsonBody is the data payload as a JSON object in a string; providers want a map.
+            try:
+                parsed = json.loads(json_body)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                content["data"] = {**{k: v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}}
+    else:
+        return None
+    if family != "CUSTOM" and not any(k in content for k in ("text", "html", "body", "raw_content")):
+        if not content.get("silent_push"):
+            return None
+    content["substitutions"] = []
+    content["defaults"] = template.defaults if template else {}
+    return content

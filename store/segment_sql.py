@@ -457,6 +457,23 @@ async def resolve_page(
     return [r["id"] for r in rows]
 
 
+async def resolve_rows(
+    conn: AsyncConnection,
+    app_id: str,
+    definition: SegmentDefinition,
+    *,
+    after: str | None,
+    limit: int,
+    now: datetime,
+) -> list[asyncpg.Record]:
+    """`resolve_page`, returning the members' whole rows (campaign sends need every field)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    pg, sql, params = await _statement(conn, app_id, definition, now, False, after)
+    params.append(limit)
+    return list(await pg.fetch(f"SELECT e.* {sql} ORDER BY e.id LIMIT ${len(params)}::int8", *params))
+
+
 async def count(
     conn: AsyncConnection, app_id: str, definition: SegmentDefinition, *, now: datetime, sendable: bool = False
 ) -> int:

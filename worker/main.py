@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.campaigns import CampaignActivities
 from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.job_exports import ExportActivities
@@ -53,6 +54,7 @@ def build_worker(
     job_tls: ssl.SSLContext | None = None,  # trust for outbound https (imports, webhooks); None: the system's
 ) -> Worker:
     deliverer = Deliverer(engine, vault_from(settings), providers(settings, job_tls))
+    campaigns = CampaignActivities(engine, deliverer)
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     return Worker(
@@ -61,6 +63,10 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=[
             deliverer.deliver_batch,
+            campaigns.plan_run,
+            campaigns.start_run,
+            campaigns.send_page,
+            campaigns.finish_run,
             imports.prepare_import,
             imports.import_piece,
             imports.finish_import,

@@ -1,16 +1,27 @@
 """One workflow per campaign (`campaign-{app}-{campaign}`): waits for each run, resolves the
 segment at that moment, fans sends out in batches, and keeps the campaign's State true.
 
-(Being built: the API starts, signals and cancels it through api/campaign_control.py.)
+Every decision that needs data (the campaign's definition, the next run time, who is in the
+segment) is an activity; the workflow only sequences them and sleeps on durable timers. A
+run walks the segment in pages, one activity per page, each page sending its endpoints in
+parallel sub-batches under their idempotency keys, so a page retried after a crash re-sends
+nothing. The history grows by a few events per page (about 3,000 for a million endpoints)
+and every run starts a fresh history (continue-as-new).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 REFRESH = "refresh"
+PLAN_RUN = "campaign_plan_run"
+START_RUN = "campaign_start_run"
+SEND_PAGE = "campaign_send_page"
+FINISH_RUN = "campaign_finish_run"
 
 
 def workflow_id(app_id: str, campaign_id: str) -> str:
@@ -21,7 +32,61 @@ def workflow_id(app_id: str, campaign_id: str) -> str:
 class CampaignInput:
     app_id: str
     campaign_id: str
-    run_number: int = 0  # runs already done (carried over continue-as-new)
+    run_number: int = 0  # runs already done or skipped (carried over continue-as-new)
+    last_run_at: str | None = None  # ISO instant of the last run considered
+
+
+@dataclass
+class RunPlan:
+    action: str  # "run" | "done"
+    at: str | None = None  # ISO instant the run starts
+    version: int = 0  # the campaign version the run uses
+    paused: bool = False
+
+
+@dataclass
+class RunRef:
+    app_id: str
+    campaign_id: str
+    run_number: int
+    version: int
+    scheduled_start: str  # ISO instant
+
+
+@dataclass
+class PageRequest:
+    run: RunRef
+    now: str  # workflow time (ISO) the page is sent at: quiet time, recency and limits read it
+    after: str | None = None  # the last endpoint id of the previous page
+
+
+@dataclass
+class TreatmentCounts:
+    total: int = 0  # endpoints the run targeted
+    successful: int = 0
+    metrics: dict[str, int] = field(default_factory=dict)  # ENDPOINT_OPT_OUT, TREATMENT_HOLDOUT, ...
+
+    def add(self, other: TreatmentCounts) -> None:
+        self.total += other.total
+        self.successful += other.successful
+        for k, v in other.metrics.items():
+            self.metrics[k] = self.metrics.get(k, 0) + v
+
+
+@dataclass
+class PageResult:
+    next_after: str | None  # None: that was the last page
+    counts: dict[str, TreatmentCounts] = field(default_factory=dict)  # by treatment id
+
+
+@dataclass
+class FinishRequest:
+    run: RunRef
+    counts: dict[str, TreatmentCounts]
+
+
+_QUICK = timedelta(seconds=30)
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn
@@ -31,9 +96,51 @@ class CampaignWorkflow:
 
     @workflow.signal(name=REFRESH)
     def refresh(self) -> None:
-        """The campaign was updated, paused or resumed: re-read it before the next step."""
+        """The campaign was created, updated, paused or resumed: re-read it before the next step."""
         self._refreshed = True
 
     @workflow.run
     async def run(self, request: CampaignInput) -> None:
-        return None
+        while True:
+            self._refreshed = False
+            plan: RunPlan = await workflow.execute_activity(
+                PLAN_RUN, request, result_type=RunPlan, start_to_close_timeout=_QUICK, retry_policy=_RETRY
+            )
+            if plan.action == "done" or plan.at is None:
+                return
+            wait = (datetime.fromisoformat(plan.at) - workflow.now()).total_seconds()
+            if wait > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._refreshed, timeout=timedelta(seconds=wait))
+                    continue  # the campaign changed while waiting: plan again from its new definition
+                except TimeoutError:
+                    pass
+            if not plan.paused:  # a paused campaign skips the runs that fall due meanwhile
+                await self._run_once(
+                    RunRef(request.app_id, request.campaign_id, request.run_number, plan.version, plan.at)
+                )
+            workflow.continue_as_new(
+                CampaignInput(request.app_id, request.campaign_id, request.run_number + 1, plan.at)
+            )
+
+    async def _run_once(self, run: RunRef) -> None:
+        await workflow.execute_activity(START_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
+        totals: dict[str, TreatmentCounts] = {}
+        after: str | None = None
+        while True:
+            page: PageResult = await workflow.execute_activity(
+                SEND_PAGE,
+                PageRequest(run, workflow.now().isoformat(), after),
+                result_type=PageResult,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=_RETRY,
+            )
+            for treatment, counts in page.counts.items():
+                totals.setdefault(treatment, TreatmentCounts()).add(counts)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        await workflow.execute_activity(
+            FINISH_RUN, FinishRequest(run, totals), start_to_close_timeout=_QUICK, retry_policy=_RETRY
+        )

@@ -1,0 +1,440 @@
+"""The campaign workflow's activities: planning runs, and sending a run page by page.
+
+A page is up to `PAGE_SIZE` segment members, read as they are at that moment. Each member is
+either filtered out with an execution metric (holdout, opted out, inactive, no content for its
+channel, a limit reached, MaximumDuration passed), targeted but held back by quiet time, or
+targeted and sent. Targeting is recorded (`campaign_targets`) before sending, since Pinpoint's
+Total and Daily limits count targeting. Sends go through the one delivery mechanism
+(activities/deliveries.py) in parallel sub-batches, each message under the idempotency key
+`campaign-{app}-{campaign}/{run}/{endpoint}`: a page retried after a crash skips what went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deliveries import Deliverer, TransientDeliveryError
+from api.codec import iso
+from rules import limits as limit_rules
+from rules import quiet_time, schedules, treatments
+from rules.endpoints import endpoint_response
+from rules.messages import Template, campaign_content, template_ref
+from rules.segments import parse_instant
+from store import apps as apps_store
+from store import campaigns as campaigns_store
+from store import channels as channels_store
+from store import segment_sql
+from store import templates as templates_store
+from store.tables import Campaign, CampaignActivity, CampaignTarget
+from workflows.campaign import (
+    FINISH_RUN,
+    PLAN_RUN,
+    SEND_PAGE,
+    START_RUN,
+    CampaignInput,
+    FinishRequest,
+    PageRequest,
+    PageResult,
+    RunPlan,
+    RunRef,
+    TreatmentCounts,
+)
+from workflows.shared import SUCCESSFUL, DeliveryBatch, DeliveryResult, Recipient
+
+campaigns = Campaign.__table__  # type: ignore[attr-defined]
+activities_table = CampaignActivity.__table__  # type: ignore[attr-defined]
+targets = CampaignTarget.__table__  # type: ignore[attr-defined]
+
+PAGE_SIZE = 1000
+SUB_BATCH = 100
+SEND_CONCURRENCY = 8
+MAX_ATTEMPTS = 5
+RECURRING = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY"})
+
+
+def activity_id(campaign_id: str, run_number: int, treatment_id: str) -> str:
+    """The Id of one run of one treatment (ActivityResponse.Id), the same on every retry."""
+    return hashlib.sha256(f"{campaign_id}/{run_number}/{treatment_id}".encode()).hexdigest()[:32]
+
+
+def treatment_ids(definition: dict[str, Any]) -> list[str]:
+    return ["0"] + [t["Id"] for t in definition.get("AdditionalTreatments") or []]
+
+
+def _instant(value: str) -> datetime:
+    """An ISO instant; one without an offset is UTC, as the campaign API reads it."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass
+class _Treatment:
+    """One treatment's sending setup for a run: its message, templates and channel content."""
+
+    id: str
+    config: dict[str, Any]
+    templates: dict[str, Any]
+    custom_uri: str | None
+    custom_types: frozenset[str] | None
+    contents: dict[str, dict[str, Any] | None]
+
+
+class CampaignActivities:
+    def __init__(self, engine: AsyncEngine, deliverer: Deliverer) -> None:
+        self._engine = engine
+        self._deliverer = deliverer
+
+    # -- planning -----------------------------------------------------------------------------
+    @activity.defn(name=PLAN_RUN)
+    async def plan_run(self, request: CampaignInput) -> RunPlan:
+        """The next run (or none), and the State that says so."""
+        async with self._engine.begin() as conn:
+            found = await campaigns_store.definition(conn, request.app_id, request.campaign_id)
+            if found is None:
+                return RunPlan("done")
+            definition = found["definition"]
+            schedule = definition.get("Schedule") or {}
+            frequency = schedule.get("Frequency", "ONCE")
+            if frequency not in RECURRING and frequency != "ONCE":
+                return RunPlan("done")  # EVENT campaigns are driven by PutEvents
+            at = await self._next_run_time(conn, request, schedule, frequency)
+            if at is None:
+                await campaigns_store.set_state(conn, request.app_id, request.campaign_id, "COMPLETED")
+                return RunPlan("done")
+            state = "SCHEDULED" if request.run_number == 0 else "PENDING_NEXT_RUN"
+            if found["state"] not in ("DELETED", "INVALID"):
+                await campaigns_store.set_state(conn, request.app_id, request.campaign_id, state)
+            return RunPlan("run", at.isoformat(), found["version"], bool(definition.get("IsPaused")))
+
+    async def _next_run_time(
+        self, conn: Any, request: CampaignInput, schedule: dict[str, Any], frequency: str
+    ) -> datetime | None:
+        created = await conn.scalar(
+            select(campaigns.c.created_at).where(
+                campaigns.c.app_id == request.app_id, campaigns.c.id == request.campaign_id
+            )
+        )
+        schedule = schedules.resolve_start(schedule, created=(created or datetime.now(UTC)).astimezone(UTC))
+        if request.last_run_at:
+            after = _instant(request.last_run_at)
+        else:
+            start = parse_instant(schedule["StartTime"])
+            assert start is not None  # the API refuses any other StartTime
+            after = start - timedelta(microseconds=1)
+        return schedules.next_run(schedule, after=after)
+
+    # -- a run ----------------------------------------------------------------------------------
+    @activity.defn(name=START_RUN)
+    async def start_run(self, run: RunRef) -> None:
+        async with self._engine.begin() as conn:
+            found = await campaigns_store.definition(conn, run.app_id, run.campaign_id, run.version)
+            if found is None:
+                return
+            rows = [
+                {
+                    "app_id": run.app_id,
+                    "campaign_id": run.campaign_id,
+                    "id": activity_id(run.campaign_id, run.run_number, t),
+                    "run_number": run.run_number,
+                    "treatment_id": t,
+                    "campaign_version": run.version,
+                    "scheduled_start": _instant(run.scheduled_start),
+                    "started_at": datetime.now(UTC),
+                    "state": "RUNNING",
+                }
+                for t in treatment_ids(found["definition"])
+            ]
+            await conn.execute(insert(activities_table).values(rows).on_conflict_do_nothing())
+            await campaigns_store.set_state(conn, run.app_id, run.campaign_id, "EXECUTING")
+
+    @activity.defn(name=FINISH_RUN)
+    async def finish_run(self, request: FinishRequest) -> None:
+        run = request.run
+        async with self._engine.begin() as conn:
+            found = await campaigns_store.definition(conn, run.app_id, run.campaign_id, run.version)
+            ids = treatment_ids(found["definition"]) if found else list(request.counts)
+            for t in ids:
+                counts = request.counts.get(t, TreatmentCounts())
+                await conn.execute(
+                    update(activities_table)
+                    .where(
+                        activities_table.c.app_id == run.app_id,
+                        activities_table.c.campaign_id == run.campaign_id,
+                        activities_table.c.id == activity_id(run.campaign_id, run.run_number, t),
+                    )
+                    .values(
+                        state="COMPLETED",
+                        result="SUCCESS",
+                        ended_at=func.now(),
+                        total_endpoint_count=counts.total,
+                        successful_endpoint_count=counts.successful,
+                        execution_metrics={k: str(v) for k, v in counts.metrics.items()},
+                    )
+                )
+            if found is not None:
+                frequency = (found["definition"].get("Schedule") or {}).get("Frequency", "ONCE")
+                state = "PENDING_NEXT_RUN" if frequency in RECURRING else "COMPLETED"
+                await campaigns_store.set_state(conn, run.app_id, run.campaign_id, state)
+
+    @activity.defn(name=SEND_PAGE)
+    async def send_page(self, request: PageRequest) -> PageResult:
+        run = request.run
+        last_attempt = activity.info().attempt >= MAX_ATTEMPTS
+        started = time.monotonic()
+        async with self._engine.connect() as conn:
+            found = await campaigns_store.definition(conn, run.app_id, run.campaign_id, run.version)
+            if found is None:  # deleted while running: stop here
+                return PageResult(None)
+            definition = found["definition"]
+            app = await apps_store.get(conn, run.app_id)
+            segment = await segment_sql.load_definition(
+                conn, run.app_id, definition["SegmentId"], definition.get("SegmentVersion")
+            )
+            rows = await segment_sql.resolve_rows(
+                conn, run.app_id, segment, after=request.after, limit=PAGE_SIZE, now=_instant(request.now)
+            )
+            setups = await self._treatments(conn, run.app_id, definition)
+            history = await self._history(conn, run, [r["id"] for r in rows])
+        plan = _PagePlan(run, definition, app.get("settings") or {}, setups, history, _instant(request.now))
+        for row in rows:
+            plan.place(dict(row))
+        async with self._engine.begin() as conn:
+            if plan.targeted:
+                await conn.execute(insert(targets).values(plan.targeted).on_conflict_do_nothing())
+        results, transient = await self._send(plan.batches, last_attempt)
+        if transient:
+            raise ApplicationError(
+                f"{len(transient)} messages hit a transient provider error: {transient[0].message}",
+                type="TransientDeliveryError",
+            )
+        for treatment, result in results:
+            if result.delivery_status == SUCCESSFUL:
+                plan.counts(treatment).successful += 1
+        await _pace(plan.sent, limit_rules_mps(definition, app.get("settings") or {}), started)
+        next_after = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
+        return PageResult(next_after, plan.by_treatment)
+
+    async def _treatments(self, conn: Any, app_id: str, definition: dict[str, Any]) -> list[_Treatment]:
+        custom = definition.get("CustomDeliveryConfiguration")
+        out = []
+        for t in [{**definition, "Id": "0"}, *(definition.get("AdditionalTreatments") or [])]:
+            own_custom = t.get("CustomDeliveryConfiguration") or custom
+            out.append(
+                _Treatment(
+                    id=t["Id"],
+                    config=t.get("MessageConfiguration") or {},
+                    templates=t.get("TemplateConfiguration") or {},
+                    custom_uri=(own_custom or {}).get("DeliveryUri"),
+                    custom_types=frozenset(own_custom["EndpointTypes"])
+                    if own_custom and own_custom.get("EndpointTypes")
+                    else None,
+                    contents={},
+                )
+            )
+        channels = {row["channel_type"]: row for row in await channels_store.all_of(conn, app_id) if row["enabled"]}
+        for setup in out:
+            for channel in ("EMAIL", "SMS", "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "CUSTOM"):
+                if channel != "CUSTOM" and channel not in channels:
+                    setup.contents[channel] = None
+                    continue
+                template = None
+                ref = template_ref(setup.templates, channel)
+                if ref is not None:
+                    found = await templates_store.resolve(conn, *ref)
+                    if found is not None:
+                        template = Template(found["name"], found["content"], found["default_substitutions"])
+                content = campaign_content(setup.config, channel, template, setup.custom_uri)
+                if content is not None and channel == "EMAIL":
+                    content["from"] = content.get("from") or channels["EMAIL"]["settings"].get("FromAddress")
+                setup.contents[channel] = content
+        return out
+
+    async def _history(self, conn: Any, run: RunRef, endpoint_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(targeted over the campaign's life, targeted in the last 24 h) per endpoint, this run
+        excluded (a retried page must not count its own first attempt)."""
+        if not endpoint_ids:
+            return {}
+        this_run = [activity_id(run.campaign_id, run.run_number, t) for t in ("0", "1", "2", "3", "4")]
+        day_ago = datetime.now(UTC) - timedelta(days=1)
+        result = await conn.execute(
+            select(
+                targets.c.endpoint_id,
+                func.count(),
+                func.count().filter(targets.c.targeted_at >= day_ago),
+            )
+            .where(
+                targets.c.app_id == run.app_id,
+                targets.c.campaign_id == run.campaign_id,
+                targets.c.endpoint_id.in_(list(endpoint_ids)),
+                targets.c.activity_id.not_in(this_run),
+            )
+            .group_by(targets.c.endpoint_id)
+        )
+        return {r[0]: (r[1], r[2]) for r in result}
+
+    async def _send(
+        self, batches: list[tuple[str, DeliveryBatch]], last_attempt: bool
+    ) -> tuple[list[tuple[str, DeliveryResult]], list[TransientDeliveryError]]:
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+        results: list[tuple[str, DeliveryResult]] = []
+        transient: list[TransientDeliveryError] = []
+
+        async def one(treatment: str, batch: DeliveryBatch) -> None:
+            async with gate:
+                done, failed = await self._deliverer.deliver(batch, last_attempt=last_attempt)
+                results.extend((treatment, r) for r in done)
+                transient.extend(failed)
+                activity.heartbeat()
+
+        await asyncio.gather(*(one(t, b) for t, b in batches))
+        return results, transient
+
+
+def limit_rules_mps(definition: dict[str, Any], app_settings: dict[str, Any]) -> int | None:
+    mps = (definition.get("Limits") or {}).get("MessagesPerSecond") or (app_settings.get("Limits") or {}).get(
+        "MessagesPerSecond"
+    )
+    return int(mps) if mps else None
+
+
+async def _pace(sent: int, messages_per_second: int | None, started: float) -> None:
+    """MessagesPerSecond, best effort as in Pinpoint: a page takes at least sent / rate."""
+    if not messages_per_second or not sent:
+        return
+    remaining = sent / messages_per_second - (time.monotonic() - started)
+    if remaining > 0:
+        await asyncio.sleep(remaining)
+
+
+class _PagePlan:
+    """Where each member of a page goes: a metric, quiet time, or a batch."""
+
+    def __init__(
+        self,
+        run: RunRef,
+        definition: dict[str, Any],
+        app_settings: dict[str, Any],
+        setups: list[_Treatment],
+        history: dict[str, tuple[int, int]],
+        now: datetime,
+    ) -> None:
+        self.run = run
+        self.definition = definition
+        self.setups = {s.id: s for s in setups}
+        schedule = definition.get("Schedule") or {}
+        self.quiet = schedule.get("QuietTime") or app_settings.get("QuietTime")
+        self.limits = definition.get("Limits") or {}
+        self.app_limits = app_settings.get("Limits") or {}
+        self.history = history
+        self.allocation = treatments.allocate(
+            int(definition.get("HoldoutPercent") or 0),
+            [(t["Id"], int(t["SizePercent"])) for t in definition.get("AdditionalTreatments") or []],
+        )
+        self.now = now
+        self.expired = not limit_rules.within_maximum_duration(self.limits, _instant(run.scheduled_start), self.now)
+        self.by_treatment: dict[str, TreatmentCounts] = {}
+        self.targeted: list[dict[str, Any]] = []
+        self.sent = 0
+        self._groups: dict[tuple[str, str], list[Recipient]] = {}
+
+    def counts(self, treatment: str) -> TreatmentCounts:
+        return self.by_treatment.setdefault(treatment, TreatmentCounts())
+
+    def _metric(self, treatment: str, name: str) -> None:
+        c = self.counts(treatment)
+        c.metrics[name] = c.metrics.get(name, 0) + 1
+
+    def place(self, row: dict[str, Any]) -> None:
+        treatment = treatments.treatment_for(int(row["cohort_id"]), self.allocation)
+        key = treatment or "0"
+        self._metric(key, "ENDPOINT_PRODUCED")
+        if treatment is None:
+            self._metric(key, "TREATMENT_HOLDOUT")
+            return
+        setup = self.setups[treatment]
+        channel = row["channel_type"] or ""
+        if setup.custom_uri and (setup.custom_types is None or channel in setup.custom_types):
+            channel = "CUSTOM"
+        reason = self._filtered(row, setup, channel)
+        if reason is not None:
+            self._metric(treatment, reason)
+            return
+        life, day = self.history.get(row["id"], (0, 0))
+        if not limit_rules.may_target(self.limits, self.app_limits, sent_today=day, total_targeted=life):
+            self._metric(treatment, "ENDPOINT_LIMIT_EXCEEDED")
+            return
+        aid = activity_id(self.run.campaign_id, self.run.run_number, treatment)
+        self.targeted.append(
+            {
+                "app_id": self.run.app_id,
+                "campaign_id": self.run.campaign_id,
+                "endpoint_id": row["id"],
+                "activity_id": aid,
+            }
+        )
+        self.counts(treatment).total += 1
+        timezone = (row["demographic"] or {}).get("Timezone")
+        if quiet_time.in_quiet_time(self.quiet, timezone, self.now):
+            self._metric(treatment, "QUIET_TIME")  # targeted, counted, not sent (no queueing)
+            return
+        self.sent += 1
+        self._groups.setdefault((treatment, channel), []).append(
+            Recipient(
+                key=f"campaign-{self.run.app_id}-{self.run.campaign_id}/{self.run.run_number}/{row['id']}",
+                address=row["address"],
+                endpoint_id=row["id"],
+                endpoint=endpoint_response(row, iso),
+            )
+        )
+
+    def _filtered(self, row: dict[str, Any], setup: _Treatment, channel: str) -> str | None:
+        if row["opt_out"] == "ALL":
+            return "ENDPOINT_OPT_OUT"
+        if row["endpoint_status"] != "ACTIVE":
+            return "ENDPOINT_INACTIVE"
+        if not row["channel_type"]:
+            return "ENDPOINT_MISSING_CHANNEL"
+        if not row["address"]:
+            return "ENDPOINT_MISSING_ADDRESS"
+        if setup.contents.get(channel) is None:
+            return "ENDPOINT_CHANNEL_MISMATCH"
+        if self.expired:
+            return "MAXIMUM_DURATION_EXCEEDED"
+        return None
+
+    @property
+    def batches(self) -> list[tuple[str, DeliveryBatch]]:
+        out = []
+        for (treatment, channel), recipients in self._groups.items():
+            content = self.setups[treatment].contents[channel]
+            assert content is not None
+            attributes = {
+                "campaign_id": self.run.campaign_id,
+                "treatment_id": treatment,
+                "campaign_activity_id": activity_id(self.run.campaign_id, self.run.run_number, treatment),
+            }
+            for i in range(0, len(recipients), SUB_BATCH):
+                batch = DeliveryBatch(
+                    app_id=self.run.app_id,
+                    channel=channel,
+                    source="campaign",
+                    source_id=self.run.campaign_id,
+                    content=content,
+                    recipients=recipients[i : i + SUB_BATCH],
+                    max_attempts=MAX_ATTEMPTS,
+                    attributes=attributes,
+                )
+                out.append((treatment, batch))
+        return out

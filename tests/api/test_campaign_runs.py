@@ -1,0 +1,132 @@
+"""Campaigns running for real: boto3 → gateway → campaign workflow → segment pages → SMTP."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.smtp_sink import SmtpServer
+from tests.stack import Stack
+
+
+@pytest.fixture
+def audience(pinpoint: Any, app_id: str) -> tuple[str, str, list[str]]:
+    """An email project with 40 endpoints of which 30 are in segment "gold" (2 of those opted out)."""
+    pinpoint.update_email_channel(
+        ApplicationId=app_id, EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": "example.com"}
+    )
+    tag = secrets.token_hex(3)
+    items = []
+    for i in range(40):
+        items.append(
+            {
+                "Id": f"e{i:02d}",
+                "Address": f"c{i:02d}-{tag}@example.com",
+                "ChannelType": "EMAIL",
+                "Attributes": {"Plan": ["gold" if i < 30 else "free"], "Name": [f"N{i}"]},
+                "OptOut": "ALL" if i in (3, 4) else "NONE",
+            }
+        )
+    pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": items})
+    seg = pinpoint.create_segment(
+        ApplicationId=app_id,
+        WriteSegmentRequest={
+            "Name": "gold",
+            "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["gold"]}}},
+        },
+    )["SegmentResponse"]["Id"]
+    return app_id, seg, [it["Address"] for it in items]
+
+
+def _wait_state(pinpoint: Any, app_id: str, campaign_id: str, state: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        c: dict[str, Any] = pinpoint.get_campaign(ApplicationId=app_id, CampaignId=campaign_id)["CampaignResponse"]
+        if c["State"]["CampaignStatus"] == state or time.monotonic() > deadline:
+            return c
+        time.sleep(0.2)
+
+
+def test_an_immediate_campaign_sends_once_to_each_member(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    app_id, segment_id, addresses = audience
+    campaign = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "welcome",
+            "SegmentId": segment_id,
+            "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
+            "MessageConfiguration": {
+                "EmailMessage": {"Title": "Hi {{Attributes.Name}}", "HtmlBody": "<p>Hello {{Attributes.Name}}</p>"}
+            },
+        },
+    )["CampaignResponse"]
+    done = _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")
+    assert done["State"]["CampaignStatus"] == "COMPLETED"
+
+    received = Counter(a for a in addresses for _ in smtp.sink.to(a))
+    expected = {a for i, a in enumerate(addresses) if i < 30 and i not in (3, 4)}
+    assert set(received) == expected and set(received.values()) == {1}
+    [mail] = smtp.sink.to(addresses[7])
+    assert mail.message["Subject"] == "Hi N7" and "Hello N7" in mail.html
+
+    [activity] = pinpoint.get_campaign_activities(ApplicationId=app_id, CampaignId=campaign["Id"])[
+        "ActivitiesResponse"
+    ]["Item"]
+    assert activity["State"] == "COMPLETED" and activity["Result"] == "SUCCESS"
+    assert activity["TotalEndpointCount"] == 28 and activity["SuccessfulEndpointCount"] == 28
+    assert activity["ExecutionMetrics"]["ENDPOINT_OPT_OUT"] == "2"
+    sends = stack.sql(
+        "SELECT count(*) AS n FROM events WHERE app_id = $1 AND event_type = '_email.send'"
+        " AND attributes->>'campaign_id' = $2 AND attributes->>'campaign_activity_id' = $3",
+        app_id,
+        campaign["Id"],
+        activity["Id"],
+    )
+    assert sends[0]["n"] == 28
+
+
+def test_treatments_and_holdout_split_by_stable_cohort(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    app_id, segment_id, addresses = audience
+    campaign = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "ab",
+            "SegmentId": segment_id,
+            "HoldoutPercent": 20,
+            "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
+            "MessageConfiguration": {"EmailMessage": {"Title": "A", "Body": "variant A"}},
+            "AdditionalTreatments": [
+                {"SizePercent": 40, "MessageConfiguration": {"EmailMessage": {"Title": "B", "Body": "variant B"}}}
+            ],
+        },
+    )["CampaignResponse"]
+    _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")
+    cohorts = {
+        r["id"]: r["cohort_id"]
+        for r in stack.sql("SELECT id, cohort_id FROM endpoints WHERE app_id = $1", app_id)
+    }
+    for i, address in enumerate(addresses[:30]):
+        if i in (3, 4):
+            continue
+        cohort = cohorts[f"e{i:02d}"]
+        mails = smtp.sink.to(address)
+        if cohort < 20:
+            assert mails == [], f"holdout endpoint e{i:02d} got mail"
+        else:
+            [mail] = mails
+            assert mail.message["Subject"] == ("A" if cohort < 60 else "B")
+    items = pinpoint.get_campaign_activities(ApplicationId=app_id, CampaignId=campaign["Id"])["ActivitiesResponse"][
+        "Item"
+    ]
+    assert {i["TreatmentId"] for i in items} == {"0", "1"}
+    assert sum(i["SuccessfulEndpointCount"] for i in items) == sum(
+        1 for i in range(30) if i not in (3, 4) and cohorts[f"e{i:02d}"] >= 20
+    )
