@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from openpoint.errors import BadRequest
+from rules.event_filters import check_event_filter
 from rules.segments import parse_instant
 from rules.settings import check_campaign_limits, check_hook, check_quiet_time
 
@@ -118,6 +119,8 @@ def check_schedule(
         raise _fail(f"{field}.Frequency", "in-app campaigns (IN_APP_EVENT) are not supported by OpenPoint.")
     if freq == EVENT and not schedule.get("EventFilter"):
         raise BadRequest(f"Missing required member {field}.EventFilter: an EVENT campaign needs an event filter.")
+    if schedule.get("EventFilter"):
+        check_event_filter(schedule["EventFilter"], f"{field}.EventFilter")
     raw_start = schedule["StartTime"]
     start = now if raw_start == IMMEDIATE else _instant(raw_start, f"{field}.StartTime")
     if raw_start not in accepted_starts and start < now - START_GRACE:
