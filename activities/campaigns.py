@@ -35,13 +35,16 @@ from rules.segments import parse_instant
 from store import apps as apps_store
 from store import campaigns as campaigns_store
 from store import channels as channels_store
+from store import endpoints as endpoints_store
 from store import segment_sql
 from store import templates as templates_store
 from store.tables import Campaign, CampaignActivity, CampaignTarget
 from workflows.campaign import (
     FINISH_RUN,
+    LATE_AFTER,
     PLAN_RUN,
     SEND_PAGE,
+    SEND_TRIGGERED,
     START_RUN,
     CampaignInput,
     FinishRequest,
@@ -50,6 +53,7 @@ from workflows.campaign import (
     RunPlan,
     RunRef,
     TreatmentCounts,
+    TriggerInput,
 )
 from workflows.shared import SUCCESSFUL, DeliveryBatch, DeliveryResult, Recipient
 
@@ -187,6 +191,45 @@ class CampaignActivities:
                 frequency = (found["definition"].get("Schedule") or {}).get("Frequency", "ONCE")
                 state = "PENDING_NEXT_RUN" if frequency in RECURRING else "COMPLETED"
                 await campaigns_store.set_state(conn, run.app_id, run.campaign_id, state)
+
+    async def start_event_activities(self, conn: Any, run: RunRef, definition: dict[str, Any]) -> None:
+        """An event-triggered campaign reports its sends as one running activity per treatment."""
+        rows = [
+            {
+                "app_id": run.app_id,
+                "campaign_id": run.campaign_id,
+                "id": activity_id(run.campaign_id, 0, t),
+                "run_number": 0,
+                "treatment_id": t,
+                "campaign_version": run.version,
+                "scheduled_start": _instant(run.scheduled_start),
+                "started_at": datetime.now(UTC),
+                "state": "RUNNING",
+            }
+            for t in treatment_ids(definition)
+        ]
+        await conn.execute(insert(activities_table).values(rows).on_conflict_do_nothing())
+
+    async def count_event(
+        self, conn: Any, run: RunRef, plan: _PagePlan, results: list[tuple[str, DeliveryResult]]
+    ) -> None:
+        successful = {t for t, r in results if r.delivery_status == SUCCESSFUL}
+        for treatment, counts in plan.by_treatment.items():
+            if not counts.total:
+                continue
+            table = activities_table
+            await conn.execute(
+                update(table)
+                .where(
+                    table.c.app_id == run.app_id,
+                    table.c.campaign_id == run.campaign_id,
+                    table.c.id == activity_id(run.campaign_id, 0, treatment),
+                )
+                .values(
+                    total_endpoint_count=table.c.total_endpoint_count + counts.total,
+                    successful_endpoint_count=table.c.successful_endpoint_count + int(treatment in successful),
+                )
+            )
 
     @activity.defn(name=SEND_PAGE)
     async def send_page(self, request: PageRequest) -> PageResult:
@@ -329,8 +372,12 @@ class _PagePlan:
         setups: list[_Treatment],
         history: dict[str, tuple[int, int]],
         now: datetime,
+        trigger: str | None = None,
     ) -> None:
         self.run = run
+        # An event-triggered send: its own targeting record and idempotency key per event.
+        self.trigger = trigger
+        self.key_prefix = f"campaign-{run.app_id}-{run.campaign_id}/{trigger or run.run_number}"
         self.definition = definition
         self.setups = {s.id: s for s in setups}
         schedule = definition.get("Schedule") or {}
@@ -375,7 +422,7 @@ class _PagePlan:
         if not limit_rules.may_target(self.limits, self.app_limits, sent_today=day, total_targeted=life):
             self._metric(treatment, "ENDPOINT_LIMIT_EXCEEDED")
             return
-        aid = activity_id(self.run.campaign_id, self.run.run_number, treatment)
+        aid = self.trigger or activity_id(self.run.campaign_id, self.run.run_number, treatment)
         self.targeted.append(
             {
                 "app_id": self.run.app_id,
@@ -392,7 +439,7 @@ class _PagePlan:
         self.sent += 1
         self._groups.setdefault((treatment, channel), []).append(
             Recipient(
-                key=f"campaign-{self.run.app_id}-{self.run.campaign_id}/{self.run.run_number}/{row['id']}",
+                key=f"{self.key_prefix}/{row['id']}",
                 address=row["address"],
                 endpoint_id=row["id"],
                 endpoint=endpoint_response(row, iso),
@@ -438,3 +485,58 @@ class _PagePlan:
                 )
                 out.append((treatment, batch))
         return out
+
+
+class TriggeredSends:
+    """The activity behind CampaignEventWorkflow (a campaign page of one endpoint)."""
+
+    def __init__(self, campaigns: CampaignActivities) -> None:
+        self._c = campaigns
+
+    @activity.defn(name=SEND_TRIGGERED)
+    async def send_triggered(self, request: TriggerInput) -> str:
+        """What happened, as a word for the workflow's result: SENT, or why not."""
+        now = datetime.now(UTC)
+        if now - _instant(request.event_time) > LATE_AFTER:
+            return "LATE"
+        engine = self._c._engine
+        async with engine.connect() as conn:
+            found = await campaigns_store.definition(conn, request.app_id, request.campaign_id)
+            if found is None or found["state"] in ("DELETED", "COMPLETED"):
+                return "CAMPAIGN_GONE"
+            definition = found["definition"]
+            if definition.get("IsPaused"):
+                return "PAUSED"
+            segment = await segment_sql.load_definition(
+                conn, request.app_id, definition["SegmentId"], definition.get("SegmentVersion")
+            )
+            if not await segment_sql.contains(conn, request.app_id, segment, request.endpoint_id, now=now):
+                return "FILTERED_OUT_BY_SEGMENT"
+            row = await endpoints_store.get(conn, request.app_id, request.endpoint_id)
+            if row is None:
+                return "FILTERED_OUT_BY_SEGMENT"
+            app = await apps_store.get(conn, request.app_id)
+            setups = await self._c._treatments(conn, request.app_id, definition)
+            run = RunRef(request.app_id, request.campaign_id, 0, found["version"], request.event_time)
+            history = await self._c._history(conn, run, [request.endpoint_id])
+        trigger = hashlib.sha256(f"{request.endpoint_id}/{request.event_id}".encode()).hexdigest()[:32]
+        plan = _PagePlan(run, definition, app.get("settings") or {}, setups, history, now, trigger)
+        plan.place(row)
+        results, transient = await self._c._send(plan.batches, activity.info().attempt >= MAX_ATTEMPTS)
+        if transient:
+            raise ApplicationError(f"transient provider error: {transient[0].message}", type="TransientDeliveryError")
+        # Targeting is recorded after the send, with the counts, in one transaction: a retry
+        # finds the row and counts nothing twice; a crash before it re-sends under the same
+        # idempotency key (a no-op) and then records.
+        async with engine.begin() as conn:
+            await self._c.start_event_activities(conn, run, definition)
+            if plan.targeted:
+                inserted = await conn.execute(
+                    insert(targets).values(plan.targeted).on_conflict_do_nothing().returning(targets.c.endpoint_id)
+                )
+                if inserted.first() is not None:
+                    await self._c.count_event(conn, run, plan, results)
+        if results:
+            return results[0][1].delivery_status
+        reasons = [k for c in plan.by_treatment.values() for k in c.metrics if k != "ENDPOINT_PRODUCED"]
+        return reasons[0] if reasons else "NOT_SENT"

@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.campaigns import CampaignActivities
+from activities.campaigns import CampaignActivities, TriggeredSends
 from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.job_exports import ExportActivities
@@ -24,13 +24,19 @@ from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
-from workflows.campaign import CampaignWorkflow
+from workflows.campaign import CampaignEventWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 
 log = logging.getLogger("openpoint.worker")
 
-WORKFLOWS: Sequence[type] = (DirectSendWorkflow, ImportJobWorkflow, ExportJobWorkflow, CampaignWorkflow)
+WORKFLOWS: Sequence[type] = (
+    DirectSendWorkflow,
+    ImportJobWorkflow,
+    ExportJobWorkflow,
+    CampaignWorkflow,
+    CampaignEventWorkflow,
+)
 
 
 def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Provider]:
@@ -55,6 +61,7 @@ def build_worker(
 ) -> Worker:
     deliverer = Deliverer(engine, vault_from(settings), providers(settings, job_tls))
     campaigns = CampaignActivities(engine, deliverer)
+    triggered = TriggeredSends(campaigns)
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     return Worker(
@@ -67,6 +74,7 @@ def build_worker(
             campaigns.start_run,
             campaigns.send_page,
             campaigns.finish_run,
+            triggered.send_triggered,
             imports.prepare_import,
             imports.import_piece,
             imports.finish_import,

@@ -144,3 +144,39 @@ class CampaignWorkflow:
         await workflow.execute_activity(
             FINISH_RUN, FinishRequest(run, totals), start_to_close_timeout=_QUICK, retry_policy=_RETRY
         )
+
+
+SEND_TRIGGERED = "campaign_send_triggered"
+# Pinpoint drops an event-triggered message it cannot deliver within 5 minutes of the event.
+LATE_AFTER = timedelta(minutes=5)
+
+
+def event_workflow_id(app_id: str, campaign_id: str, endpoint_id: str, event_id: str) -> str:
+    return f"campaign-{app_id}-{campaign_id}-event-{endpoint_id}-{event_id}"
+
+
+@dataclass
+class TriggerInput:
+    app_id: str
+    campaign_id: str
+    endpoint_id: str
+    event_id: str
+    event_time: str  # ISO instant the event happened (the schedule window is checked against it)
+
+
+@workflow.defn
+class CampaignEventWorkflow:
+    """One event that matched an event-triggered campaign: one send to the endpoint that
+    reported it, if it is still in the campaign's segment, within the late-message window."""
+
+    @workflow.run
+    async def run(self, request: TriggerInput) -> str:
+        result: str = await workflow.execute_activity(
+            SEND_TRIGGERED,
+            request,
+            result_type=str,
+            schedule_to_close_timeout=LATE_AFTER,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=_RETRY,
+        )
+        return result

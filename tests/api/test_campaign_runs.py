@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -110,8 +111,7 @@ def test_treatments_and_holdout_split_by_stable_cohort(
     )["CampaignResponse"]
     _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")
     cohorts = {
-        r["id"]: r["cohort_id"]
-        for r in stack.sql("SELECT id, cohort_id FROM endpoints WHERE app_id = $1", app_id)
+        r["id"]: r["cohort_id"] for r in stack.sql("SELECT id, cohort_id FROM endpoints WHERE app_id = $1", app_id)
     }
     for i, address in enumerate(addresses[:30]):
         if i in (3, 4):
@@ -130,3 +130,83 @@ def test_treatments_and_holdout_split_by_stable_cohort(
     assert sum(i["SuccessfulEndpointCount"] for i in items) == sum(
         1 for i in range(30) if i not in (3, 4) and cohorts[f"e{i:02d}"] >= 20
     )
+
+
+def _put_event(pinpoint: Any, app_id: str, endpoint_id: str, event_type: str, event_id: str, **attrs: str) -> None:
+    pinpoint.put_events(
+        ApplicationId=app_id,
+        EventsRequest={
+            "BatchItem": {
+                endpoint_id: {
+                    "Endpoint": {},
+                    "Events": {
+                        event_id: {
+                            "EventType": event_type,
+                            "Timestamp": datetime.now(UTC).isoformat(),
+                            "Attributes": attrs,
+                        }
+                    },
+                }
+            }
+        },
+    )
+
+
+def _mails_within(smtp: SmtpServer, address: str, count: int, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while len(smtp.sink.to(address)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(smtp.sink.to(address))
+
+
+def test_an_event_campaign_answers_the_endpoint_that_reported_the_event(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    app_id, segment_id, addresses = audience
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    campaign = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "cart",
+            "SegmentId": segment_id,
+            "Schedule": {
+                "StartTime": start.isoformat(),
+                "Frequency": "EVENT",
+                "EventFilter": {
+                    "FilterType": "ENDPOINT",
+                    "Dimensions": {
+                        "EventType": {"DimensionType": "INCLUSIVE", "Values": ["cart.abandoned"]},
+                        "Attributes": {"Value": {"AttributeType": "INCLUSIVE", "Values": ["high", "mid"]}},
+                    },
+                },
+            },
+            "MessageConfiguration": {"EmailMessage": {"Title": "Your cart", "Body": "Come back {{Attributes.Name}}"}},
+        },
+    )["CampaignResponse"]
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.2)
+
+    _put_event(pinpoint, app_id, "e05", "cart.abandoned", "ev-1", Value="high")
+    assert _mails_within(smtp, addresses[5], 1) == 1
+    [mail] = smtp.sink.to(addresses[5])
+    assert mail.message["Subject"] == "Your cart" and "Come back N5" in mail.text
+
+    _put_event(pinpoint, app_id, "e05", "cart.abandoned", "ev-1", Value="high")  # a retried PutEvents
+    _put_event(pinpoint, app_id, "e06", "cart.abandoned", "ev-2", Value="low")  # attribute does not match
+    _put_event(pinpoint, app_id, "e07", "cart.viewed", "ev-3", Value="high")  # event type does not match
+    _put_event(pinpoint, app_id, "e35", "cart.abandoned", "ev-4", Value="mid")  # not in the segment
+    _put_event(pinpoint, app_id, "e03", "cart.abandoned", "ev-5", Value="mid")  # opted out
+    _put_event(pinpoint, app_id, "e08", "cart.abandoned", "ev-6", Value="mid")  # a match: a marker that all ran
+    assert _mails_within(smtp, addresses[8], 1) == 1
+    time.sleep(1.0)
+    for i, expected in ((5, 1), (6, 0), (7, 0), (35, 0), (3, 0)):
+        assert len(smtp.sink.to(addresses[i])) == expected, i
+    sent = stack.sql(
+        "SELECT count(*) AS n FROM deliveries WHERE app_id = $1 AND source = 'campaign' AND source_id = $2",
+        app_id,
+        campaign["Id"],
+    )
+    assert sent[0]["n"] == 2
+    [activity] = pinpoint.get_campaign_activities(ApplicationId=app_id, CampaignId=campaign["Id"])[
+        "ActivitiesResponse"
+    ]["Item"]
+    assert activity["SuccessfulEndpointCount"] == 2
