@@ -42,6 +42,7 @@ from store.tables import Campaign, CampaignActivity, CampaignTarget
 from workflows.campaign import (
     FINISH_RUN,
     LATE_AFTER,
+    LOCAL_WAVES,
     PLAN_RUN,
     SEND_PAGE,
     SEND_TRIGGERED,
@@ -54,6 +55,7 @@ from workflows.campaign import (
     RunRef,
     TreatmentCounts,
     TriggerInput,
+    Wave,
 )
 from workflows.shared import SUCCESSFUL, DeliveryBatch, DeliveryResult, Recipient
 
@@ -120,7 +122,14 @@ class CampaignActivities:
             state = "SCHEDULED" if request.run_number == 0 else "PENDING_NEXT_RUN"
             if found["state"] not in ("DELETED", "INVALID"):
                 await campaigns_store.set_state(conn, request.app_id, request.campaign_id, state)
-            return RunPlan("run", at.isoformat(), found["version"], bool(definition.get("IsPaused")))
+            return RunPlan(
+                "run",
+                at.isoformat(),
+                found["version"],
+                bool(definition.get("IsPaused")),
+                bool(schedule.get("IsLocalTime")),
+                definition.get("Priority"),
+            )
 
     async def _next_run_time(
         self, conn: Any, request: CampaignInput, schedule: dict[str, Any], frequency: str
@@ -163,6 +172,23 @@ class CampaignActivities:
             await conn.execute(insert(activities_table).values(rows).on_conflict_do_nothing())
             await campaigns_store.set_state(conn, run.app_id, run.campaign_id, "EXECUTING")
 
+    @activity.defn(name=LOCAL_WAVES)
+    async def local_waves(self, run: RunRef) -> list[Wave]:
+        """A local-time run's waves: the segment's time zones grouped by when their clocks reach
+        the run's wall clock (in Schedule.Timezone). Endpoints without a valid zone are in no
+        wave: Pinpoint does not message them."""
+        async with self._engine.connect() as conn:
+            found = await campaigns_store.definition(conn, run.app_id, run.campaign_id, run.version)
+            if found is None:
+                return []
+            definition = found["definition"]
+            segment = await segment_sql.load_definition(
+                conn, run.app_id, definition["SegmentId"], definition.get("SegmentVersion")
+            )
+            zones = await segment_sql.time_zones(conn, run.app_id, segment, now=_instant(run.scheduled_start))
+        wall = schedules.run_wall_clock(definition.get("Schedule") or {}, _instant(run.scheduled_start))
+        return [Wave(at.isoformat(), names) for at, names in schedules.timezone_waves(wall, zones)]
+
     @activity.defn(name=FINISH_RUN)
     async def finish_run(self, request: FinishRequest) -> None:
         run = request.run
@@ -185,6 +211,8 @@ class CampaignActivities:
                         total_endpoint_count=counts.total,
                         successful_endpoint_count=counts.successful,
                         execution_metrics={k: str(v) for k, v in counts.metrics.items()},
+                        timezones_total_count=request.timezones,
+                        timezones_completed_count=request.timezones,
                     )
                 )
             if found is not None:
@@ -246,7 +274,13 @@ class CampaignActivities:
                 conn, run.app_id, definition["SegmentId"], definition.get("SegmentVersion")
             )
             rows = await segment_sql.resolve_rows(
-                conn, run.app_id, segment, after=request.after, limit=PAGE_SIZE, now=_instant(request.now)
+                conn,
+                run.app_id,
+                segment,
+                after=request.after,
+                limit=PAGE_SIZE,
+                now=_instant(request.now),
+                zones=request.zones,
             )
             setups = await self._treatments(conn, run.app_id, definition)
             history = await self._history(conn, run, [r["id"] for r in rows])

@@ -465,13 +465,25 @@ async def resolve_rows(
     after: str | None,
     limit: int,
     now: datetime,
+    zones: list[str] | None = None,
 ) -> list[asyncpg.Record]:
-    """`resolve_page`, returning the members' whole rows (campaign sends need every field)."""
+    """`resolve_page`, returning the members' whole rows (campaign sends need every field);
+    with `zones`, only members whose Demographic.Timezone is one of them (a local-time wave)."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     pg, sql, params = await _statement(conn, app_id, definition, now, False, after)
+    if zones is not None:
+        params.append(zones)
+        sql += f" AND (e.demographic ->> 'Timezone') = ANY(${len(params)}::text[])"
     params.append(limit)
     return list(await pg.fetch(f"SELECT e.* {sql} ORDER BY e.id LIMIT ${len(params)}::int8", *params))
+
+
+async def time_zones(conn: AsyncConnection, app_id: str, definition: SegmentDefinition, *, now: datetime) -> list[str]:
+    """The distinct Demographic.Timezone values of the members."""
+    pg, sql, params = await _statement(conn, app_id, definition, now, False)
+    rows = await pg.fetch(f"SELECT DISTINCT e.demographic ->> 'Timezone' AS tz {sql}", *params)
+    return [r["tz"] for r in rows if r["tz"]]
 
 
 async def count(

@@ -74,6 +74,7 @@ def build_worker(
             campaigns.start_run,
             campaigns.send_page,
             campaigns.finish_run,
+            campaigns.local_waves,
             triggered.send_triggered,
             imports.prepare_import,
             imports.import_piece,

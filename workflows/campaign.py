@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
 REFRESH = "refresh"
 PLAN_RUN = "campaign_plan_run"
 START_RUN = "campaign_start_run"
 SEND_PAGE = "campaign_send_page"
 FINISH_RUN = "campaign_finish_run"
+LOCAL_WAVES = "campaign_local_waves"
 
 
 def workflow_id(app_id: str, campaign_id: str) -> str:
@@ -42,6 +43,16 @@ class RunPlan:
     at: str | None = None  # ISO instant the run starts
     version: int = 0  # the campaign version the run uses
     paused: bool = False
+    local_time: bool = False  # IsLocalTime: the run rolls through the endpoints' own time zones
+    priority: int | None = None  # Pinpoint's Priority, 1 (highest) to 5
+
+
+@dataclass
+class Wave:
+    """The endpoints whose time zones reach a local-time run's wall clock at `at`."""
+
+    at: str
+    zones: list[str]
 
 
 @dataclass
@@ -58,6 +69,7 @@ class PageRequest:
     run: RunRef
     now: str  # workflow time (ISO) the page is sent at: quiet time, recency and limits read it
     after: str | None = None  # the last endpoint id of the previous page
+    zones: list[str] | None = None  # a local-time wave: only endpoints in these time zones
 
 
 @dataclass
@@ -83,6 +95,7 @@ class PageResult:
 class FinishRequest:
     run: RunRef
     counts: dict[str, TreatmentCounts]
+    timezones: int = 0  # local-time runs: the zones the run rolled through
 
 
 _QUICK = timedelta(seconds=30)
@@ -117,33 +130,53 @@ class CampaignWorkflow:
                     pass
             if not plan.paused:  # a paused campaign skips the runs that fall due meanwhile
                 await self._run_once(
-                    RunRef(request.app_id, request.campaign_id, request.run_number, plan.version, plan.at)
+                    RunRef(request.app_id, request.campaign_id, request.run_number, plan.version, plan.at), plan
                 )
             workflow.continue_as_new(
                 CampaignInput(request.app_id, request.campaign_id, request.run_number + 1, plan.at)
             )
 
-    async def _run_once(self, run: RunRef) -> None:
+    async def _run_once(self, run: RunRef, plan: RunPlan) -> None:
+        # Priority orders this campaign's sends against others' when the queue is backlogged.
+        priority = Priority(priority_key=plan.priority) if plan.priority else Priority.default
         await workflow.execute_activity(START_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
         totals: dict[str, TreatmentCounts] = {}
+        waves: list[Wave] = [Wave(run.scheduled_start, [])]
+        if plan.local_time:
+            waves = await workflow.execute_activity(
+                LOCAL_WAVES, run, result_type=list[Wave], start_to_close_timeout=_QUICK, retry_policy=_RETRY
+            )
+        for wave in waves:
+            wait = (datetime.fromisoformat(wave.at) - workflow.now()).total_seconds()
+            if wait > 0:
+                await workflow.sleep(wait)
+            await self._send_all(run, wave.zones if plan.local_time else None, priority, totals)
+        await workflow.execute_activity(
+            FINISH_RUN,
+            FinishRequest(run, totals, sum(len(w.zones) for w in waves) if plan.local_time else 0),
+            start_to_close_timeout=_QUICK,
+            retry_policy=_RETRY,
+        )
+
+    async def _send_all(
+        self, run: RunRef, zones: list[str] | None, priority: Priority, totals: dict[str, TreatmentCounts]
+    ) -> None:
         after: str | None = None
         while True:
             page: PageResult = await workflow.execute_activity(
                 SEND_PAGE,
-                PageRequest(run, workflow.now().isoformat(), after),
+                PageRequest(run, workflow.now().isoformat(), after, zones),
                 result_type=PageResult,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=60),
                 retry_policy=_RETRY,
+                priority=priority,
             )
             for treatment, counts in page.counts.items():
                 totals.setdefault(treatment, TreatmentCounts()).add(counts)
             if page.next_after is None:
-                break
+                return
             after = page.next_after
-        await workflow.execute_activity(
-            FINISH_RUN, FinishRequest(run, totals), start_to_close_timeout=_QUICK, retry_policy=_RETRY
-        )
 
 
 SEND_TRIGGERED = "campaign_send_triggered"

@@ -210,3 +210,38 @@ def test_an_event_campaign_answers_the_endpoint_that_reported_the_event(
         "ActivitiesResponse"
     ]["Item"]
     assert activity["SuccessfulEndpointCount"] == 2
+
+
+def test_a_local_time_run_reaches_each_zone_at_its_own_wall_clock(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    """StartTime is read in each endpoint's own zone: Paris reached it an hour ago (sent at once),
+    UTC reaches it in two seconds, New York only in hours; endpoints without a zone never."""
+    app_id, segment_id, addresses = audience
+    zones = {10: "Europe/Paris", 11: "UTC", 12: "America/New_York"}
+    pinpoint.update_endpoints_batch(
+        ApplicationId=app_id,
+        EndpointBatchRequest={
+            "Item": [
+                {"Id": f"e{i:02d}", "Demographic": {"Timezone": tz}, "ChannelType": "EMAIL", "Address": addresses[i]}
+                for i, tz in zones.items()
+            ]
+        },
+    )
+    start = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    campaign = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "local",
+            "SegmentId": segment_id,
+            "Schedule": {"StartTime": start.isoformat(), "Frequency": "ONCE", "IsLocalTime": True, "Timezone": "UTC"},
+            "MessageConfiguration": {"EmailMessage": {"Title": "Good morning", "Body": "local"}},
+        },
+    )["CampaignResponse"]
+    assert _mails_within(smtp, addresses[11], 1) == 1
+    assert datetime.now(UTC) >= start
+    assert len(smtp.sink.to(addresses[10])) == 1
+    assert smtp.sink.to(addresses[12]) == []
+    assert smtp.sink.to(addresses[0]) == []  # no time zone: not messaged by a local-time campaign
+    assert _wait_state(pinpoint, app_id, campaign["Id"], "EXECUTING")["State"]["CampaignStatus"] == "EXECUTING"
+    pinpoint.delete_campaign(ApplicationId=app_id, CampaignId=campaign["Id"])
