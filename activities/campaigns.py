@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,11 +26,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deliveries import Deliverer, TransientDeliveryError
+from activities.webhook import WebhookProvider
 from api.codec import iso
 from rules import limits as limit_rules
 from rules import quiet_time, schedules, treatments
 from rules.endpoints import endpoint_response
 from rules.messages import Template, campaign_content, template_ref
+from rules.networks import Refused
 from rules.segments import parse_instant
 from store import apps as apps_store
 from store import campaigns as campaigns_store
@@ -98,9 +100,10 @@ class _Treatment:
 
 
 class CampaignActivities:
-    def __init__(self, engine: AsyncEngine, deliverer: Deliverer) -> None:
+    def __init__(self, engine: AsyncEngine, deliverer: Deliverer, hooks: WebhookProvider | None = None) -> None:
         self._engine = engine
         self._deliverer = deliverer
+        self._hooks = hooks  # calls CampaignHook web URLs (FILTER mode)
 
     # -- planning -----------------------------------------------------------------------------
     @activity.defn(name=PLAN_RUN)
@@ -287,6 +290,12 @@ class CampaignActivities:
         plan = _PagePlan(run, definition, app.get("settings") or {}, setups, history, _instant(request.now))
         for row in rows:
             plan.place(dict(row))
+        # The campaign's own hook, else the project's default (application settings).
+        hook = definition.get("Hook") or {}
+        if not hook.get("WebUrl"):
+            hook = (app.get("settings") or {}).get("CampaignHook") or {}
+        if hook.get("WebUrl") and hook.get("Mode", "FILTER") == "FILTER":
+            await self._filter_through_hook(hook["WebUrl"], plan, setups, last_attempt)
         async with self._engine.begin() as conn:
             if plan.targeted:
                 await conn.execute(insert(targets).values(plan.targeted).on_conflict_do_nothing())
@@ -302,6 +311,38 @@ class CampaignActivities:
         await _pace(plan.sent, limit_rules_mps(definition, app.get("settings") or {}), started)
         next_after = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
         return PageResult(next_after, plan.by_treatment)
+
+    async def _filter_through_hook(
+        self, url: str, plan: _PagePlan, setups: list[_Treatment], last_attempt: bool
+    ) -> None:
+        """CampaignHook in FILTER mode: the hook gets each treatment's recipients of the page as
+        Pinpoint sends them to a Lambda, and answers the endpoints to send to (it may change
+        their data, which the message then renders)."""
+        if self._hooks is None:
+            return
+        configs = {s.id: s.config for s in setups}
+        for treatment, recipients in plan.recipients_by_treatment().items():
+            body = {
+                "MessageConfiguration": configs.get(treatment, {}),
+                "ApplicationId": plan.run.app_id,
+                "CampaignId": plan.run.campaign_id,
+                "TreatmentId": treatment,
+                "ActivityId": activity_id(plan.run.campaign_id, plan.run.run_number, treatment),
+                "ScheduledTime": plan.run.scheduled_start,
+                "Endpoints": {r.endpoint_id: r.endpoint for r in recipients},
+            }
+            try:
+                answer = await self._hooks.call_hook(url, body)
+            except Refused as e:
+                plan.keep(treatment, {}, "HOOK_REFUSED")
+                activity.logger.warning("campaign hook refused: %s", e)
+                continue
+            except TransientDeliveryError as e:
+                if not last_attempt:
+                    raise ApplicationError(str(e), type="TransientDeliveryError") from None
+                plan.keep(treatment, {}, "HOOK_FAILURE")
+                continue
+            plan.keep(treatment, answer if isinstance(answer, dict) else {}, "FILTERED_BY_HOOK")
 
     async def _treatments(self, conn: Any, app_id: str, definition: dict[str, Any]) -> list[_Treatment]:
         custom = definition.get("CustomDeliveryConfiguration")
@@ -456,7 +497,7 @@ class _PagePlan:
         if not limit_rules.may_target(self.limits, self.app_limits, sent_today=day, total_targeted=life):
             self._metric(treatment, "ENDPOINT_LIMIT_EXCEEDED")
             return
-        aid = self.trigger or activity_id(self.run.campaign_id, self.run.run_number, treatment)
+        aid = self._aid(treatment)
         self.targeted.append(
             {
                 "app_id": self.run.app_id,
@@ -494,6 +535,40 @@ class _PagePlan:
         if self.expired:
             return "MAXIMUM_DURATION_EXCEEDED"
         return None
+
+    def recipients_by_treatment(self) -> dict[str, list[Recipient]]:
+        out: dict[str, list[Recipient]] = {}
+        for (treatment, _), recipients in self._groups.items():
+            out.setdefault(treatment, []).extend(recipients)
+        return out
+
+    def keep(self, treatment: str, allowed: dict[str, Any], metric: str) -> None:
+        """Keep only `allowed` recipients of `treatment` (their endpoint data overlaid by what
+        the hook answered); the others are neither targeted nor sent."""
+        dropped: set[str] = set()
+        for (t, channel), recipients in list(self._groups.items()):
+            if t != treatment:
+                continue
+            kept = []
+            for r in recipients:
+                data = allowed.get(r.endpoint_id or "")
+                if isinstance(data, dict):
+                    kept.append(replace(r, endpoint={**r.endpoint, **data}))
+                else:
+                    dropped.add(r.endpoint_id or "")
+                    self._metric(treatment, metric)
+            self._groups[(t, channel)] = kept
+        counts = self.counts(treatment)
+        counts.total -= len(dropped)
+        self.sent -= len(dropped)
+        self.targeted = [
+            row
+            for row in self.targeted
+            if not (row["endpoint_id"] in dropped and row["activity_id"] == self._aid(treatment))
+        ]
+
+    def _aid(self, treatment: str) -> str:
+        return self.trigger or activity_id(self.run.campaign_id, self.run.run_number, treatment)
 
     @property
     def batches(self) -> list[tuple[str, DeliveryBatch]]:

@@ -122,6 +122,34 @@ class WebhookProvider:
 
             yield send
 
+    async def call_hook(self, url: str, body: dict[str, Any]) -> Any:
+        """POST `body` to a campaign hook (CampaignHook.WebUrl) and return its JSON answer, with
+        the same signature, network guard and pinning as messages. Raises Refused when the URL
+        may not be called and TransientDeliveryError when the hook fails or answers no JSON."""
+        pinned = await self._pin(url)
+        data = orjson.dumps(body)
+        headers = {
+            "Host": pinned.host_header,
+            "Content-Type": "application/json",
+            "User-Agent": "OpenPoint",
+            SIGNATURE_HEADER: sign_webhook(self._secret, int(time.time()), data),
+        }
+        async with httpx.AsyncClient(
+            verify=self._tls, timeout=self._timeout, follow_redirects=False, trust_env=False
+        ) as client:
+            try:
+                response = await client.post(
+                    pinned.url, content=data, headers=headers, extensions={"sni_hostname": pinned.server_name}
+                )
+            except httpx.HTTPError as e:
+                raise TransientDeliveryError(f"The campaign hook cannot be reached: {e}.") from None
+        if not 200 <= response.status_code < 300:
+            raise TransientDeliveryError(f"The campaign hook answered HTTP {response.status_code}.")
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise TransientDeliveryError("The campaign hook answered no JSON.") from None
+
     async def _pin(self, url: Any) -> _Pinned:
         """The checked address to send to; Refused when the URL may not be called, and a
         TransientDeliveryError when its host cannot be resolved now."""

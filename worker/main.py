@@ -59,8 +59,10 @@ def build_worker(
     task_queue: str | None = None,
     job_tls: ssl.SSLContext | None = None,  # trust for outbound https (imports, webhooks); None: the system's
 ) -> Worker:
-    deliverer = Deliverer(engine, vault_from(settings), providers(settings, job_tls))
-    campaigns = CampaignActivities(engine, deliverer)
+    senders = providers(settings, job_tls)
+    deliverer = Deliverer(engine, vault_from(settings), senders)
+    hooks = senders["CUSTOM"]
+    campaigns = CampaignActivities(engine, deliverer, hooks if isinstance(hooks, WebhookProvider) else None)
     triggered = TriggeredSends(campaigns)
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)

@@ -6,10 +6,16 @@ import secrets
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from tests.fakes.server import LoopbackServer
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 
@@ -21,7 +27,7 @@ def audience(pinpoint: Any, app_id: str) -> tuple[str, str, list[str]]:
         ApplicationId=app_id, EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": "example.com"}
     )
     tag = secrets.token_hex(3)
-    items = []
+    items: list[dict[str, Any]] = []
     for i in range(40):
         items.append(
             {
@@ -245,3 +251,44 @@ def test_a_local_time_run_reaches_each_zone_at_its_own_wall_clock(
     assert smtp.sink.to(addresses[0]) == []  # no time zone: not messaged by a local-time campaign
     assert _wait_state(pinpoint, app_id, campaign["Id"], "EXECUTING")["State"]["CampaignStatus"] == "EXECUTING"
     pinpoint.delete_campaign(ApplicationId=app_id, CampaignId=campaign["Id"])
+
+
+def test_a_campaign_hook_filters_and_enriches_the_audience(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]], tls_cert: tuple[Path, Path]
+) -> None:
+    app_id, segment_id, addresses = audience
+    calls: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> JSONResponse:
+        body = await request.json()
+        calls.append(body)
+        keep = {eid: {"Attributes": {"Name": ["Hooked"]}} for eid in body["Endpoints"] if int(eid[1:]) % 2 == 0}
+        return JSONResponse(keep)
+
+    with LoopbackServer(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), tls=tls_cert) as server:
+        campaign = pinpoint.create_campaign(
+            ApplicationId=app_id,
+            WriteCampaignRequest={
+                "Name": "hooked",
+                "SegmentId": segment_id,
+                "Hook": {"WebUrl": f"{server.url}/hook", "Mode": "FILTER"},
+                "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
+                "MessageConfiguration": {"EmailMessage": {"Title": "Hi", "Body": "Hello {{Attributes.Name}}"}},
+            },
+        )["CampaignResponse"]
+        _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")
+    [call] = calls
+    assert call["CampaignId"] == campaign["Id"] and call["TreatmentId"] == "0"
+    assert len(call["Endpoints"]) == 28  # the segment minus the two opted out
+    for i in range(30):
+        mails = smtp.sink.to(addresses[i])
+        if i % 2 == 0 and i not in (3, 4):
+            [mail] = mails
+            assert "Hello Hooked" in mail.text
+        else:
+            assert mails == [], i
+    [activity] = pinpoint.get_campaign_activities(ApplicationId=app_id, CampaignId=campaign["Id"])[
+        "ActivitiesResponse"
+    ]["Item"]
+    assert activity["SuccessfulEndpointCount"] == 14 and activity["TotalEndpointCount"] == 14
+    assert activity["ExecutionMetrics"]["FILTERED_BY_HOOK"] == "14"

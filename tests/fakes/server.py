@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -14,10 +15,19 @@ from openpoint.embedded import free_port, wait_for_port
 class LoopbackServer:
     """`with Fake() as fake:` starts it; `fake.url` is its base URL."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) files to serve https:// with."""
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve()), daemon=True)
 
