@@ -67,6 +67,7 @@ def test_an_immediate_campaign_sends_once_to_each_member(
         WriteCampaignRequest={
             "Name": "welcome",
             "SegmentId": segment_id,
+            "Priority": 1,
             "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
             "MessageConfiguration": {
                 "EmailMessage": {"Title": "Hi {{Attributes.Name}}", "HtmlBody": "<p>Hello {{Attributes.Name}}</p>"}
