@@ -91,11 +91,18 @@ def _from_row(r: Recipient, row: dict[str, Any]) -> DeliveryResult:
     return _result(r, outcome)
 
 
+OnEvents = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
+
+
 class Deliverer:
-    def __init__(self, engine: AsyncEngine, vault: Vault, providers: dict[str, Provider]) -> None:
+    def __init__(
+        self, engine: AsyncEngine, vault: Vault, providers: dict[str, Provider], on_events: OnEvents | None = None
+    ) -> None:
         self._engine = engine
         self._vault = vault
         self._providers = providers
+        # Told of the standard events each delivery records (SYSTEM event-triggered campaigns).
+        self._on_events = on_events
 
     async def channel_config(self, app_id: str, channel_type: str) -> ChannelConfig | None:
         async with self._engine.connect() as conn:
@@ -244,3 +251,5 @@ class Deliverer:
                 await engagement.deactivate(conn, batch.app_id, r.endpoint_id)
             if outcome.endpoint_opt_out and r.endpoint_id:
                 await engagement.set_opt_out(conn, batch.app_id, [r.endpoint_id], "ALL")
+        if rows and self._on_events is not None:
+            await self._on_events(batch.app_id, rows)

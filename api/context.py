@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from activities.triggers import Triggers
 from openpoint.keys import KeyStore
 from openpoint.settings import Settings
 from openpoint.vault import Vault
@@ -21,6 +22,14 @@ class Context:
     keys: KeyStore
     _temporal: Client | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _triggers: Triggers | None = None
+
+    @property
+    def triggers(self) -> Triggers:
+        """Event-triggered campaigns, with this process's cache of them."""
+        if self._triggers is None:
+            self._triggers = Triggers(self.engine, self.temporal, self.settings.task_queue)
+        return self._triggers
 
     async def temporal(self) -> Client:
         """Connected on first use, so that the gateway serves data operations even while the

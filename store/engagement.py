@@ -46,7 +46,7 @@ async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await insert_events(conn, rows)
 
 
-async def record_once(conn: AsyncConnection, row: dict[str, Any]) -> None:
+async def record_once(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Write `row` unless an event with its id is already stored: providers retry callbacks,
     and a callback names one state change that happened once."""
     # Serialises concurrent deliveries of the same callback until this transaction ends.
@@ -62,6 +62,7 @@ async def record_once(conn: AsyncConnection, row: dict[str, Any]) -> None:
     )
     if not seen:
         await insert_events(conn, [row])
+    return not seen
 
 
 async def delivery_by_key(conn: AsyncConnection, key: str) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
@@ -19,6 +19,7 @@ from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
 from activities.push_apns import APNS_CHANNELS, ApnsProvider
 from activities.push_fcm import FcmProvider
+from activities.triggers import Triggers
 from activities.twilio_channels import SmsProvider, VoiceProvider
 from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
@@ -51,6 +52,13 @@ def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str
     }
 
 
+def _returning(client: Client) -> Callable[[], Awaitable[Client]]:
+    async def get() -> Client:
+        return client
+
+    return get
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -60,7 +68,12 @@ def build_worker(
     job_tls: ssl.SSLContext | None = None,  # trust for outbound https (imports, webhooks); None: the system's
 ) -> Worker:
     senders = providers(settings, job_tls)
-    deliverer = Deliverer(engine, vault_from(settings), senders)
+    triggers = Triggers(engine, _returning(client), task_queue or settings.task_queue)
+
+    async def system_events(app_id: str, rows: list[dict[str, Any]]) -> None:
+        await triggers.fire(app_id, rows, "SYSTEM")
+
+    deliverer = Deliverer(engine, vault_from(settings), senders, on_events=system_events)
     hooks = senders["CUSTOM"]
     campaigns = CampaignActivities(engine, deliverer, hooks if isinstance(hooks, WebhookProvider) else None)
     triggered = TriggeredSends(campaigns)

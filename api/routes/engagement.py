@@ -32,10 +32,10 @@ def _payload(request: Request, token: str) -> dict[str, Any] | None:
     return verify(tracking_key(ctx.settings, ctx.vault), token)
 
 
-async def _record(conn: AsyncConnection, p: dict[str, Any], event_type: str, **extra: str) -> None:
+async def _record(conn: AsyncConnection, p: dict[str, Any], event_type: str, **extra: str) -> dict[str, Any] | None:
     delivery = await engagement.delivery_by_key(conn, p["k"])
     if delivery is None:  # the delivery row is gone (retention): nothing to tie the event to
-        return
+        return None
     attributes = {
         **(delivery["context"] or {}),
         "channel_type": "EMAIL",
@@ -47,6 +47,13 @@ async def _record(conn: AsyncConnection, p: dict[str, Any], event_type: str, **e
     }
     row = engagement.event_row(p["a"], p.get("e") or p["r"], event_type, attributes)
     await engagement.record(conn, [row])
+    return row
+
+
+async def _system(request: Request, row: dict[str, Any] | None) -> None:
+    """Engagement events fire SYSTEM event-triggered campaigns, once stored."""
+    if row is not None:
+        await request.app.state.ctx.triggers.fire(row["app_id"], [row], "SYSTEM")
 
 
 @router.get("/open/{token}")
@@ -54,7 +61,8 @@ async def open_pixel(token: str, request: Request) -> Response:
     p = _payload(request, token)
     if p is not None:
         async with request.app.state.ctx.engine.begin() as conn:
-            await _record(conn, p, "_email.open")
+            row = await _record(conn, p, "_email.open")
+        await _system(request, row)
     # Answer the pixel even for a bad token: a broken image tells a reader nothing useful.
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
@@ -65,7 +73,8 @@ async def click(token: str, request: Request) -> Response:
     if p is None or not isinstance(p.get("u"), str):
         return Response("This link is not valid.", status_code=404, media_type="text/plain")
     async with request.app.state.ctx.engine.begin() as conn:
-        await _record(conn, p, "_email.click", link=p["u"])
+        row = await _record(conn, p, "_email.click", link=p["u"])
+    await _system(request, row)
     return RedirectResponse(p["u"], status_code=302, headers=NO_STORE)
 
 
@@ -97,6 +106,7 @@ async def unsubscribe(token: str, request: Request) -> Response:
             await engagement.set_opt_out(conn, p["a"], [p["e"]], "ALL")
         # The person asked for this address to get no more mail from the project.
         await engagement.set_opt_out_by_address(conn, p["a"], [p["r"]], "ALL", ["EMAIL"])
-        await _record(conn, p, "_email.unsubscribe")
+        row = await _record(conn, p, "_email.unsubscribe")
+    await _system(request, row)
     body = f"<p><b>{html.escape(p['r'])}</b> will receive no more email from us.</p>"
     return HTMLResponse(_PAGE.format(title="Unsubscribed", body=body), headers=NO_STORE)

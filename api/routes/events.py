@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.operations import Call, pinpoint
-from api.triggers import TRIGGERS
 from openpoint.errors import BadRequest
 from rules.endpoints import check_endpoint_request
 from rules.events import MAX_EVENTS_PER_REQUEST, event_problem, event_row, session_row
@@ -64,5 +63,5 @@ async def put_events(call: Call) -> dict[str, Any]:
             results[endpoint_id]["EndpointItemResponse"] = {"StatusCode": 400, "Message": message}
         await store.insert_events(conn, event_rows)
         await store.upsert_sessions(conn, session_rows)
-    await TRIGGERS.fire(call.ctx, call.app_id, event_rows)
+    await call.ctx.triggers.fire(call.app_id, event_rows)
     return {"Results": results}

@@ -100,7 +100,9 @@ async def status(request: Request) -> Response:
         delivery["app_id"], endpoint_id, event_type, attributes, event_id=_event_id(sid, reported)
     )
     async with ctx.engine.begin() as conn:
-        await engagement.record_once(conn, row)
+        recorded = await engagement.record_once(conn, row)
+    if recorded:  # provider events fire SYSTEM event-triggered campaigns
+        await ctx.triggers.fire(delivery["app_id"], [row], "SYSTEM")
     return Response(status_code=204)
 
 

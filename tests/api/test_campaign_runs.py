@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections import Counter
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -293,3 +295,43 @@ def test_a_campaign_hook_filters_and_enriches_the_audience(
     ]["Item"]
     assert activity["SuccessfulEndpointCount"] == 14 and activity["TotalEndpointCount"] == 14
     assert activity["ExecutionMetrics"]["FILTERED_BY_HOOK"] == "14"
+
+
+def test_a_system_event_campaign_answers_an_email_open(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    """FilterType SYSTEM reacts to the events OpenPoint records itself: here an open of a
+    direct mail triggers a follow-up to the reader."""
+    app_id, segment_id, addresses = audience
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "follow-up",
+            "SegmentId": segment_id,
+            "Schedule": {
+                "StartTime": start.isoformat(),
+                "Frequency": "EVENT",
+                "EventFilter": {
+                    "FilterType": "SYSTEM",
+                    "Dimensions": {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["_email.open"]}},
+                },
+            },
+            "MessageConfiguration": {"EmailMessage": {"Title": "Thanks for reading", "Body": "More soon"}},
+        },
+    )
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.2)
+    pinpoint.send_messages(
+        ApplicationId=app_id,
+        MessageRequest={
+            "Endpoints": {"e09": {}},
+            "MessageConfiguration": {
+                "EmailMessage": {"SimpleEmail": {"Subject": {"Data": "News"}, "HtmlPart": {"Data": "<p>News</p>"}}}
+            },
+        },
+    )
+    [news] = smtp.sink.to(addresses[9])
+    [pixel] = re.findall(r'<img src="([^"]+)"', news.html)
+    assert httpx.get(pixel).status_code == 200
+    assert _mails_within(smtp, addresses[9], 2) == 2
+    assert smtp.sink.to(addresses[9])[1].message["Subject"] == "Thanks for reading"
