@@ -168,7 +168,8 @@ class CampaignWorkflow:
                 PageRequest(run, workflow.now().isoformat(), after, zones),
                 result_type=PageResult,
                 start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=timedelta(seconds=60),
+                # A worker that dies mid-page is noticed this fast, and the page is retried elsewhere.
+                heartbeat_timeout=timedelta(seconds=10),
                 retry_policy=_RETRY,
                 priority=priority,
             )
