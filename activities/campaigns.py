@@ -69,6 +69,7 @@ PAGE_SIZE = 1000
 SUB_BATCH = 100
 SEND_CONCURRENCY = 8
 MAX_ATTEMPTS = 5
+PLANNING_GRACE = timedelta(seconds=60)
 RECURRING = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY"})
 
 
@@ -120,7 +121,15 @@ class CampaignActivities:
                 return RunPlan("done")  # EVENT campaigns are driven by PutEvents
             at = await self._next_run_time(conn, request, schedule, frequency)
             if at is None:
-                await campaigns_store.set_state(conn, request.app_id, request.campaign_id, "COMPLETED")
+                running = await conn.scalar(
+                    select(func.count()).where(
+                        activities_table.c.app_id == request.app_id,
+                        activities_table.c.campaign_id == request.campaign_id,
+                        activities_table.c.state == "RUNNING",
+                    )
+                )
+                if not running:  # else a local-time run is still rolling: it completes the campaign
+                    await campaigns_store.set_state(conn, request.app_id, request.campaign_id, "COMPLETED")
                 return RunPlan("done")
             state = "SCHEDULED" if request.run_number == 0 else "PENDING_NEXT_RUN"
             if found["state"] not in ("DELETED", "INVALID"):
@@ -149,7 +158,18 @@ class CampaignActivities:
             start = parse_instant(schedule["StartTime"])
             assert start is not None  # the API refuses any other StartTime
             after = start - timedelta(microseconds=1)
-        return schedules.next_run(schedule, after=after)
+        run = schedules.next_run(schedule, after=after)
+        if run is None or request.now is None or request.last_run_at is None:
+            return run
+        # Occurrences already past when planning (the schedule was changed, or a run outlasted
+        # the interval) are not sent after the fact. A run planned earlier and delayed by a
+        # worker outage is not affected: its timer fires late and it runs.
+        earliest = _instant(request.now) - PLANNING_GRACE
+        for _ in range(100_000):
+            if run is None or run >= earliest:
+                break
+            run = schedules.next_run(schedule, after=run)
+        return run
 
     # -- a run ----------------------------------------------------------------------------------
     @activity.defn(name=START_RUN)
@@ -219,9 +239,13 @@ class CampaignActivities:
                     )
                 )
             if found is not None:
-                frequency = (found["definition"].get("Schedule") or {}).get("Frequency", "ONCE")
-                state = "PENDING_NEXT_RUN" if frequency in RECURRING else "COMPLETED"
-                await campaigns_store.set_state(conn, run.app_id, run.campaign_id, state)
+                schedule = found["definition"].get("Schedule") or {}
+                more = schedule.get("Frequency", "ONCE") in RECURRING and (
+                    schedules.next_run(schedule, after=_instant(run.scheduled_start)) is not None
+                )
+                await campaigns_store.set_state(
+                    conn, run.app_id, run.campaign_id, "PENDING_NEXT_RUN" if more else "COMPLETED"
+                )
 
     async def start_event_activities(self, conn: Any, run: RunRef, definition: dict[str, Any]) -> None:
         """An event-triggered campaign reports its sends as one running activity per treatment."""
@@ -385,12 +409,13 @@ class CampaignActivities:
         if not endpoint_ids:
             return {}
         this_run = [activity_id(run.campaign_id, run.run_number, t) for t in ("0", "1", "2", "3", "4")]
-        day_ago = datetime.now(UTC) - timedelta(days=1)
+        # The run's own time, not the clock: runs exactly 24 h apart do not count each other.
+        day_ago = _instant(run.scheduled_start) - timedelta(days=1)
         result = await conn.execute(
             select(
                 targets.c.endpoint_id,
                 func.count(),
-                func.count().filter(targets.c.targeted_at >= day_ago),
+                func.count().filter(targets.c.targeted_at > day_ago),
             )
             .where(
                 targets.c.app_id == run.app_id,
@@ -504,6 +529,7 @@ class _PagePlan:
                 "campaign_id": self.run.campaign_id,
                 "endpoint_id": row["id"],
                 "activity_id": aid,
+                "targeted_at": _instant(self.run.scheduled_start),
             }
         )
         self.counts(treatment).total += 1

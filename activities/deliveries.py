@@ -38,6 +38,7 @@ from workflows.shared import (
     Recipient,
 )
 
+UNCERTAIN_WINDOW = 10  # messages marked SENDING at once for providers that cannot drop repeats
 FINAL = {"SUCCESSFUL", PERMANENT_FAILURE, TEMPORARY_FAILURE, UNKNOWN_FAILURE, "OPT_OUT", "THROTTLED"}
 
 
@@ -181,34 +182,47 @@ class Deliverer:
             return []
         channel = await self.channel_config(batch.app_id, batch.channel) if todo else None
         transient: list[TransientDeliveryError] = []
+        # Messages are marked SENDING a window at a time and their outcomes recorded together:
+        # two statements per window instead of per message. A worker that dies mid-window leaves
+        # the window SENDING; an idempotent provider (whole batch as one window) gets those sent
+        # again under the same key, any other reports them UNKNOWN_FAILURE, so the window is
+        # kept small for them.
+        window = max(1, len(todo)) if getattr(provider, "idempotent", False) else UNCERTAIN_WINDOW
         try:
             async with provider.session(batch, channel) as send:
-                for i, r in enumerate(todo):
-                    if i % 50 == 0:
-                        activity.heartbeat(i)
+                for start in range(0, len(todo), window):
+                    group = todo[start : start + window]
+                    activity.heartbeat(start)
                     async with self._engine.begin() as conn:
-                        await log.set_status(conn, r.key, log.SENDING)
+                        await log.mark_sending(conn, [r.key for r in group])
+                    outcomes: list[tuple[Recipient, Outcome | None]] = []
                     try:
-                        outcome = await send(self._opened(r))
-                    except TransientDeliveryError as e:
-                        if not last_attempt:
-                            await self._record(batch, r, None)
-                            transient.append(e)
-                            continue
-                        outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
-                    await self._record(batch, r, outcome)
-                    results[r.key] = _result(r, outcome)
+                        for r in group:
+                            try:
+                                outcome = await send(self._opened(r))
+                            except TransientDeliveryError as e:
+                                if not last_attempt:
+                                    outcomes.append((r, None))
+                                    transient.append(e)
+                                    continue
+                                outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
+                            outcomes.append((r, outcome))
+                            results[r.key] = _result(r, outcome)
+                    finally:
+                        await self._record_many(batch, outcomes)
         except TransientDeliveryError as e:  # the provider could not be reached at all
+            left: list[tuple[Recipient, Outcome | None]] = []
             for r in todo:
                 if r.key in results:
                     continue
                 if not last_attempt:
-                    await self._record(batch, r, None)
+                    left.append((r, None))
                     transient.append(e)
                 else:
                     outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
-                    await self._record(batch, r, outcome)
+                    left.append((r, outcome))
                     results[r.key] = _result(r, outcome)
+            await self._record_many(batch, left)
         return transient
 
     def _opened(self, r: Recipient) -> Recipient:
@@ -217,39 +231,48 @@ class Deliverer:
         return replace(r, substitutions={**r.substitutions, **unseal(self._vault, r.key, r.sealed)}, sealed=None)
 
     async def _record(self, batch: DeliveryBatch, r: Recipient, outcome: Outcome | None) -> None:
+        await self._record_many(batch, [(r, outcome)])
+
+    async def _record_many(self, batch: DeliveryBatch, outcomes: list[tuple[Recipient, Outcome | None]]) -> None:
+        """Outcomes, their standard events and what they do to endpoints, in one transaction;
+        None puts a message back to PENDING (not handed over: a later attempt may send it)."""
+        if not outcomes:
+            return
+        rows: list[dict[str, Any]] = []
         async with self._engine.begin() as conn:
-            if outcome is None:  # not handed over after all: a later attempt may send it
-                await log.set_status(conn, r.key, log.PENDING)
-                return
-            await log.set_status(
+            await log.record_many(
                 conn,
-                r.key,
-                outcome.status,
-                status_code=outcome.code,
-                status_message=outcome.message[:1000],
-                message_id=outcome.message_id,
+                [
+                    (r.key, log.PENDING, None, None, None)
+                    if o is None
+                    else (r.key, o.status, o.code, o.message[:1000], o.message_id)
+                    for r, o in outcomes
+                ],
             )
-            attributes = {
-                **batch.attributes,
-                **r.context,
-                "channel_type": batch.channel,
-                "address": r.address,
-                "message_id": outcome.message_id,
-                "delivery_status": outcome.status,
-                "status_code": outcome.code,
-                "source": batch.source,
-                "source_id": batch.source_id,
-            }
-            endpoint_id = r.endpoint_id or r.address
-            rows = [
-                engagement.event_row(batch.app_id, endpoint_id, name, attributes)
-                for name in delivery_events(batch.channel, outcome.status)
-            ]
+            for r, outcome in outcomes:
+                if outcome is None:
+                    continue
+                attributes = {
+                    **batch.attributes,
+                    **r.context,
+                    "channel_type": batch.channel,
+                    "address": r.address,
+                    "message_id": outcome.message_id,
+                    "delivery_status": outcome.status,
+                    "status_code": outcome.code,
+                    "source": batch.source,
+                    "source_id": batch.source_id,
+                }
+                endpoint_id = r.endpoint_id or r.address
+                rows.extend(
+                    engagement.event_row(batch.app_id, endpoint_id, name, attributes)
+                    for name in delivery_events(batch.channel, outcome.status)
+                )
+                if outcome.endpoint_inactive and r.endpoint_id:
+                    await engagement.deactivate(conn, batch.app_id, r.endpoint_id)
+                if outcome.endpoint_opt_out and r.endpoint_id:
+                    await engagement.set_opt_out(conn, batch.app_id, [r.endpoint_id], "ALL")
             if rows:
                 await engagement.record(conn, rows)
-            if outcome.endpoint_inactive and r.endpoint_id:
-                await engagement.deactivate(conn, batch.app_id, r.endpoint_id)
-            if outcome.endpoint_opt_out and r.endpoint_id:
-                await engagement.set_opt_out(conn, batch.app_id, [r.endpoint_id], "ALL")
         if rows and self._on_events is not None:
             await self._on_events(batch.app_id, rows)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from store.driver import driver
 from store.tables import Delivery
 
 deliveries = Delivery.__table__  # type: ignore[attr-defined]
@@ -33,3 +34,28 @@ async def set_status(conn: AsyncConnection, key: str, status: str, **values: Any
         .where(deliveries.c.idempotency_key == key)
         .values(status=status, attempts=attempts, updated_at=func.now(), **values)
     )
+
+
+_MARK = (
+    "UPDATE deliveries SET status = $2, attempts = attempts + 1, updated_at = now()"
+    " WHERE idempotency_key = ANY($1::text[])"
+)
+_RECORD = (
+    "UPDATE deliveries d SET status = u.status, status_code = u.code, status_message = u.message,"
+    " message_id = u.message_id, updated_at = now()"
+    " FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[])"
+    " AS u(key, status, code, message, message_id) WHERE d.idempotency_key = u.key"
+)
+
+
+async def mark_sending(conn: AsyncConnection, keys: Sequence[str]) -> None:
+    """One statement for a window of messages about to be handed over."""
+    await (await driver(conn)).execute(_MARK, list(keys), SENDING)
+
+
+async def record_many(
+    conn: AsyncConnection, outcomes: Sequence[tuple[str, str, int | None, str | None, str | None]]
+) -> None:
+    """(key, status, code, message, message id) for many messages in one statement."""
+    if outcomes:
+        await (await driver(conn)).execute(_RECORD, *(list(column) for column in zip(*outcomes, strict=True)))

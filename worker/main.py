@@ -25,7 +25,7 @@ from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
-from workflows.campaign import CampaignEventWorkflow, CampaignWorkflow
+from workflows.campaign import CampaignEventWorkflow, CampaignRunWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 
@@ -37,6 +37,7 @@ WORKFLOWS: Sequence[type] = (
     ExportJobWorkflow,
     CampaignWorkflow,
     CampaignEventWorkflow,
+    CampaignRunWorkflow,
 )
 
 

@@ -11,11 +11,12 @@ and every run starts a fresh history (continue-as-new).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
+from temporalio.workflow import ParentClosePolicy
 
 REFRESH = "refresh"
 PLAN_RUN = "campaign_plan_run"
@@ -35,6 +36,7 @@ class CampaignInput:
     campaign_id: str
     run_number: int = 0  # runs already done or skipped (carried over continue-as-new)
     last_run_at: str | None = None  # ISO instant of the last run considered
+    now: str | None = None  # workflow time when planning (set by the workflow, not by callers)
 
 
 @dataclass
@@ -117,7 +119,11 @@ class CampaignWorkflow:
         while True:
             self._refreshed = False
             plan: RunPlan = await workflow.execute_activity(
-                PLAN_RUN, request, result_type=RunPlan, start_to_close_timeout=_QUICK, retry_policy=_RETRY
+                PLAN_RUN,
+                replace(request, now=workflow.now().isoformat()),
+                result_type=RunPlan,
+                start_to_close_timeout=_QUICK,
+                retry_policy=_RETRY,
             )
             if plan.action == "done" or plan.at is None:
                 return
@@ -129,55 +135,81 @@ class CampaignWorkflow:
                 except TimeoutError:
                     pass
             if not plan.paused:  # a paused campaign skips the runs that fall due meanwhile
-                await self._run_once(
-                    RunRef(request.app_id, request.campaign_id, request.run_number, plan.version, plan.at), plan
-                )
+                run = RunRef(request.app_id, request.campaign_id, request.run_number, plan.version, plan.at)
+                if plan.local_time:
+                    # A local-time run lasts until its last zone's wave, which may be after the
+                    # next run is due: it runs as a child of its own, and the schedule goes on.
+                    await workflow.start_child_workflow(
+                        CampaignRunWorkflow.run,
+                        LocalRun(run, plan),
+                        id=f"{workflow.info().workflow_id}-run-{request.run_number}",
+                        parent_close_policy=ParentClosePolicy.ABANDON,
+                    )
+                else:
+                    await execute_run(run, plan)
             workflow.continue_as_new(
                 CampaignInput(request.app_id, request.campaign_id, request.run_number + 1, plan.at)
             )
 
-    async def _run_once(self, run: RunRef, plan: RunPlan) -> None:
-        # Priority orders this campaign's sends against others' when the queue is backlogged.
-        priority = Priority(priority_key=plan.priority) if plan.priority else Priority.default
-        await workflow.execute_activity(START_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
-        totals: dict[str, TreatmentCounts] = {}
-        waves: list[Wave] = [Wave(run.scheduled_start, [])]
-        if plan.local_time:
-            waves = await workflow.execute_activity(
-                LOCAL_WAVES, run, result_type=list[Wave], start_to_close_timeout=_QUICK, retry_policy=_RETRY
-            )
-        for wave in waves:
-            wait = (datetime.fromisoformat(wave.at) - workflow.now()).total_seconds()
-            if wait > 0:
-                await workflow.sleep(wait)
-            await self._send_all(run, wave.zones if plan.local_time else None, priority, totals)
-        await workflow.execute_activity(
-            FINISH_RUN,
-            FinishRequest(run, totals, sum(len(w.zones) for w in waves) if plan.local_time else 0),
-            start_to_close_timeout=_QUICK,
-            retry_policy=_RETRY,
-        )
 
-    async def _send_all(
-        self, run: RunRef, zones: list[str] | None, priority: Priority, totals: dict[str, TreatmentCounts]
-    ) -> None:
-        after: str | None = None
-        while True:
-            page: PageResult = await workflow.execute_activity(
-                SEND_PAGE,
-                PageRequest(run, workflow.now().isoformat(), after, zones),
-                result_type=PageResult,
-                start_to_close_timeout=timedelta(minutes=10),
-                # A worker that dies mid-page is noticed this fast, and the page is retried elsewhere.
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=_RETRY,
-                priority=priority,
-            )
-            for treatment, counts in page.counts.items():
-                totals.setdefault(treatment, TreatmentCounts()).add(counts)
-            if page.next_after is None:
-                return
-            after = page.next_after
+@dataclass
+class LocalRun:
+    run: RunRef
+    plan: RunPlan
+
+
+@workflow.defn
+class CampaignRunWorkflow:
+    """One local-time run of a campaign, rolling through the time zones' waves."""
+
+    @workflow.run
+    async def run(self, request: LocalRun) -> None:
+        await execute_run(request.run, request.plan)
+
+
+async def execute_run(run: RunRef, plan: RunPlan) -> None:
+    # Priority orders this campaign's sends against others' when the queue is backlogged.
+    priority = Priority(priority_key=plan.priority) if plan.priority else Priority.default
+    await workflow.execute_activity(START_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
+    totals: dict[str, TreatmentCounts] = {}
+    waves: list[Wave] = [Wave(run.scheduled_start, [])]
+    if plan.local_time:
+        waves = await workflow.execute_activity(
+            LOCAL_WAVES, run, result_type=list[Wave], start_to_close_timeout=_QUICK, retry_policy=_RETRY
+        )
+    for wave in waves:
+        wait = (datetime.fromisoformat(wave.at) - workflow.now()).total_seconds()
+        if wait > 0:
+            await workflow.sleep(wait)
+        await _send_all(run, wave.zones if plan.local_time else None, priority, totals)
+    await workflow.execute_activity(
+        FINISH_RUN,
+        FinishRequest(run, totals, sum(len(w.zones) for w in waves) if plan.local_time else 0),
+        start_to_close_timeout=_QUICK,
+        retry_policy=_RETRY,
+    )
+
+
+async def _send_all(
+    run: RunRef, zones: list[str] | None, priority: Priority, totals: dict[str, TreatmentCounts]
+) -> None:
+    after: str | None = None
+    while True:
+        page: PageResult = await workflow.execute_activity(
+            SEND_PAGE,
+            PageRequest(run, workflow.now().isoformat(), after, zones),
+            result_type=PageResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            # A worker that dies mid-page is noticed this fast, and the page is retried elsewhere.
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=_RETRY,
+            priority=priority,
+        )
+        for treatment, counts in page.counts.items():
+            totals.setdefault(treatment, TreatmentCounts()).add(counts)
+        if page.next_after is None:
+            return
+        after = page.next_after
 
 
 SEND_TRIGGERED = "campaign_send_triggered"
