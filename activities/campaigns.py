@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deliveries import Deliverer, TransientDeliveryError
+from activities.deliveries import Deliverer, TransientDeliveryError, beat
 from activities.webhook import WebhookProvider
 from api.codec import iso
 from rules import limits as limit_rules
@@ -70,6 +70,7 @@ SUB_BATCH = 100
 SEND_CONCURRENCY = 8
 MAX_ATTEMPTS = 5
 PLANNING_GRACE = timedelta(seconds=60)
+SETUP_SECONDS = 1.0  # an event-triggered campaign's change takes effect within this
 RECURRING = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY"})
 
 
@@ -439,7 +440,7 @@ class CampaignActivities:
                 done, failed = await self._deliverer.deliver(batch, last_attempt=last_attempt)
                 results.extend((treatment, r) for r in done)
                 transient.extend(failed)
-                activity.heartbeat()
+                beat()
 
         await asyncio.gather(*(one(t, b) for t, b in batches))
         return results, transient
@@ -627,6 +628,27 @@ class TriggeredSends:
 
     def __init__(self, campaigns: CampaignActivities) -> None:
         self._c = campaigns
+        # What every event of a campaign needs (definition, segment, treatments, project), kept
+        # briefly: at 100 events/s the same few campaigns are read again and again.
+        self._setups: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    async def _setup(self, conn: Any, app_id: str, campaign_id: str) -> Any:
+        cached = self._setups.get((app_id, campaign_id))
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = await campaigns_store.definition(conn, app_id, campaign_id)
+        if found is None or found["state"] in ("DELETED", "COMPLETED"):
+            setup = None
+        else:
+            definition = found["definition"]
+            segment = await segment_sql.load_definition(
+                conn, app_id, definition["SegmentId"], definition.get("SegmentVersion")
+            )
+            setups = await self._c._treatments(conn, app_id, definition)
+            app = await apps_store.get(conn, app_id)
+            setup = (found, segment, setups, app)
+        self._setups[(app_id, campaign_id)] = (time.monotonic() + SETUP_SECONDS, setup)
+        return setup
 
     @activity.defn(name=SEND_TRIGGERED)
     async def send_triggered(self, request: TriggerInput) -> str:
@@ -636,22 +658,18 @@ class TriggeredSends:
             return "LATE"
         engine = self._c._engine
         async with engine.connect() as conn:
-            found = await campaigns_store.definition(conn, request.app_id, request.campaign_id)
-            if found is None or found["state"] in ("DELETED", "COMPLETED"):
+            setup = await self._setup(conn, request.app_id, request.campaign_id)
+            if setup is None:
                 return "CAMPAIGN_GONE"
+            found, segment, setups, app = setup
             definition = found["definition"]
             if definition.get("IsPaused"):
                 return "PAUSED"
-            segment = await segment_sql.load_definition(
-                conn, request.app_id, definition["SegmentId"], definition.get("SegmentVersion")
-            )
             if not await segment_sql.contains(conn, request.app_id, segment, request.endpoint_id, now=now):
                 return "FILTERED_OUT_BY_SEGMENT"
             row = await endpoints_store.get(conn, request.app_id, request.endpoint_id)
             if row is None:
                 return "FILTERED_OUT_BY_SEGMENT"
-            app = await apps_store.get(conn, request.app_id)
-            setups = await self._c._treatments(conn, request.app_id, definition)
             run = RunRef(request.app_id, request.campaign_id, 0, found["version"], request.event_time)
             history = await self._c._history(conn, run, [request.endpoint_id])
         trigger = hashlib.sha256(f"{request.endpoint_id}/{request.event_id}".encode()).hexdigest()[:32]

@@ -56,6 +56,12 @@ class Outcome:
     endpoint_opt_out: bool = False
 
 
+def beat(*details: Any) -> None:
+    """Heartbeat, except in local activities (event-triggered sends), which have none."""
+    if not activity.info().is_local:
+        activity.heartbeat(*details)
+
+
 class TransientDeliveryError(Exception):
     """The provider may accept the message later (timeouts, 4xx SMTP replies, 429, 5xx HTTP)."""
 
@@ -192,7 +198,7 @@ class Deliverer:
             async with provider.session(batch, channel) as send:
                 for start in range(0, len(todo), window):
                     group = todo[start : start + window]
-                    activity.heartbeat(start)
+                    beat(start)
                     async with self._engine.begin() as conn:
                         await log.mark_sending(conn, [r.key for r in group])
                     outcomes: list[tuple[Recipient, Outcome | None]] = []

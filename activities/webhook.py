@@ -54,6 +54,7 @@ _IDS = (
 _RETRYABLE = frozenset({408, 425, 429})
 _SNIPPET = 200  # characters of a refusal's body kept in the status message
 _READ_LIMIT = 64 * 1024  # a receiver's answer is read this far, no further
+PIN_SECONDS = 30.0  # how long a webhook URL's checked address is reused
 
 
 @dataclass(frozen=True)
@@ -96,31 +97,52 @@ class WebhookProvider:
         self._allowed = parse_networks(settings.webhook_allowed_networks)
         self._timeout = settings.webhook_timeout_seconds
         self._tls = tls or ssl.create_default_context()
+        # One client for the worker's life: its pool keeps connections (and TLS sessions) to
+        # receivers open across batches, and each URL's checked address is reused for a while.
+        self._client: httpx.AsyncClient | None = None
+        self._pins: dict[str, tuple[float, _Pinned]] = {}
+
+    def _shared_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                verify=self._tls,
+                timeout=self._timeout,
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            )
+        return self._client
+
+    async def _pinned(self, url: Any) -> _Pinned:
+        cached = self._pins.get(url) if isinstance(url, str) else None
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        pinned = await self._pin(url)
+        self._pins[url] = (time.monotonic() + PIN_SECONDS, pinned)
+        return pinned
 
     @asynccontextmanager
     async def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AsyncIterator[Send]:
         try:
-            pinned = await self._pin(batch.content.get("url"))
+            pinned = await self._pinned(batch.content.get("url"))
         except Refused as e:
             yield _refusing(Outcome(PERMANENT_FAILURE, 400, str(e)))
             return
         scheduled_time = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        async with httpx.AsyncClient(
-            verify=self._tls, timeout=self._timeout, follow_redirects=False, trust_env=False
-        ) as client:
+        client = self._shared_client()
 
-            async def send(r: Recipient) -> Outcome:
-                body = orjson.dumps(payload(batch, r, render_data(batch.content, r), scheduled_time))
-                headers = {
-                    "Host": pinned.host_header,
-                    "Content-Type": "application/json",
-                    "User-Agent": "OpenPoint",
-                    IDEMPOTENCY_HEADER: r.key,
-                    SIGNATURE_HEADER: sign_webhook(self._secret, int(time.time()), body),
-                }
-                return await _post(client, pinned, body, headers, r.key)
+        async def send(r: Recipient) -> Outcome:
+            body = orjson.dumps(payload(batch, r, render_data(batch.content, r), scheduled_time))
+            headers = {
+                "Host": pinned.host_header,
+                "Content-Type": "application/json",
+                "User-Agent": "OpenPoint",
+                IDEMPOTENCY_HEADER: r.key,
+                SIGNATURE_HEADER: sign_webhook(self._secret, int(time.time()), body),
+            }
+            return await _post(client, pinned, body, headers, r.key)
 
-            yield send
+        yield send
 
     async def call_hook(self, url: str, body: dict[str, Any]) -> Any:
         """POST `body` to a campaign hook (CampaignHook.WebUrl) and return its JSON answer, with

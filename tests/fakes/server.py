@@ -27,6 +27,8 @@ class LoopbackServer:
             access_log=False,
             ssl_certfile=str(tls[0]) if tls else None,
             ssl_keyfile=str(tls[1]) if tls else None,
+            # Clients keep connections alive (the worker's webhook pool does): do not wait on them.
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve()), daemon=True)
