@@ -12,12 +12,13 @@ the sink, and prints:
 
 - messages/s end to end (first to last message at the sink, and CreateCampaign to last message),
   the worker's peak RSS (VmHWM) and the CPU each process used;
-- the baseline, measured in the same run: a bare asyncio loop (httpx, as the worker) posting the
-  same number of signed messages of the same shape to the same sink with the sink's concurrency,
-  and the ratio campaign / baseline;
+- the baseline, measured in the same run: a bare asyncio loop (HTTP/1.1 written by hand on
+  keep-alive TLS connections) posting the same number of signed messages of the same shape to the
+  same sink with the sink's concurrency, and the ratio campaign / baseline; then the same posts
+  through httpx, the worker's HTTP client (up to 100,000 of them), to show its share of the gap;
 - event-trigger latency: an EVENT campaign on the same segment, PutEvents of `bench.trigger` for
-  `--events` random endpoints at 100 events/s, each timed until its message reaches the sink
-  (p50, p99); "event trigger: not available" when that path does not deliver.
+  `--events` random endpoints at `--event-rate` a second (100), each timed until its message
+  reaches the sink (p50, p99); "event trigger: not available" when that path does not deliver.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +59,18 @@ from bench.ingest import signed_request  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
 from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
 from openpoint.keys import store_key  # noqa: E402
-from openpoint.settings import Settings  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.endpoints import cohort_of  # noqa: E402
-from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook, signing_secret  # noqa: E402
+from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
 from workflows.shared import DeliveryBatch, Recipient  # noqa: E402
 
 TRIGGER_EVENT = "bench.trigger"
 STALL_SECONDS = 120  # no new message at the sink for this long: the run is broken
+HTTPX_SAMPLE = 100_000  # messages posted through httpx for comparison (its rate is steady)
 
 
-# -- the sink: `bench/campaign.py sink PORT CERT KEY LIMIT` in a process of its own ---------------
+# -- the sink: `bench/campaign.py sink PORT CERT KEY LIMIT`, in a process of its own -------------
 class Sink:
     """An ASGI webhook receiver: 204 to every POST, at most `limit` handled at a time. Counts the
     messages per path (first and last arrival, wall clock) and, on /trigger, notes when each
@@ -123,7 +126,113 @@ def serve_sink(port: str, cert: str, key: str, limit: str) -> None:
     )
 
 
-# -- the audience and the messages ----------------------------------------------------------------
+# -- the platform under test -----------------------------------------------------------------------
+@dataclass
+class Platform:
+    """PostgreSQL, Temporal, gateway, worker and sink, and how to reach them."""
+
+    tmp: Path
+    concurrency: int
+    pg: EmbeddedPostgres = field(init=False)
+    temporal: TemporalDevServer = field(init=False)
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    dsn: str = ""
+    port: int = 0
+    sink_port: int = 0
+    sink_url: str = ""
+    tls: ssl.SSLContext = field(init=False)  # trusts the sink's self-signed certificate
+    master: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode())
+    key: tuple[str, str] = field(
+        default_factory=lambda: ("OPBENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30))
+    )
+
+    def __post_init__(self) -> None:
+        self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"shared_buffers": "1GB"})
+        self.temporal = TemporalDevServer(None, port=free_port(), ui_port=None)
+
+    async def start(self) -> None:
+        from store.migrate import upgrade
+        from tests.conftest import self_signed_cert  # here: the sink's process need not import it
+
+        cert, cert_key = self_signed_cert(self.tmp)
+        self.tls = ssl.create_default_context(cafile=str(cert))
+        self.dsn = self.pg.start()
+        temporal_address = self.temporal.start()
+        upgrade(self.dsn)
+        engine = make_engine(self.dsn, pool_size=1)
+        await store_key(engine, Vault(base64.b64decode(self.master)), *self.key)
+        await engine.dispose()
+        self.port, self.sink_port = free_port(), free_port()
+        self.sink_url = f"https://127.0.0.1:{self.sink_port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.dsn,
+            "TEMPORAL_ADDRESS": temporal_address,
+            "OPENPOINT_PORT": str(self.port),
+            "OPENPOINT_MASTER_KEY": self.master,
+            "OPENPOINT_DATA_DIR": str(self.tmp),
+            "OPENPOINT_TASK_QUEUE": f"bench-{secrets.token_hex(4)}",
+            "OPENPOINT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "SSL_CERT_FILE": str(cert),  # the worker trusts the sink's self-signed certificate
+        }
+        commands = {
+            "gateway": ["-m", "openpoint.cli", "api"],
+            "worker": ["-m", "openpoint.cli", "worker"],
+            "sink": [__file__, "sink", str(self.sink_port), str(cert), str(cert_key), str(self.concurrency)],
+        }
+        for role, argv in commands.items():
+            log = (self.tmp / f"{role}.log").open("wb")
+            self.children[role] = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=log)
+        wait_for_port("127.0.0.1", self.port, timeout=60)
+        wait_for_port("127.0.0.1", self.sink_port, timeout=60)
+        deadline = time.monotonic() + 60
+        while b"worker polling" not in (self.tmp / "worker.log").read_bytes():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start; see {self.tmp}/worker.log")
+            await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.temporal.stop()
+        self.pg.stop()
+
+    def pinpoint(self) -> Any:
+        return boto3.client(
+            "pinpoint",
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            region_name="us-east-1",
+            aws_access_key_id=self.key[0],
+            aws_secret_access_key=self.key[1],
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each process (with its children)."""
+        pids = {name: child.pid for name, child in self.children.items()}
+        pids |= {"postgres": self.pg.pid or 0, "temporal": self.temporal.pid or 0}
+        return {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+
+    async def sink(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(verify=self.tls, timeout=30) as client:
+            figures: dict[str, Any] = (await client.get(f"{self.sink_url}/stats")).json()
+        return figures
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    # A process tree loses the CPU of children that exited (PostgreSQL backends of closed
+    # connections), so a difference can come out slightly negative: shown as 0.
+    used = {name: max(0.0, after[name] - before.get(name, 0.0)) for name in after}
+    return ", ".join(f"{name} {secs:.1f}s ({secs / seconds:.0%} of a core)" for name, secs in used.items())
+
+
+# -- the campaign ----------------------------------------------------------------------------------
 def endpoint_id(i: int) -> str:
     return f"ep-{i:07d}"
 
@@ -131,30 +240,75 @@ def endpoint_id(i: int) -> str:
 async def load_endpoints(dsn: str, app_id: str, count: int) -> None:
     """COPY: the import path is benchmarked on its own (bench/imports.py)."""
     records = [
-        (
-            app_id,
-            endpoint_id(i),
-            f"device-{i}",
-            "CUSTOM",
-            cohort_of(endpoint_id(i)),
-            f'{{"Plan": ["bench"], "Name": ["N{i}"]}}',
-        )
+        (app_id, endpoint_id(i), f"device-{i}", "CUSTOM", cohort_of(endpoint_id(i)), _attributes(i))
         for i in range(count)
     ]
     conn = await asyncpg.connect(plain_dsn(dsn))
     try:
         await conn.copy_records_to_table(
-            "endpoints",
-            records=records,
-            columns=["app_id", "id", "address", "channel_type", "cohort_id", "attributes"],
+            "endpoints", records=records, columns=["app_id", "id", "address", "channel_type", "cohort_id", "attributes"]
         )
         await conn.execute("VACUUM ANALYZE endpoints")
     finally:
         await conn.close()
 
 
+def _attributes(i: int) -> str:
+    return orjson.dumps({"Plan": ["bench"], "Name": [f"N{i}"]}).decode()
+
+
+def _status(pinpoint: Any, app_id: str, campaign_id: str) -> str:
+    status: str = pinpoint.get_campaign(ApplicationId=app_id, CampaignId=campaign_id)["CampaignResponse"]["State"][
+        "CampaignStatus"
+    ]
+    return status
+
+
+async def run_campaign(platform: Platform, pinpoint: Any, app_id: str, segment: str) -> tuple[int, float]:
+    """The campaign to the whole segment; prints its figures, returns (messages, msg/s)."""
+    before, created = platform.cpu(), time.time()
+    campaign_id = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "bench",
+            "SegmentId": segment,
+            "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
+            "CustomDeliveryConfiguration": {
+                "DeliveryUri": f"{platform.sink_url}/campaign",
+                "EndpointTypes": ["CUSTOM"],
+            },
+            "MessageConfiguration": {"CustomMessage": {"Data": "hello {{Attributes.Name}}"}},
+        },
+    )["CampaignResponse"]["Id"]
+    worker = platform.children["worker"].pid
+    count, progress, report = 0, time.monotonic(), time.monotonic()
+    while _status(pinpoint, app_id, campaign_id) != "COMPLETED":
+        await asyncio.sleep(1)
+        seen = (await platform.sink())["paths"].get("/campaign", [0])
+        if seen[0] > count:
+            count, progress = int(seen[0]), time.monotonic()
+        elif time.monotonic() - progress > STALL_SECONDS:
+            raise RuntimeError(f"the campaign stalled at {count:,} messages; see {platform.tmp}/worker.log")
+        if time.monotonic() - report > 30:
+            report = time.monotonic()
+            print(f"  {count:,} messages at the sink, worker RSS peak {peak_rss_mb(worker):.0f} MB")
+    elapsed, after = time.time() - created, platform.cpu()
+    sent, first, last = (await platform.sink())["paths"]["/campaign"]
+    conn = await asyncpg.connect(plain_dsn(platform.dsn))
+    statuses = await conn.fetch("SELECT status, count(*) FROM deliveries WHERE app_id = $1 GROUP BY status", app_id)
+    await conn.close()
+    rate = sent / (last - first)
+    print(f"campaign                  : {int(sent):,} messages at the sink, deliveries {dict(list(statuses))}")
+    print(f"campaign, first → last    : {rate:,.0f} msg/s ({last - first:.1f}s)")
+    print(f"campaign, created → last  : {sent / (last - created):,.0f} msg/s ({last - created:.1f}s)")
+    print(f"worker peak RSS (VmHWM)   : {peak_rss_mb(worker):,.0f} MB")
+    print(f"CPU during the campaign   : {cpu_line(before, after, elapsed)}")
+    return int(sent), rate
+
+
+# -- the baseline ----------------------------------------------------------------------------------
 def messages(app_id: str, count: int, secret: str) -> Iterator[tuple[bytes, dict[str, str]]]:
-    """The baseline's messages: the campaign's body and headers, built by the same payload()."""
+    """The campaign's messages, body and headers, built by the same payload() and signature."""
     batch = DeliveryBatch(
         app_id=app_id,
         channel="CUSTOM",
@@ -184,74 +338,51 @@ def messages(app_id: str, count: int, secret: str) -> Iterator[tuple[bytes, dict
         )
 
 
-async def bare_loop(
-    url: str, work: Iterator[tuple[bytes, dict[str, str]]], concurrency: int, tls: ssl.SSLContext
-) -> int:
-    """POST every message, `concurrency` in flight over keep-alive connections; returns failures."""
+Messages = Iterator[tuple[bytes, dict[str, str]]]
+
+
+async def raw_posts(platform: Platform, work: Messages) -> int:
+    """The bare loop: one keep-alive TLS connection, HTTP/1.1 written by hand; returns failures."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", platform.sink_port, ssl=platform.tls)
     failures = 0
-    async with httpx.AsyncClient(verify=tls, timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
-
-        async def poster() -> None:
-            nonlocal failures
-            for body, headers in work:  # one shared iterator: each message is posted once
-                response = await client.post(url, content=body, headers=headers)
-                failures += response.status_code >= 300
-
-        await asyncio.gather(*(poster() for _ in range(concurrency)))
+    try:
+        for body, headers in work:  # shared by all connections: each message is posted once
+            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            request = (
+                f"POST /bare HTTP/1.1\r\nHost: 127.0.0.1:{platform.sink_port}\r\n"
+                f"Content-Length: {len(body)}\r\n{head}\r\n"
+            ).encode() + body
+            failures += await _roundtrip(reader, writer, request) >= 300
+    finally:
+        writer.close()
     return failures
 
 
-# -- event triggers --------------------------------------------------------------------------------
-async def _roundtrip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    writer.write(request)
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    await reader.readexactly(length)
-    return status
-
-
-async def put_events_paced(
-    port: int, app_id: str, key: tuple[str, str], endpoint_ids: list[str], rate: float
-) -> tuple[dict[str, float], int]:
-    """One PutEvents of one `bench.trigger` event per endpoint, `rate` a second, over a few
-    keep-alive connections. Returns when each was due (wall clock) and how many failed."""
-    connections: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(8):
-        connections.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    due: dict[str, float] = {}
+async def httpx_posts(client: httpx.AsyncClient, url: str, work: Messages) -> int:
+    """The same with httpx, the worker's HTTP client."""
     failures = 0
-
-    async def put(n: int, eid: str) -> None:
-        nonlocal failures
-        due[eid] = time.time()
-        event = {"EventType": TRIGGER_EVENT, "Timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
-        body = orjson.dumps({"BatchItem": {eid: {"Endpoint": {}, "Events": {f"trigger-{n}": event}}}})
-        request = signed_request("127.0.0.1", port, app_id, body, key)
-        reader, writer = await connections.get()
-        try:
-            failures += await _roundtrip(reader, writer, request) != 202
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-            failures += 1  # the gateway dropped the connection: count it, and reconnect
-            writer.close()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        finally:
-            connections.put_nowait((reader, writer))
-
-    t0 = time.monotonic()
-    tasks = []
-    for n, eid in enumerate(endpoint_ids):
-        await asyncio.sleep(max(0.0, t0 + n / rate - time.monotonic()))
-        tasks.append(asyncio.create_task(put(n, eid)))
-    await asyncio.gather(*tasks)
-    while not connections.empty():
-        connections.get_nowait()[1].close()
-    return due, failures
+    for body, headers in work:
+        failures += (await client.post(url, content=body, headers=headers)).status_code >= 300
+    return failures
 
 
+async def run_baseline(
+    platform: Platform, label: str, app_id: str, count: int, posts: Callable[[Messages], Awaitable[int]]
+) -> float:
+    """`count` messages through `concurrency` posting loops; prints and returns msg/s."""
+    work = messages(app_id, count, secrets.token_hex(32))
+    before, own, t0 = platform.cpu(), time.process_time(), time.perf_counter()
+    failures = sum(await asyncio.gather(*(posts(work) for _ in range(platform.concurrency))))
+    elapsed = time.perf_counter() - t0
+    after = {"bench": time.process_time() - own, "sink": platform.cpu()["sink"]}
+    print(
+        f"{label:<26}: {count / elapsed:,.0f} msg/s ({count:,} posts, {platform.concurrency} in flight,"
+        f" {elapsed:.1f}s, {failures} failed); CPU {cpu_line({'sink': before['sink']}, after, elapsed)}"
+    )
+    return count / elapsed
+
+
+# -- event triggers --------------------------------------------------------------------------------
 def create_trigger_campaign(pinpoint: Any, app_id: str, segment: str, sink_url: str) -> datetime | None:
     """The EVENT campaign; returns its StartTime (None when the API refuses it)."""
     # An explicit StartTime: with IMMEDIATE, matching events against the schedule fails.
@@ -280,39 +411,89 @@ def create_trigger_campaign(pinpoint: Any, app_id: str, segment: str, sink_url: 
     return start
 
 
-async def trigger_latency(
-    stats: Callable[[], Awaitable[dict[str, Any]]],
-    port: int,
-    app_id: str,
-    key: tuple[str, str],
-    endpoint_ids: list[str],
-    rate: float,
+async def _roundtrip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def put_events_paced(platform: Platform, app_id: str, endpoint_ids: list[str], rate: float) -> dict[str, float]:
+    """One PutEvents of one `bench.trigger` event per endpoint, `rate` a second, over a few
+    keep-alive connections. Returns when each was due (wall clock); failed ones are left out."""
+    connections: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(8):
+        connections.put_nowait(await asyncio.open_connection("127.0.0.1", platform.port))
+    due: dict[str, float] = {}
+
+    async def put(n: int, eid: str) -> None:
+        at = time.time()
+        event = {"EventType": TRIGGER_EVENT, "Timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+        body = orjson.dumps({"BatchItem": {eid: {"Endpoint": {}, "Events": {f"trigger-{n}": event}}}})
+        request = signed_request("127.0.0.1", platform.port, app_id, body, platform.key)
+        reader, writer = await connections.get()
+        try:
+            if await _roundtrip(reader, writer, request) == 202:
+                due[eid] = at
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            writer.close()  # the gateway dropped the connection: count the event failed, reconnect
+            reader, writer = await asyncio.open_connection("127.0.0.1", platform.port)
+        finally:
+            connections.put_nowait((reader, writer))
+
+    t0 = time.monotonic()
+    tasks = []
+    for n, eid in enumerate(endpoint_ids):
+        await asyncio.sleep(max(0.0, t0 + n / rate - time.monotonic()))
+        tasks.append(asyncio.create_task(put(n, eid)))
+    await asyncio.gather(*tasks)
+    while not connections.empty():
+        connections.get_nowait()[1].close()
+    return due
+
+
+async def run_triggers(
+    platform: Platform, pinpoint: Any, app_id: str, segment: str, chosen: list[str], rate: float
 ) -> None:
-    due, failures = await put_events_paced(port, app_id, key, endpoint_ids, rate)
-    arrived: dict[str, float] = {}
-    last_change = time.monotonic()
-    while len(arrived) < len(due) and time.monotonic() - last_change < 30:
-        await asyncio.sleep(0.5)
-        now_arrived = (await stats())["arrivals"]
-        if len(now_arrived) > len(arrived):
-            arrived, last_change = now_arrived, time.monotonic()
-    if len(arrived) < 2:
-        print(f"event trigger: not available ({len(arrived)} of {len(due)} messages reached the sink)")
+    start = create_trigger_campaign(pinpoint, app_id, segment, platform.sink_url)
+    if start is None:
         return
+    # Past StartTime, and past the second for which the gateway caches a project's triggers.
+    await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 1.5)
+    before = platform.cpu()
+    due = await put_events_paced(platform, app_id, chosen, rate)
+    arrived: dict[str, float] = {}
+    changed = time.monotonic()
+    while len(arrived) < len(due) and time.monotonic() - changed < 30:
+        await asyncio.sleep(0.5)
+        now_arrived = (await platform.sink())["arrivals"]
+        if len(now_arrived) > len(arrived):
+            arrived, changed = now_arrived, time.monotonic()
+    after = platform.cpu()
     latencies = [arrived[e] - due[e] for e in due if e in arrived]
+    if len(latencies) < 2:
+        print(f"event trigger: not available ({len(arrived)} of {len(chosen)} messages reached the sink)")
+        return
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    span = max(arrived.values()) - min(due.values())
     print(
         f"event trigger latency     : p50 {cuts[49] * 1000:,.0f} ms, p99 {cuts[98] * 1000:,.0f} ms,"
-        f" max {max(latencies) * 1000:,.0f} ms (PutEvents → sink, {len(due):,} events at {rate:.0f}/s;"
-        f" {len(due) - len(latencies)} messages missing, {failures} PutEvents failed)"
+        f" max {max(latencies) * 1000:,.0f} ms (PutEvents → message at the sink)"
     )
+    print(
+        f"event trigger load        : {len(chosen):,} events offered at {rate:.0f}/s,"
+        f" {len(chosen) - len(due)} PutEvents failed, {len(due) - len(latencies)} messages missing;"
+        f" {len(latencies) / span:,.0f} triggered msg/s sustained over {span:.1f}s"
+    )
+    print(f"CPU during the triggers   : {cpu_line(before, after, span)}")
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def _cpu_line(usage: dict[str, float], seconds: float) -> str:
-    return ", ".join(f"{name} {secs:.1f}s ({secs / seconds:.0%} of a core)" for name, secs in usage.items())
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoints", type=int, default=1_000_000)
@@ -321,156 +502,35 @@ async def main() -> None:
     parser.add_argument("--event-rate", type=float, default=100.0, help="PutEvents per second")
     args = parser.parse_args()
 
-    from tests.conftest import self_signed_cert  # here: the sink process need not import the test stack
-
-    tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-campaign-"))
-    cert, cert_key = self_signed_cert(tmp)
-    tls = ssl.create_default_context(cafile=str(cert))
-    pg = EmbeddedPostgres(tmp / "pg", settings={"shared_buffers": "1GB"})
-    temporal = TemporalDevServer(None, port=free_port(), ui_port=None)
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    platform = Platform(Path(tempfile.mkdtemp(prefix="openpoint-bench-campaign-")), args.concurrency)
     try:
-        dsn = pg.start()
-        temporal_address = temporal.start()
-        from store.migrate import upgrade
+        await platform.start()
+        pinpoint = platform.pinpoint()
+        app_id = pinpoint.create_app(CreateApplicationRequest={"Name": "bench"})["ApplicationResponse"]["Id"]
+        t0 = time.perf_counter()
+        await load_endpoints(platform.dsn, app_id, args.endpoints)
+        print(f"loaded {args.endpoints:,} endpoints (COPY, VACUUM ANALYZE) in {time.perf_counter() - t0:.0f}s")
+        segment = pinpoint.create_segment(
+            ApplicationId=app_id,
+            WriteSegmentRequest={
+                "Name": "everyone",
+                "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["bench"]}}},
+            },
+        )["SegmentResponse"]["Id"]
 
-        upgrade(dsn)
-        master = base64.b64encode(secrets.token_bytes(32)).decode()
-        vault = Vault(base64.b64decode(master))
-        key = ("OPBENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30))
-        engine = make_engine(dsn, pool_size=1)
-        await store_key(engine, vault, *key)
-        await engine.dispose()
-
-        port, sink_port = free_port(), free_port()
-        sink_url = f"https://127.0.0.1:{sink_port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": dsn,
-            "TEMPORAL_ADDRESS": temporal_address,
-            "OPENPOINT_PORT": str(port),
-            "OPENPOINT_MASTER_KEY": master,
-            "OPENPOINT_DATA_DIR": str(tmp),
-            "OPENPOINT_TASK_QUEUE": f"bench-{secrets.token_hex(4)}",
-            "OPENPOINT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "SSL_CERT_FILE": str(cert),  # the worker trusts the sink's self-signed certificate
-        }
-        commands = {
-            "gateway": ["-m", "openpoint.cli", "api"],
-            "worker": ["-m", "openpoint.cli", "worker"],
-            "sink": [__file__, "sink", str(sink_port), str(cert), str(cert_key), str(args.concurrency)],
-        }
-        for role, argv in commands.items():
-            log = (tmp / f"{role}.log").open("wb")
-            children[role] = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=log)
-        wait_for_port("127.0.0.1", port, timeout=60)
-        wait_for_port("127.0.0.1", sink_port, timeout=60)
-        pinpoint = boto3.client(
-            "pinpoint",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id=key[0],
-            aws_secret_access_key=key[1],
-            config=Config(retries={"max_attempts": 1}),
-        )
-        async with httpx.AsyncClient(verify=tls, timeout=30) as sink_client:
-
-            async def stats() -> dict[str, Any]:
-                figures: dict[str, Any] = (await sink_client.get(f"{sink_url}/stats")).json()
-                return figures
-
-            app_id = pinpoint.create_app(CreateApplicationRequest={"Name": "bench"})["ApplicationResponse"]["Id"]
-            t0 = time.perf_counter()
-            await load_endpoints(dsn, app_id, args.endpoints)
-            print(f"loaded {args.endpoints:,} endpoints (COPY, VACUUM ANALYZE) in {time.perf_counter() - t0:.0f}s")
-            segment = pinpoint.create_segment(
-                ApplicationId=app_id,
-                WriteSegmentRequest={
-                    "Name": "everyone",
-                    "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["bench"]}}},
-                },
-            )["SegmentResponse"]["Id"]
-
-            # -- the campaign
-            groups = {name: child.pid for name, child in children.items()} | {"postgres": pg.pid or 0}
-            if temporal.pid:
-                groups["temporal"] = temporal.pid
-            usage = {name: cpu_seconds(pid) for name, pid in groups.items()}
-            created = time.time()
-            campaign_id = pinpoint.create_campaign(
-                ApplicationId=app_id,
-                WriteCampaignRequest={
-                    "Name": "bench",
-                    "SegmentId": segment,
-                    "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
-                    "CustomDeliveryConfiguration": {"DeliveryUri": f"{sink_url}/campaign", "EndpointTypes": ["CUSTOM"]},
-                    "MessageConfiguration": {"CustomMessage": {"Data": "hello {{Attributes.Name}}"}},
-                },
-            )["CampaignResponse"]["Id"]
-            count, progress, last_report = 0, time.monotonic(), time.monotonic()
-            while True:
-                await asyncio.sleep(1)
-                seen = (await stats())["paths"].get("/campaign", [0, created, created])
-                state = pinpoint.get_campaign(ApplicationId=app_id, CampaignId=campaign_id)["CampaignResponse"]["State"]
-                if state["CampaignStatus"] == "COMPLETED":
-                    break
-                if seen[0] > count:
-                    count, progress = int(seen[0]), time.monotonic()
-                elif time.monotonic() - progress > STALL_SECONDS:
-                    raise RuntimeError(f"the campaign stalled at {count:,} messages; see {tmp}/worker.log")
-                if time.monotonic() - last_report > 30:
-                    last_report = time.monotonic()
-                    print(
-                        f"  {count:,} messages at the sink,"
-                        f" worker RSS peak {peak_rss_mb(children['worker'].pid):.0f} MB"
-                    )
-            worker_peak = peak_rss_mb(children["worker"].pid)
-            usage = {name: cpu_seconds(pid) - usage[name] for name, pid in groups.items()}
-            sent, first, last = int(seen[0]), seen[1], seen[2]
-            conn = await asyncpg.connect(plain_dsn(dsn))
-            statuses = dict(
-                await conn.fetch("SELECT status, count(*) FROM deliveries WHERE app_id = $1 GROUP BY status", app_id)
-            )
-            await conn.close()
-            print(f"campaign                  : {sent:,} messages at the sink, deliveries {statuses}")
-            print(f"campaign, first → last    : {sent / (last - first):,.0f} msg/s ({last - first:.1f}s)")
-            print(f"campaign, created → last  : {sent / (last - created):,.0f} msg/s ({last - created:.1f}s)")
-            print(f"worker peak RSS (VmHWM)   : {worker_peak:,.0f} MB")
-            print(f"CPU during the campaign   : {_cpu_line(usage, last - created)}")
-
-            # -- the baseline: the same sink, the same number of messages, a bare loop
-            secret = signing_secret(Settings(master_key=master), vault)
-            usage = {"sink": cpu_seconds(children["sink"].pid)}
-            own = time.process_time()
-            t0 = time.perf_counter()
-            failures = await bare_loop(f"{sink_url}/bare", messages(app_id, sent, secret), args.concurrency, tls)
-            bare_s = time.perf_counter() - t0
-            usage = {"bare loop": time.process_time() - own, "sink": cpu_seconds(children["sink"].pid) - usage["sink"]}
-            rate, bare_rate = sent / (last - first), sent / bare_s
-            print(
-                f"bare asyncio loop         : {bare_rate:,.0f} msg/s ({sent:,} posts, {args.concurrency} in flight,"
-                f" {bare_s:.1f}s, {failures} failed); CPU {_cpu_line(usage, bare_s)}"
-            )
-            print(f"ratio campaign / bare     : {rate / bare_rate:.2f}")
-
-            # -- event-triggered sends
-            start = create_trigger_campaign(pinpoint, app_id, segment, sink_url)
-            if start is not None:
-                # Past StartTime, and past the second for which the gateway caches a project's triggers.
-                await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 1.5)
-                chosen = random.Random(7).sample(range(args.endpoints), min(args.events, args.endpoints))
-                await trigger_latency(stats, port, app_id, key, [endpoint_id(i) for i in chosen], args.event_rate)
+        sent, rate = await run_campaign(platform, pinpoint, app_id, segment)
+        bare = await run_baseline(platform, "bare asyncio loop", app_id, sent, partial(raw_posts, platform))
+        print(f"ratio campaign / bare     : {rate / bare:.2f}")
+        # Where the gap goes: the same posts through httpx, as the worker sends them (a sample).
+        limits = httpx.Limits(max_connections=platform.concurrency)
+        async with httpx.AsyncClient(verify=platform.tls, timeout=30, limits=limits) as client:
+            post = partial(httpx_posts, client, f"{platform.sink_url}/bare")
+            with_httpx = await run_baseline(platform, "httpx loop", app_id, min(sent, HTTPX_SAMPLE), post)
+        print(f"ratio campaign / httpx    : {rate / with_httpx:.2f}")
+        chosen = random.Random(7).sample(range(args.endpoints), min(args.events, args.endpoints))
+        await run_triggers(platform, pinpoint, app_id, segment, [endpoint_id(i) for i in chosen], args.event_rate)
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.terminate()
-        for child in children.values():
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        temporal.stop()
-        pg.stop()
+        platform.stop()
 
 
 if __name__ == "__main__":

@@ -9,14 +9,11 @@ import re
 import secrets
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
-from multidict import CIMultiDictProxy
 from sqlalchemy import text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -27,6 +24,7 @@ from openpoint.embedded import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from rules.webhooks import verify_webhook
+from tests.fakes.webhook_receiver import WebhookReceiver as Receiver
 from workflows.shared import DeliveryBatch, DeliveryResult, Recipient
 
 VAULT = Vault(secrets.token_bytes(32))
@@ -34,49 +32,10 @@ SECRET = "whsec-test-" + secrets.token_hex(8)
 LOOPBACK = "127.0.0.0/8"
 
 
-@dataclasses.dataclass
-class Received:
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-class Receiver:
-    """A webhook receiver: refuses bad signatures (401), then answers what a test scripted, then 200."""
-
-    def __init__(self, port: int) -> None:
-        self.url = f"https://127.0.0.1:{port}/hooks/openpoint"
-        self.port = port
-        self.requests: list[Received] = []
-        self.accepted: list[str] = []  # Idempotency-Keys answered 2xx
-        self.answers: list[tuple[int, str, dict[str, str]]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.requests.append(Received(request.headers, body))
-        if not verify_webhook(SECRET, request.headers.get("X-OpenPoint-Signature", ""), body):
-            return web.Response(status=401, text="bad signature")
-        if self.answers:
-            status, reply, headers = self.answers.pop(0)
-            return web.Response(status=status, text=reply, headers=headers)
-        self.accepted.append(request.headers["Idempotency-Key"])
-        return web.Response(text="ok", headers={"X-Message-Id": f"rcv-{len(self.accepted)}"})
-
-
 @pytest.fixture
-async def receiver(tls_cert: tuple[Path, Path]) -> AsyncIterator[Receiver]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*map(str, tls_cert))
-    r = Receiver(free_port())
-    app = web.Application()
-    app.router.add_post("/{path:.*}", r.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", r.port, ssl_context=context).start()
-    yield r
-    await runner.cleanup()
+def receiver(tls_cert: tuple[Path, Path]) -> Iterator[Receiver]:
+    with Receiver(SECRET, tls_cert) as r:
+        yield r
 
 
 @pytest.fixture
