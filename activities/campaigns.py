@@ -160,7 +160,7 @@ class CampaignActivities:
             assert start is not None  # the API refuses any other StartTime
             after = start - timedelta(microseconds=1)
         run = schedules.next_run(schedule, after=after)
-        if run is None or request.now is None or request.last_run_at is None:
+        if run is None or request.now is None or (request.last_run_at is None and request.run_number == 0):
             return run
         # Occurrences already past when planning (the schedule was changed, or a run outlasted
         # the interval) are not sent after the fact. A run planned earlier and delayed by a

@@ -4,6 +4,7 @@ long-running workflow; PutEvents starts their sends."""
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
@@ -15,12 +16,19 @@ from workflows.campaign import REFRESH, CampaignInput, CampaignWorkflow, workflo
 
 async def start(ctx: Context, app_id: str, campaign_id: str) -> None:
     """Start the campaign's workflow, or tell the running one to re-read the campaign (one
-    signal-with-start, so a create racing an update cannot start two)."""
+    signal-with-start, so a create racing an update cannot start two). A campaign re-scheduled
+    after its workflow ended goes on from its next run number, so its new runs get new
+    idempotency keys and activities instead of colliding with the old ones."""
+    async with ctx.engine.connect() as conn:
+        done = await conn.scalar(
+            text("SELECT max(run_number) + 1 FROM campaign_activities WHERE app_id = :a AND campaign_id = :c"),
+            {"a": app_id, "c": campaign_id},
+        )
     client = await ctx.temporal()
     try:
         await client.start_workflow(
             CampaignWorkflow.run,
-            CampaignInput(app_id=app_id, campaign_id=campaign_id),
+            CampaignInput(app_id=app_id, campaign_id=campaign_id, run_number=done or 0),
             id=workflow_id(app_id, campaign_id),
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -335,3 +335,28 @@ def test_a_system_event_campaign_answers_an_email_open(
     assert httpx.get(pixel).status_code == 200
     assert _mails_within(smtp, addresses[9], 2) == 2
     assert smtp.sink.to(addresses[9])[1].message["Subject"] == "Thanks for reading"
+
+
+def test_a_completed_campaign_scheduled_again_runs_again(
+    pinpoint: Any, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    app_id, segment_id, addresses = audience
+    request: dict[str, Any] = {
+        "Name": "again",
+        "SegmentId": segment_id,
+        "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
+        "MessageConfiguration": {"EmailMessage": {"Title": "First", "Body": "one"}},
+    }
+    campaign = pinpoint.create_campaign(ApplicationId=app_id, WriteCampaignRequest=request)["CampaignResponse"]
+    _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")
+    start = datetime.now(UTC) + timedelta(seconds=2)
+    request["Schedule"] = {"StartTime": start.isoformat(), "Frequency": "ONCE"}
+    request["MessageConfiguration"] = {"EmailMessage": {"Title": "Second", "Body": "two"}}
+    pinpoint.update_campaign(ApplicationId=app_id, CampaignId=campaign["Id"], WriteCampaignRequest=request)
+    assert _mails_within(smtp, addresses[0], 2) == 2
+    assert [m.message["Subject"] for m in smtp.sink.to(addresses[0])] == ["First", "Second"]
+    _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")
+    items = pinpoint.get_campaign_activities(ApplicationId=app_id, CampaignId=campaign["Id"])["ActivitiesResponse"][
+        "Item"
+    ]
+    assert len(items) == 2 and all(i["SuccessfulEndpointCount"] == 28 for i in items)
