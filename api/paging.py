@@ -59,3 +59,17 @@ def next_created_token(rows: list[dict[str, Any]], limit: int) -> str | None:
         return None
     last = rows[limit - 1]
     return encode_token([last["created_at"].isoformat(), last["id"]])
+
+
+def version_from(raw: str | None) -> int | None:
+    """The version a `...Versions` page token points at (None: the first page)."""
+    token = decode_token(raw)
+    try:
+        return int(token[0]) if token else None
+    except (IndexError, TypeError, ValueError):
+        raise BadRequest("Invalid value for token: the token is not one this server issued.") from None
+
+
+def next_version_token(rows: list[dict[str, Any]], limit: int) -> str | None:
+    """The token of the page after `rows` (fetched with limit + 1), keyed on the last version."""
+    return encode_token([rows[limit - 1]["version"]]) if len(rows) > limit else None

@@ -16,7 +16,13 @@ from api import campaign_control
 from api.arns import Arn
 from api.codec import iso
 from api.operations import Call, pinpoint
-from api.paging import created_after, decode_token, encode_token, next_created_token, page_size
+from api.paging import (
+    created_after,
+    next_created_token,
+    next_version_token,
+    page_size,
+    version_from,
+)
 from api.routes.tags import TAGGABLE
 from openpoint.errors import BadRequest, NotFound
 from rules import campaigns as rules
@@ -182,17 +188,12 @@ async def get_campaigns(call: Call) -> dict[str, Any]:
 async def get_campaign_versions(call: Call) -> dict[str, Any]:
     campaign_id = call.labels["CampaignId"]
     limit = page_size(call.query.get("PageSize"))
-    token = decode_token(call.query.get("Token"))
-    try:
-        before = int(token[0]) if token else None
-    except (IndexError, TypeError, ValueError):
-        raise BadRequest("Invalid value for token: the token is not one this server issued.") from None
+    before = version_from(call.query.get("Token"))
     async with call.ctx.engine.connect() as conn:
         await store.get(conn, call.app_id, campaign_id)
         rows = await store.version_page(conn, call.app_id, campaign_id, before=before, limit=limit + 1)
         items = [await response(call, conn, r) for r in rows[:limit]]
-    next_token = encode_token([rows[limit - 1]["version"]]) if len(rows) > limit else None
-    return {"Item": items, "NextToken": next_token}
+    return {"Item": items, "NextToken": next_version_token(rows, limit)}
 
 
 @pinpoint(router, "DeleteCampaign")

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.arns import Arn
 from api.codec import iso
 from api.operations import Call, pinpoint
-from api.paging import created_after, decode_token, encode_token, next_created_token, page_size
+from api.paging import (
+    created_after,
+    next_created_token,
+    next_version_token,
+    page_size,
+    version_from,
+)
 from api.routes.tags import TAGGABLE
 from openpoint.errors import BadRequest, NotFound
 from rules.segments import check_segment
@@ -160,17 +166,12 @@ async def get_segments(call: Call) -> dict[str, Any]:
 async def get_segment_versions(call: Call) -> dict[str, Any]:
     segment_id = call.labels["SegmentId"]
     limit = page_size(call.query.get("PageSize"))
-    token = decode_token(call.query.get("Token"))
-    try:
-        after = int(token[0]) if token else None
-    except (IndexError, TypeError, ValueError):
-        raise BadRequest("Invalid value for token: the token is not one this server issued.") from None
+    after = version_from(call.query.get("Token"))
     async with call.ctx.engine.connect() as conn:
         await store.get(conn, call.app_id, segment_id)
         rows = await store.version_page(conn, call.app_id, segment_id, after=after, limit=limit + 1)
         items = [await response(call, conn, r) for r in rows[:limit]]
-    next_token = encode_token([rows[limit - 1]["version"]]) if len(rows) > limit else None
-    return {"Item": items, "NextToken": next_token}
+    return {"Item": items, "NextToken": next_version_token(rows, limit)}
 
 
 @pinpoint(router, "DeleteSegment")
