@@ -83,6 +83,27 @@ def treatment_ids(definition: dict[str, Any]) -> list[str]:
     return ["0"] + [t["Id"] for t in definition.get("AdditionalTreatments") or []]
 
 
+def own_schedules(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Additional treatments that carry a Schedule of their own: each runs on it, apart."""
+    return {t["Id"]: t["Schedule"] for t in definition.get("AdditionalTreatments") or [] if t.get("Schedule")}
+
+
+def group_treatments(definition: dict[str, Any], group: str | None) -> list[str]:
+    """The treatments one schedule group sends: a treatment with its own Schedule alone, or
+    (group None) the default treatment and every treatment on the campaign's Schedule."""
+    own = own_schedules(definition)
+    if group is not None:
+        return [group] if group in own else []
+    return [t for t in treatment_ids(definition) if t not in own]
+
+
+def group_schedule(definition: dict[str, Any], group: str | None) -> dict[str, Any] | None:
+    if group is None:
+        return definition.get("Schedule") or {}
+    own = own_schedules(definition).get(group)
+    return None if own is None else {**(definition.get("Schedule") or {}), **own}
+
+
 def _instant(value: str) -> datetime:
     """An ISO instant; one without an offset is UTC, as the campaign API reads it."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -116,7 +137,10 @@ class CampaignActivities:
             if found is None:
                 return RunPlan("done")
             definition = found["definition"]
-            schedule = definition.get("Schedule") or {}
+            group_own = group_schedule(definition, request.treatment)
+            if group_own is None:  # the treatment no longer has a schedule of its own
+                return RunPlan("done")
+            schedule = group_own
             frequency = schedule.get("Frequency", "ONCE")
             if frequency not in RECURRING and frequency != "ONCE":
                 return RunPlan("done")  # EVENT campaigns are driven by PutEvents
@@ -129,7 +153,9 @@ class CampaignActivities:
                         activities_table.c.state == "RUNNING",
                     )
                 )
-                if not running:  # else a local-time run is still rolling: it completes the campaign
+                # A local-time run still rolling, or another schedule group with runs ahead,
+                # completes the campaign later.
+                if not running and not self._groups_ahead(definition, request):
                     await campaigns_store.set_state(conn, request.app_id, request.campaign_id, "COMPLETED")
                 return RunPlan("done")
             state = "SCHEDULED" if request.run_number == 0 else "PENDING_NEXT_RUN"
@@ -143,6 +169,18 @@ class CampaignActivities:
                 bool(schedule.get("IsLocalTime")),
                 definition.get("Priority"),
             )
+
+    @staticmethod
+    def _groups_ahead(definition: dict[str, Any], request: CampaignInput) -> bool:
+        now = _instant(request.now) if request.now else datetime.now(UTC)
+        groups: list[str | None] = [None, *own_schedules(definition)]
+        for group in groups:
+            schedule = group_schedule(definition, group)
+            if group == request.treatment or not schedule or schedule.get("StartTime") == "IMMEDIATE":
+                continue
+            if schedule.get("Frequency", "ONCE") in (*RECURRING, "ONCE") and schedules.next_run(schedule, after=now):
+                return True
+        return False
 
     async def _next_run_time(
         self, conn: Any, request: CampaignInput, schedule: dict[str, Any], frequency: str
@@ -191,9 +229,10 @@ class CampaignActivities:
                     "started_at": datetime.now(UTC),
                     "state": "RUNNING",
                 }
-                for t in treatment_ids(found["definition"])
+                for t in group_treatments(found["definition"], run.treatment)
             ]
-            await conn.execute(insert(activities_table).values(rows).on_conflict_do_nothing())
+            if rows:
+                await conn.execute(insert(activities_table).values(rows).on_conflict_do_nothing())
             await campaigns_store.set_state(conn, run.app_id, run.campaign_id, "EXECUTING")
 
     @activity.defn(name=LOCAL_WAVES)
@@ -218,7 +257,7 @@ class CampaignActivities:
         run = request.run
         async with self._engine.begin() as conn:
             found = await campaigns_store.definition(conn, run.app_id, run.campaign_id, run.version)
-            ids = treatment_ids(found["definition"]) if found else list(request.counts)
+            ids = group_treatments(found["definition"], run.treatment) if found else list(request.counts)
             for t in ids:
                 counts = request.counts.get(t, TreatmentCounts())
                 await conn.execute(
@@ -240,7 +279,7 @@ class CampaignActivities:
                     )
                 )
             if found is not None:
-                schedule = found["definition"].get("Schedule") or {}
+                schedule = group_schedule(found["definition"], run.treatment) or {}
                 more = schedule.get("Frequency", "ONCE") in RECURRING and (
                     schedules.next_run(schedule, after=_instant(run.scheduled_start)) is not None
                 )
@@ -478,7 +517,10 @@ class _PagePlan:
         self.run = run
         # An event-triggered send: its own targeting record and idempotency key per event.
         self.trigger = trigger
-        self.key_prefix = f"campaign-{run.app_id}-{run.campaign_id}/{trigger or run.run_number}"
+        tag = run.run_number if run.treatment is None else f"t{run.treatment}-{run.run_number}"
+        self.key_prefix = f"campaign-{run.app_id}-{run.campaign_id}/{trigger or tag}"
+        # The treatments this run sends (a treatment on a schedule of its own runs apart).
+        self.group = set(treatment_ids(definition)) if trigger else set(group_treatments(definition, run.treatment))
         self.definition = definition
         self.setups = {s.id: s for s in setups}
         schedule = definition.get("Schedule") or {}
@@ -506,6 +548,8 @@ class _PagePlan:
 
     def place(self, row: dict[str, Any]) -> None:
         treatment = treatments.treatment_for(int(row["cohort_id"]), self.allocation)
+        if (treatment or "0") not in self.group:
+            return  # another schedule group's endpoint
         key = treatment or "0"
         self._metric(key, "ENDPOINT_PRODUCED")
         if treatment is None:

@@ -26,8 +26,10 @@ FINISH_RUN = "campaign_finish_run"
 LOCAL_WAVES = "campaign_local_waves"
 
 
-def workflow_id(app_id: str, campaign_id: str) -> str:
-    return f"campaign-{app_id}-{campaign_id}"
+def workflow_id(app_id: str, campaign_id: str, treatment: str | None = None) -> str:
+    """The campaign's workflow; a treatment with a Schedule of its own runs in one of its own."""
+    base = f"campaign-{app_id}-{campaign_id}"
+    return base if treatment is None else f"{base}-treatment-{treatment}"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class CampaignInput:
     run_number: int = 0  # runs already done or skipped (carried over continue-as-new)
     last_run_at: str | None = None  # ISO instant of the last run considered
     now: str | None = None  # workflow time when planning (set by the workflow, not by callers)
+    treatment: str | None = None  # an additional treatment with its own Schedule; None: the rest
 
 
 @dataclass
@@ -64,6 +67,7 @@ class RunRef:
     run_number: int
     version: int
     scheduled_start: str  # ISO instant
+    treatment: str | None = None  # the schedule group the run belongs to (CampaignInput.treatment)
 
 
 @dataclass
@@ -135,7 +139,9 @@ class CampaignWorkflow:
                 except TimeoutError:
                     pass
             if not plan.paused:  # a paused campaign skips the runs that fall due meanwhile
-                run = RunRef(request.app_id, request.campaign_id, request.run_number, plan.version, plan.at)
+                run = RunRef(
+                    request.app_id, request.campaign_id, request.run_number, plan.version, plan.at, request.treatment
+                )
                 if plan.local_time:
                     # A local-time run lasts until its last zone's wave, which may be after the
                     # next run is due: it runs as a child of its own, and the schedule goes on.
@@ -150,7 +156,9 @@ class CampaignWorkflow:
                 else:
                     await execute_run(run, plan)
             workflow.continue_as_new(
-                CampaignInput(request.app_id, request.campaign_id, request.run_number + 1, plan.at)
+                CampaignInput(
+                    request.app_id, request.campaign_id, request.run_number + 1, plan.at, treatment=request.treatment
+                )
             )
 
 

@@ -360,3 +360,51 @@ def test_a_completed_campaign_scheduled_again_runs_again(
         "Item"
     ]
     assert len(items) == 2 and all(i["SuccessfulEndpointCount"] == 28 for i in items)
+
+
+def test_a_treatment_with_its_own_schedule_sends_at_its_own_time(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    app_id, segment_id, addresses = audience
+    later = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    campaign = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "ab-times",
+            "SegmentId": segment_id,
+            "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
+            "MessageConfiguration": {"EmailMessage": {"Title": "Now", "Body": "now"}},
+            "AdditionalTreatments": [
+                {
+                    "SizePercent": 50,
+                    "Schedule": {"StartTime": later.isoformat(), "Frequency": "ONCE"},
+                    "MessageConfiguration": {"EmailMessage": {"Title": "Later", "Body": "later"}},
+                }
+            ],
+        },
+    )["CampaignResponse"]
+    cohorts = {
+        r["id"]: r["cohort_id"] for r in stack.sql("SELECT id, cohort_id FROM endpoints WHERE app_id = $1", app_id)
+    }
+    members = [i for i in range(30) if i not in (3, 4)]
+    early = [i for i in members if cohorts[f"e{i:02d}"] < 50]
+    late = [i for i in members if cohorts[f"e{i:02d}"] >= 50]
+    assert early and late
+    _mails_within(smtp, addresses[early[-1]], 1)
+    assert all(len(smtp.sink.to(addresses[i])) == 1 for i in early)
+    if datetime.now(UTC) < later:
+        assert all(smtp.sink.to(addresses[i]) == [] for i in late)
+    assert _mails_within(smtp, addresses[late[-1]], 1) == 1
+    for i in late:
+        _mails_within(smtp, addresses[i], 1)
+        [mail] = smtp.sink.to(addresses[i])
+        assert mail.message["Subject"] == "Later"
+    assert _wait_state(pinpoint, app_id, campaign["Id"], "COMPLETED")["State"]["CampaignStatus"] == "COMPLETED"
+    items = pinpoint.get_campaign_activities(ApplicationId=app_id, CampaignId=campaign["Id"])["ActivitiesResponse"][
+        "Item"
+    ]
+    by_treatment = {i["TreatmentId"]: i for i in items}
+    assert set(by_treatment) == {"0", "1"}
+    assert by_treatment["1"]["ScheduledStart"].startswith(later.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert by_treatment["0"]["SuccessfulEndpointCount"] == len(early)
+    assert by_treatment["1"]["SuccessfulEndpointCount"] == len(late)
