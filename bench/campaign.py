@@ -15,7 +15,7 @@ the sink, and prints:
 - the baseline, measured in the same run: a bare asyncio loop (HTTP/1.1 written by hand on
   keep-alive TLS connections) posting the same number of signed messages of the same shape to the
   same sink with the sink's concurrency, and the ratio campaign / baseline; then the same posts
-  through httpx, the worker's HTTP client (up to 100,000 of them), to show its share of the gap;
+  through aiohttp, the worker's HTTP client, to show its share of the gap;
 - event-trigger latency: an EVENT campaign on the same segment, PutEvents of `bench.trigger` for
   `--events` random endpoints at `--event-rate` a second (100), each timed until its message
   reaches the sink (p50, p99); "event trigger: not available" when that path does not deliver.
@@ -42,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import boto3
 import httpx
@@ -67,7 +68,6 @@ from workflows.shared import DeliveryBatch, Recipient  # noqa: E402
 
 TRIGGER_EVENT = "bench.trigger"
 STALL_SECONDS = 120  # no new message at the sink for this long: the run is broken
-HTTPX_SAMPLE = 100_000  # messages posted through httpx for comparison (its rate is steady)
 
 
 # -- the sink: `bench/campaign.py sink PORT CERT KEY LIMIT`, in a process of its own -------------
@@ -358,11 +358,13 @@ async def raw_posts(platform: Platform, work: Messages) -> int:
     return failures
 
 
-async def httpx_posts(client: httpx.AsyncClient, url: str, work: Messages) -> int:
-    """The same with httpx, the worker's HTTP client."""
+async def client_posts(client: aiohttp.ClientSession, url: str, work: Messages) -> int:
+    """The same through aiohttp, the worker's HTTP client (activities/webhook.py)."""
     failures = 0
     for body, headers in work:
-        failures += (await client.post(url, content=body, headers=headers)).status_code >= 300
+        async with client.post(url, data=body, headers=headers) as response:
+            await response.read()
+            failures += response.status >= 300
     return failures
 
 
@@ -521,12 +523,12 @@ async def main() -> None:
         sent, rate = await run_campaign(platform, pinpoint, app_id, segment)
         bare = await run_baseline(platform, "bare asyncio loop", app_id, sent, partial(raw_posts, platform))
         print(f"ratio campaign / bare     : {rate / bare:.2f}")
-        # Where the gap goes: the same posts through httpx, as the worker sends them (a sample).
-        limits = httpx.Limits(max_connections=platform.concurrency)
-        async with httpx.AsyncClient(verify=platform.tls, timeout=30, limits=limits) as client:
-            post = partial(httpx_posts, client, f"{platform.sink_url}/bare")
-            with_httpx = await run_baseline(platform, "httpx loop", app_id, min(sent, HTTPX_SAMPLE), post)
-        print(f"ratio campaign / httpx    : {rate / with_httpx:.2f}")
+        # Where the gap goes: the same posts through the worker's HTTP client, nothing else.
+        connector = aiohttp.TCPConnector(ssl=platform.tls, limit=platform.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as client:
+            post = partial(client_posts, client, f"{platform.sink_url}/bare")
+            with_client = await run_baseline(platform, "aiohttp loop", app_id, sent, post)
+        print(f"ratio campaign / aiohttp  : {rate / with_client:.2f}")
         chosen = random.Random(7).sample(range(args.endpoints), min(args.events, args.endpoints))
         await run_triggers(platform, pinpoint, app_id, segment, [endpoint_id(i) for i in chosen], args.event_rate)
     finally:
