@@ -27,7 +27,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from rules.event_filters import matches
-from rules.schedules import within_schedule
+from rules.schedules import resolve_start, within_schedule
 from workflows.campaign import CampaignEventWorkflow, TriggerInput, event_workflow_id
 
 log = logging.getLogger("openpoint.triggers")
@@ -36,7 +36,7 @@ CACHE_SECONDS = 1.0
 
 _TRIGGERS = text(
     """
-    SELECT c.id, v.definition
+    SELECT c.id, c.created_at, v.definition
     FROM campaigns c
     JOIN campaign_versions v ON v.app_id = c.app_id AND v.campaign_id = c.id AND v.version = c.version
     WHERE c.app_id = :app AND c.state NOT IN ('COMPLETED', 'DELETED', 'INVALID')
@@ -78,7 +78,8 @@ class Triggers:
         found = [
             Trigger(
                 r.id,
-                r.definition["Schedule"],
+                # IMMEDIATE means from the campaign's creation on.
+                resolve_start(r.definition["Schedule"], created=r.created_at),
                 r.definition["Schedule"]["EventFilter"],
                 bool(r.definition.get("IsPaused")),
             )
@@ -91,14 +92,23 @@ class Triggers:
     async def fire(self, app_id: str, event_rows: list[dict[str, Any]], filter_type: str = "ENDPOINT") -> None:
         """Start a send for every (campaign, event) that matches; failures are logged, never
         raised: the events are stored whatever happens to the sends they trigger."""
-        triggers = await self.of(app_id)
+        try:
+            triggers = await self.of(app_id)
+        except Exception:  # noqa: BLE001 - a broken trigger must never fail ingest
+            log.exception("project %s: event triggers could not be read", app_id)
+            return
         if not triggers or not event_rows:
             return
         starts = []
         for row in event_rows:
             event = {"EventType": row["event_type"], "Attributes": row["attributes"], "Metrics": row["metrics"]}
             for trigger in triggers:
-                if trigger.fires_on(event, row["event_time"], filter_type):
+                try:
+                    fires = trigger.fires_on(event, row["event_time"], filter_type)
+                except ValueError as e:  # a schedule the rules cannot read: skip it, keep ingesting
+                    log.warning("campaign %s: trigger skipped: %s", trigger.campaign_id, e)
+                    continue
+                if fires:
                     starts.append(self._start(app_id, trigger.campaign_id, row))
         if starts:
             await asyncio.gather(*starts)

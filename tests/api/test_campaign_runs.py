@@ -408,3 +408,28 @@ def test_a_treatment_with_its_own_schedule_sends_at_its_own_time(
     assert by_treatment["1"]["ScheduledStart"].startswith(later.strftime("%Y-%m-%dT%H:%M:%S"))
     assert by_treatment["0"]["SuccessfulEndpointCount"] == len(early)
     assert by_treatment["1"]["SuccessfulEndpointCount"] == len(late)
+
+
+def test_an_immediate_event_campaign_fires_from_its_creation(
+    pinpoint: Any, smtp: SmtpServer, audience: tuple[str, str, list[str]]
+) -> None:
+    app_id, segment_id, addresses = audience
+    pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "now",
+            "SegmentId": segment_id,
+            "Schedule": {
+                "StartTime": "IMMEDIATE",
+                "Frequency": "EVENT",
+                "EventFilter": {
+                    "FilterType": "ENDPOINT",
+                    "Dimensions": {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["signed.up"]}},
+                },
+            },
+            "MessageConfiguration": {"EmailMessage": {"Title": "Welcome", "Body": "hi"}},
+        },
+    )
+    _put_event(pinpoint, app_id, "e12", "signed.up", "ev-now")  # PutEvents keeps working
+    assert _mails_within(smtp, addresses[12], 1) == 1
+    assert smtp.sink.to(addresses[12])[0].message["Subject"] == "Welcome"
