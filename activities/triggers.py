@@ -26,6 +26,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.journey_triggers import JourneyTriggers
 from rules.event_filters import matches
 from rules.schedules import resolve_start, within_schedule
 from workflows.campaign import CampaignEventWorkflow, TriggerInput, event_workflow_id
@@ -68,6 +69,7 @@ class Triggers:
         self._client = client
         self._task_queue = task_queue
         self._cache: dict[str, tuple[float, list[Trigger]]] = {}
+        self._journeys = JourneyTriggers(engine, client, task_queue)
 
     async def of(self, app_id: str) -> list[Trigger]:
         cached = self._cache.get(app_id)
@@ -90,14 +92,21 @@ class Triggers:
         return found
 
     async def fire(self, app_id: str, event_rows: list[dict[str, Any]], filter_type: str = "ENDPOINT") -> None:
-        """Start a send for every (campaign, event) that matches; failures are logged, never
-        raised: the events are stored whatever happens to the sends they trigger."""
+        """Start a send for every (campaign, event) that matches, and tell journeys of the
+        events; failures are logged, never raised: the events are stored whatever happens to
+        the sends they trigger."""
+        if not event_rows:
+            return
+        try:
+            await self._journeys.fire(app_id, event_rows, filter_type)
+        except Exception:  # noqa: BLE001 - a broken trigger must never fail ingest
+            log.exception("project %s: journey triggers failed", app_id)
         try:
             triggers = await self.of(app_id)
         except Exception:  # noqa: BLE001 - a broken trigger must never fail ingest
             log.exception("project %s: event triggers could not be read", app_id)
             return
-        if not triggers or not event_rows:
+        if not triggers:
             return
         starts = []
         for row in event_rows:

@@ -1,9 +1,11 @@
-"""Pinpoint's date-range KPIs (GetCampaignDateRangeKpi, GetApplicationDateRangeKpi) as data.
+"""Pinpoint's date-range KPIs (GetCampaignDateRangeKpi, GetApplicationDateRangeKpi,
+GetJourneyDateRangeKpi) as data.
 
 Each `kpi-name` maps to a definition: which events it counts (a `Measure`), whether it is a
 count or a ratio of two counts, whose events it reads (one campaign, every campaign of the
-project, or transactional sends) and what it groups by. store/kpis.py turns a definition into one
-SQL query over `events`; this module also checks the date range and shapes the result rows.
+project, transactional sends, or one journey's live participants) and what it groups by.
+store/kpis.py turns a definition into one SQL query over `events`; this module also checks the
+date range and shapes the result rows.
 
 What the numbers mean here:
 - Sent: a delivery outcome the worker recorded (an event carrying `delivery_status`): the
@@ -24,8 +26,11 @@ What the numbers mean here:
   Single-value rows carry no GroupedBys, as in Pinpoint's examples.
 - The Values key is the metric's name without its grouping, in Pascal case (`unique-deliveries`
   gives `UniqueDeliveries`, as Pinpoint's examples show). Grouped rows name their group as
-  Pinpoint's metric descriptions do: `CampaignId`, `CampaignActivityId`, `Date` (a UTC calendar
-  day, YYYY-MM-DD) and `Country` (ISO 3166-1 alpha-2, from the phone number).
+  Pinpoint's metric descriptions do: `CampaignId`, `CampaignActivityId`, `JourneyActivityId`,
+  `Date` (a UTC calendar day, YYYY-MM-DD) and `Country` (ISO 3166-1 alpha-2, from the phone
+  number).
+- Journey metrics read the events of the journey's messages (they carry `journey_id` and
+  `journey_activity_id`); those of test participants (`journey_test_run_id`) never count.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class Scope(Enum):
     CAMPAIGN = "campaign"  # one campaign (GetCampaignDateRangeKpi)
     CAMPAIGNS = "campaigns"  # every campaign of the project
     TRANSACTIONAL = "transactional"  # SendMessages, SendUsersMessages and OTP
+    JOURNEY = "journey"  # one journey (GetJourneyDateRangeKpi), test participants excluded
 
 
 class Group(Enum):
@@ -78,6 +84,7 @@ class Group(Enum):
     CAMPAIGN = ("-grouped-by-campaign", "CampaignId")
     CAMPAIGN_ACTIVITY = ("-grouped-by-campaign-activity", "CampaignActivityId")
     COUNTRY = ("-grouped-by-country", "Country")
+    JOURNEY_ACTIVITY = ("-grouped-by-journey-activity", "JourneyActivityId")
 
     @property
     def suffix(self) -> str:
@@ -186,6 +193,28 @@ _DEFINITIONS: list[Kpi] = [
 
 KPIS: dict[tuple[str, bool], Kpi] = {(k.name, k.scope is Scope.CAMPAIGN): k for k in _DEFINITIONS}
 
+
+# One journey (GetJourneyDateRangeKpi): its own names, `journey-emails-X` for the whole journey
+# and `emails-X-grouped-by-journey-activity`.
+_J, _JA = Scope.JOURNEY, Group.JOURNEY_ACTIVITY
+JOURNEY_KPIS: dict[str, Kpi] = {
+    k.name: k
+    for x, value in (
+        ("sent", EMAIL_SENT),
+        ("delivered", EMAIL_DELIVERED),
+        ("opened", Measure(EMAIL_OPENS, Count.MESSAGE_HOURS)),
+        ("clicked", Measure(EMAIL_CLICKS, Count.MESSAGE_HOURS)),
+        ("hardbounced", HARD_BOUNCES),
+        ("rejected", Measure(_events("_email.rejected"), outcomes_only=True)),
+        # A recipient may press the button twice: each message counts once.
+        ("unsubscribed", Measure(_events("_email.unsubscribe"), Count.MESSAGES)),
+    )
+    for k in (
+        *_family(f"journey-emails-{x}", _J, [_G], value, basis=EMAIL_SENT),
+        *_family(f"emails-{x}", _J, [_JA], value, basis=EMAIL_SENT),
+    )
+}
+
 _NO_PRICES = "OpenPoint does not record what the provider charged for a message"
 _NO_PARTS = "OpenPoint does not record how many parts the provider split a message into"
 _NO_COMPLAINTS = "OpenPoint receives no complaint (feedback loop) reports from mail providers"
@@ -210,22 +239,42 @@ UNAVAILABLE: dict[tuple[str, bool], str] = {
     },
     **{(f"txn-emails-soft-bounced{g}", False): _NO_SOFT_BOUNCES for g in ("", _D.suffix)},
 }
+JOURNEY_UNAVAILABLE: dict[str, str] = {
+    name: reason
+    for x, reason in (("complained", _NO_COMPLAINTS), ("softbounced", _NO_SOFT_BOUNCES))
+    for name in (f"journey-emails-{x}", f"emails-{x}{_JA.suffix}")
+}
 
 
-def lookup(name: str, *, campaign: bool) -> Kpi:
-    """The definition of `name` for GetCampaignDateRangeKpi (`campaign`) or
-    GetApplicationDateRangeKpi; BadRequest for names Pinpoint does not define there and for
-    those whose data OpenPoint does not have."""
-    kpi = KPIS.get((name, campaign))
+class Api(Enum):
+    """The Get*DateRangeKpi operation a name is asked of: each has its own names."""
+
+    APPLICATION = "an application"
+    CAMPAIGN = "a campaign"
+    JOURNEY = "a journey"
+
+
+def _known(name: str, api: Api) -> tuple[Kpi | None, str | None]:
+    """(the definition, the reason it is refused) of `name` among `api`'s names."""
+    if api is Api.JOURNEY:
+        return JOURNEY_KPIS.get(name), JOURNEY_UNAVAILABLE.get(name)
+    key = (name, api is Api.CAMPAIGN)
+    return KPIS.get(key), UNAVAILABLE.get(key)
+
+
+def lookup(name: str, *, campaign: bool = False, journey: bool = False) -> Kpi:
+    """The definition of `name` for GetJourneyDateRangeKpi (`journey`), GetCampaignDateRangeKpi
+    (`campaign`) or GetApplicationDateRangeKpi; BadRequest for names Pinpoint does not define
+    there and for those whose data OpenPoint does not have."""
+    api = Api.JOURNEY if journey else Api.CAMPAIGN if campaign else Api.APPLICATION
+    kpi, reason = _known(name, api)
     if kpi is not None:
         return kpi
-    reason = UNAVAILABLE.get((name, campaign))
     if reason is not None:
         raise BadRequest(f"Invalid value for {FIELD}: {name} is not available: {reason}.")
-    kind, other = ("campaign", "an application") if campaign else ("application", "a campaign")
-    known_there = (name, not campaign) in KPIS or (name, not campaign) in UNAVAILABLE
-    hint = f" It is {other} metric." if known_there else ""
-    raise BadRequest(f"Invalid value for {FIELD}: '{name}' is not a {kind} metric Pinpoint defines.{hint}")
+    other = next((a for a in Api if a is not api and _known(name, a) != (None, None)), None)
+    hint = f" It is {other.value} metric." if other is not None else ""
+    raise BadRequest(f"Invalid value for {FIELD}: '{name}' is not {api.value} metric Pinpoint defines.{hint}")
 
 
 def date_range(start: datetime | None, end: datetime | None, *, now: datetime) -> tuple[datetime, datetime]:

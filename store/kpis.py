@@ -1,9 +1,9 @@
 """KPI queries: one aggregate over `events`, built from a definition in rules/kpis.py.
 
 Every metric is the same query: the events of one project and date range, narrowed to whose
-messages they are (a campaign, every campaign, transactional sends), grouped by the metric's
-group, with up to three filtered aggregates (the value, the rate's divisor, the basis that says
-a group has data). Event type lists are bound parameters; only the fixed SQL fragments below
+messages they are (a campaign, every campaign, transactional sends, a journey), grouped by the
+metric's group, with up to three filtered aggregates (the value, the rate's divisor, the basis
+that says a group has data). Event type lists are bound parameters; only the fixed SQL fragments below
 are spliced in.
 """
 
@@ -37,6 +37,7 @@ _GROUPS = {
     Group.DATE: "to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     Group.CAMPAIGN: "attributes->>'campaign_id'",
     Group.CAMPAIGN_ACTIVITY: "attributes->>'campaign_activity_id'",
+    Group.JOURNEY_ACTIVITY: "attributes->>'journey_activity_id'",
     # The phone number; rules/kpis.py folds numbers into countries.
     Group.COUNTRY: "attributes->>'address'",
 }
@@ -49,6 +50,8 @@ _SCOPES = {
     Scope.CAMPAIGN: f"{_FROM_CAMPAIGNS} AND attributes->>'campaign_id' = :campaign_id",
     Scope.CAMPAIGNS: f"{_FROM_CAMPAIGNS} AND attributes->>'campaign_id' <> '_DIRECT'",
     Scope.TRANSACTIONAL: "attributes->>'source' IN ('direct', 'otp')",
+    # Test participants' messages carry their test run and stay out of the live numbers.
+    Scope.JOURNEY: "attributes->>'journey_id' = :journey_id AND attributes->>'journey_test_run_id' IS NULL",
 }
 
 
@@ -88,6 +91,7 @@ async def count(
     start: datetime,
     end: datetime,
     campaign_id: str | None = None,
+    journey_id: str | None = None,
 ) -> Counted:
     """The totals of `kpi` per group over the inclusive range [start, end]."""
     b = _Builder()
@@ -102,5 +106,7 @@ async def count(
     params: dict[str, Any] = {**b.arrays, "app_id": app_id, "start": start, "end": end}
     if kpi.scope is Scope.CAMPAIGN:
         params["campaign_id"] = campaign_id
+    if kpi.scope is Scope.JOURNEY:
+        params["journey_id"] = journey_id
     rows = (await conn.execute(stmt, params)).mappings()
     return [(r["grp"] or "", Totals(int(r["value"]), int(r["per"]), int(r["basis"]))) for r in rows]

@@ -286,3 +286,78 @@ class CampaignTarget(SQLModel, table=True):
     endpoint_id: str = Field(primary_key=True)
     activity_id: str = Field(primary_key=True, max_length=64)
     targeted_at: datetime | None = _ts()
+
+
+class Journey(SQLModel, table=True):
+    __tablename__ = "journeys"
+    app_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    state: str = "DRAFT"
+    definition: dict[str, Any] | None = _jsonb(default="")
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    paused_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class JourneyRun(SQLModel, table=True):
+    __tablename__ = "journey_runs"
+    app_id: str = Field(primary_key=True, max_length=32)
+    journey_id: str = Field(primary_key=True, max_length=32)
+    run_id: str = Field(primary_key=True, max_length=32)
+    run_number: int
+    status: str = "SCHEDULED"
+    metrics: dict[str, Any] | None = _jsonb()
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class JourneyParticipant(SQLModel, table=True):
+    __tablename__ = "journey_participants"
+    app_id: str = Field(primary_key=True, max_length=32)
+    journey_id: str = Field(primary_key=True, max_length=32)
+    participant: str = Field(primary_key=True)
+    entry_key: str = Field(primary_key=True)
+    kind: str = "ENDPOINT"
+    entry_number: int
+    run_id: str | None = None
+    test_run_id: str | None = None
+    workflow_id: str
+    status: str = "ACTIVE"
+    current_activity: str | None = None
+    entered_at: datetime | None = _ts()
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class JourneyStep(SQLModel, table=True):
+    __tablename__ = "journey_steps"
+    app_id: str = Field(primary_key=True, max_length=32)
+    journey_id: str = Field(primary_key=True, max_length=32)
+    participant: str = Field(primary_key=True)
+    entry_key: str = Field(primary_key=True)
+    activity_id: str = Field(primary_key=True, max_length=128)
+    run_id: str | None = None
+    test_run_id: str | None = None
+    outcome: str
+    next_activity: str | None = None
+    detail: dict[str, Any] | None = _jsonb()
+    at: datetime | None = _ts()
+
+
+class JourneyTestRun(SQLModel, table=True):
+    __tablename__ = "journey_test_runs"
+    app_id: str = Field(primary_key=True, max_length=32)
+    journey_id: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=32)
+    options: dict[str, Any] | None = _jsonb()
+    created_at: datetime | None = _ts()
+
+
+class JourneyListener(SQLModel, table=True):
+    __tablename__ = "journey_listeners"
+    app_id: str = Field(primary_key=True, max_length=32)
+    endpoint_id: str = Field(primary_key=True)
+    workflow_id: str = Field(primary_key=True)
+    journey_id: str
+    since: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    until: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -17,6 +17,7 @@ from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
+from activities.journeys import JourneyActivities
 from activities.push_apns import APNS_CHANNELS, ApnsProvider
 from activities.push_fcm import FcmProvider
 from activities.triggers import Triggers
@@ -28,6 +29,7 @@ from store.db import make_engine
 from workflows.campaign import CampaignEventWorkflow, CampaignRunWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
+from workflows.journey import JourneyParticipantWorkflow, JourneyWorkflow
 
 log = logging.getLogger("openpoint.worker")
 
@@ -38,6 +40,8 @@ WORKFLOWS: Sequence[type] = (
     CampaignWorkflow,
     CampaignEventWorkflow,
     CampaignRunWorkflow,
+    JourneyWorkflow,
+    JourneyParticipantWorkflow,
 )
 
 
@@ -78,6 +82,7 @@ def build_worker(
     hooks = senders["CUSTOM"]
     campaigns = CampaignActivities(engine, deliverer, hooks if isinstance(hooks, WebhookProvider) else None)
     triggered = TriggeredSends(campaigns)
+    journeys = JourneyActivities(engine, deliverer, _returning(client), task_queue or settings.task_queue)
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     return Worker(
@@ -92,6 +97,14 @@ def build_worker(
             campaigns.finish_run,
             campaigns.local_waves,
             triggered.send_triggered,
+            journeys.plan,
+            journeys.admit_page,
+            journeys.finish_run,
+            journeys.broadcast,
+            journeys.purge,
+            journeys.enter,
+            journeys.step,
+            journeys.leave,
             imports.prepare_import,
             imports.import_piece,
             imports.finish_import,

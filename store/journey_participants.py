@@ -1,0 +1,442 @@
+"""Who is in a journey: entry runs, admissions under the re-entry rules, the steps participants
+take, their leaving, and the listeners of splits that wait for events.
+
+Admission is one transaction per participant under an advisory lock on (journey, participant):
+the entry row is the proof that an entry happened (a retried admission finds it and admits the
+same entry again), and the partial unique index keeps one live entry per participant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openpoint.errors import BadRequest, NotFound
+from rules.journey_timing import parse_duration
+from store import endpoints as endpoints_store
+from store import journeys as journeys_store
+from store.tables import JourneyListener, JourneyParticipant, JourneyRun, JourneyStep, JourneyTestRun
+from workflows.journey import Admission, participant_workflow_id
+
+runs: Any = JourneyRun.__table__  # type: ignore[attr-defined]
+participants: Any = JourneyParticipant.__table__  # type: ignore[attr-defined]
+steps: Any = JourneyStep.__table__  # type: ignore[attr-defined]
+test_runs: Any = JourneyTestRun.__table__  # type: ignore[attr-defined]
+listeners: Any = JourneyListener.__table__  # type: ignore[attr-defined]
+
+ACTIVE_ENDPOINT_REJECTED = "ACTIVE_ENDPOINT_REJECTED"
+REENTRY_CAP_EXCEEDED = "REENTRY_CAP_EXCEEDED"
+
+
+def run_id(journey_id: str, run_number: int) -> str:
+    return hashlib.sha256(f"{journey_id}/run/{run_number}".encode()).hexdigest()[:32]
+
+
+# -- runs ---------------------------------------------------------------------------------------
+async def ensure_run(conn: AsyncConnection, app_id: str, journey_id: str, run_number: int, status: str) -> str:
+    rid = run_id(journey_id, run_number)
+    await conn.execute(
+        insert(runs)
+        .values(app_id=app_id, journey_id=journey_id, run_id=rid, run_number=run_number, status=status)
+        .on_conflict_do_nothing()
+    )
+    return rid
+
+
+async def set_run_status(conn: AsyncConnection, app_id: str, journey_id: str, rid: str, status: str) -> None:
+    await conn.execute(
+        update(runs)
+        .where(runs.c.app_id == app_id, runs.c.journey_id == journey_id, runs.c.run_id == rid)
+        .values(status=status, updated_at=func.now())
+    )
+
+
+async def end_runs(conn: AsyncConnection, app_id: str, journey_id: str, status: str) -> None:
+    """Cancellation: every run not yet completed is cancelled."""
+    await conn.execute(
+        update(runs)
+        .where(runs.c.app_id == app_id, runs.c.journey_id == journey_id, runs.c.status.in_(("SCHEDULED", "RUNNING")))
+        .values(status=status, updated_at=func.now())
+    )
+
+
+async def latest_run(conn: AsyncConnection, app_id: str, journey_id: str) -> str:
+    """The run that entries outside a cycle (events, the API) count in; run 0 if none yet."""
+    found = await conn.scalar(
+        select(runs.c.run_id)
+        .where(runs.c.app_id == app_id, runs.c.journey_id == journey_id)
+        .order_by(runs.c.run_number.desc())
+        .limit(1)
+    )
+    return str(found) if found else await ensure_run(conn, app_id, journey_id, 0, "RUNNING")
+
+
+async def count(conn: AsyncConnection, app_id: str, journey_id: str, rid: str, metrics: dict[str, int]) -> None:
+    """Add to a run's filter metrics (ENDPOINT_PRODUCED, REENTRY_CAP_EXCEEDED, ...)."""
+    if not metrics:
+        return
+    await conn.execute(
+        text(
+            """
+            UPDATE journey_runs r SET metrics = (
+                SELECT coalesce(jsonb_object_agg(k, to_jsonb(v)), '{}'::jsonb) FROM (
+                    SELECT k, sum(v)::bigint AS v FROM (
+                        SELECT key AS k, value::text::bigint AS v FROM jsonb_each(r.metrics)
+                        UNION ALL SELECT key, value::text::bigint FROM jsonb_each(CAST(:add AS jsonb))
+                    ) s GROUP BY k
+                ) t
+            ), updated_at = now()
+            WHERE app_id = :app AND journey_id = :journey AND run_id = :run
+            """
+        ),
+        {"app": app_id, "journey": journey_id, "run": rid, "add": _json(metrics)},
+    )
+
+
+def _json(value: dict[str, int]) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+# -- admission ------------------------------------------------------------------------------------
+async def admit(
+    conn: AsyncConnection,
+    *,
+    app_id: str,
+    journey_id: str,
+    definition: dict[str, Any],
+    participant: str,
+    kind: str,
+    entry_key: str,
+    rid: str,
+    now: datetime,
+) -> Admission:
+    """One entry under the re-entry rules (PINPOINT.md §4.5): not while already inside, at most
+    EndpointReentryCap entries (0 or absent: no limit), at least EndpointReentryInterval apart.
+    Refusals are counted in the run's metrics."""
+    start = definition.get("StartActivity")
+    await conn.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext(f"journey/{app_id}/{journey_id}/{participant}")))
+    )
+    mine = (
+        participants.c.app_id == app_id,
+        participants.c.journey_id == journey_id,
+        participants.c.participant == participant,
+        participants.c.test_run_id.is_(None),
+    )
+    same = await conn.scalar(select(participants.c.run_id).where(*mine, participants.c.entry_key == entry_key))
+    if same is not None:
+        return Admission(start, run_id=same)  # this entry happened already (a retry)
+    history = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count().filter(participants.c.status == "ACTIVE"),
+                func.max(participants.c.entered_at),
+            ).where(*mine)
+        )
+    ).one()
+    entries, active, last = int(history[0]), int(history[1]), history[2]
+    reason = _refusal(definition.get("Limits") or {}, entries, active, last, now)
+    if reason is not None:
+        await count(conn, app_id, journey_id, rid, {reason: 1})
+        return Admission(None, reason, rid)
+    await conn.execute(
+        insert(participants).values(
+            app_id=app_id,
+            journey_id=journey_id,
+            participant=participant,
+            kind=kind,
+            entry_key=entry_key,
+            entry_number=entries + 1,
+            run_id=rid,
+            workflow_id=participant_workflow_id(app_id, journey_id, participant, entry_key),
+            current_activity=start,
+            entered_at=now,
+        )
+    )
+    return Admission(start, run_id=rid)
+
+
+def _refusal(limits: dict[str, Any], entries: int, active: int, last: datetime | None, now: datetime) -> str | None:
+    if active:
+        return ACTIVE_ENDPOINT_REJECTED
+    cap = int(limits.get("EndpointReentryCap") or 0)
+    if cap and entries >= cap:
+        return REENTRY_CAP_EXCEEDED
+    interval = limits.get("EndpointReentryInterval")
+    if interval and last is not None and now < last + parse_duration(interval):
+        return REENTRY_CAP_EXCEEDED
+    return None
+
+
+async def admit_now(
+    conn: AsyncConnection, app_id: str, journey_id: str, participant: str, kind: str, entry_key: str
+) -> Admission:
+    """An API entry: the journey must be ACTIVE and the endpoint or user must exist."""
+    journey = await journeys_store.get(conn, app_id, journey_id)
+    if journey["state"] != "ACTIVE":
+        raise BadRequest(f"Journey {journey_id} is {journey['state']}; participants can enter only an ACTIVE journey.")
+    if kind == "ENDPOINT":
+        if await endpoints_store.get(conn, app_id, participant) is None:
+            raise NotFound(f"Endpoint {participant} was not found in project {app_id}.")
+    elif not await endpoints_store.of_user(conn, app_id, participant):
+        raise NotFound(f"User {participant} has no endpoints in project {app_id}.")
+    now: datetime = (await conn.execute(select(func.now()))).scalar_one()
+    rid = await latest_run(conn, app_id, journey_id)
+    return await admit(
+        conn,
+        app_id=app_id,
+        journey_id=journey_id,
+        definition=journey["definition"],
+        participant=participant,
+        kind=kind,
+        entry_key=entry_key,
+        rid=rid,
+        now=now,
+    )
+
+
+async def start_activity(conn: AsyncConnection, app_id: str, journey_id: str) -> str | None:
+    journey = await journeys_store.get(conn, app_id, journey_id)
+    found: str | None = journey["definition"].get("StartActivity")
+    return found
+
+
+# -- steps and leaving ----------------------------------------------------------------------------
+async def record_step(
+    conn: AsyncConnection,
+    *,
+    app_id: str,
+    journey_id: str,
+    participant: str,
+    entry_key: str,
+    activity_id: str,
+    run_id: str | None,
+    test_run_id: str | None,
+    outcome: str,
+    next_activity: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A step as it ended; a replayed step writes the same row again."""
+    values = {
+        "app_id": app_id,
+        "journey_id": journey_id,
+        "participant": participant,
+        "entry_key": entry_key,
+        "activity_id": activity_id,
+        "run_id": run_id,
+        "test_run_id": test_run_id,
+        "outcome": outcome,
+        "next_activity": next_activity,
+        "detail": detail or {},
+    }
+    stmt = insert(steps).values(**values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[
+                steps.c.app_id,
+                steps.c.journey_id,
+                steps.c.participant,
+                steps.c.entry_key,
+                steps.c.activity_id,
+            ],
+            set_={
+                "outcome": stmt.excluded.outcome,
+                "next_activity": stmt.excluded.next_activity,
+                "detail": stmt.excluded.detail,
+            },
+        )
+    )
+    await conn.execute(
+        update(participants)
+        .where(
+            participants.c.app_id == app_id,
+            participants.c.journey_id == journey_id,
+            participants.c.participant == participant,
+            participants.c.entry_key == entry_key,
+        )
+        .values(current_activity=next_activity)
+    )
+
+
+async def leave(
+    conn: AsyncConnection, app_id: str, journey_id: str, participant: str, entry_key: str, status: str
+) -> None:
+    await conn.execute(
+        update(participants)
+        .where(
+            participants.c.app_id == app_id,
+            participants.c.journey_id == journey_id,
+            participants.c.participant == participant,
+            participants.c.entry_key == entry_key,
+            participants.c.status == "ACTIVE",
+        )
+        .values(status=status, ended_at=func.now())
+    )
+    await conn.execute(
+        delete(listeners).where(
+            listeners.c.app_id == app_id,
+            listeners.c.workflow_id == participant_workflow_id(app_id, journey_id, participant, entry_key),
+        )
+    )
+
+
+async def entered_at(
+    conn: AsyncConnection, app_id: str, journey_id: str, participant: str, entry_key: str
+) -> datetime | None:
+    found: datetime | None = await conn.scalar(
+        select(participants.c.entered_at).where(
+            participants.c.app_id == app_id,
+            participants.c.journey_id == journey_id,
+            participants.c.participant == participant,
+            participants.c.entry_key == entry_key,
+        )
+    )
+    return found
+
+
+async def active_page(
+    conn: AsyncConnection, app_id: str, journey_id: str, *, after: tuple[str, str] | None, limit: int
+) -> list[tuple[str, str, str]]:
+    """(participant, entry_key, workflow_id) of entries still inside, in key order."""
+    stmt = (
+        select(participants.c.participant, participants.c.entry_key, participants.c.workflow_id)
+        .where(
+            participants.c.app_id == app_id, participants.c.journey_id == journey_id, participants.c.status == "ACTIVE"
+        )
+        .order_by(participants.c.participant, participants.c.entry_key)
+        .limit(limit)
+    )
+    if after is not None:
+        from sqlalchemy import tuple_
+
+        stmt = stmt.where(tuple_(participants.c.participant, participants.c.entry_key) > tuple_(*after))
+    return [(r[0], r[1], r[2]) for r in await conn.execute(stmt)]
+
+
+# -- listeners ------------------------------------------------------------------------------------
+async def listen(
+    conn: AsyncConnection,
+    app_id: str,
+    journey_id: str,
+    workflow_id: str,
+    endpoint_ids: Sequence[str],
+    since: datetime,
+    until: datetime,
+) -> None:
+    if not endpoint_ids:
+        return
+    stmt = insert(listeners).values(
+        [
+            {
+                "app_id": app_id,
+                "endpoint_id": e,
+                "workflow_id": workflow_id,
+                "journey_id": journey_id,
+                "since": since,
+                "until": until + timedelta(minutes=1),
+            }
+            for e in endpoint_ids
+        ]
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[listeners.c.app_id, listeners.c.endpoint_id, listeners.c.workflow_id],
+            set_={"since": stmt.excluded.since, "until": stmt.excluded.until},
+        )
+    )
+
+
+async def unlisten(conn: AsyncConnection, app_id: str, workflow_id: str) -> None:
+    await conn.execute(delete(listeners).where(listeners.c.app_id == app_id, listeners.c.workflow_id == workflow_id))
+
+
+async def listening(conn: AsyncConnection, app_id: str, endpoint_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Workflows waiting for events of these endpoints."""
+    result = await conn.execute(
+        select(listeners).where(listeners.c.app_id == app_id, listeners.c.endpoint_id.in_(list(endpoint_ids)))
+    )
+    return [dict(r) for r in result.mappings()]
+
+
+# -- test runs ------------------------------------------------------------------------------------
+async def add_test_run(
+    conn: AsyncConnection,
+    app_id: str,
+    journey_id: str,
+    test_run_id: str,
+    endpoint_ids: Sequence[str],
+    options: dict[str, Any],
+) -> None:
+    """The test run and its participants (outside the live journey's metrics and caps)."""
+    await conn.execute(insert(test_runs).values(app_id=app_id, journey_id=journey_id, id=test_run_id, options=options))
+    entry_key = f"test-{test_run_id}"
+    await conn.execute(
+        insert(participants).values(
+            [
+                {
+                    "app_id": app_id,
+                    "journey_id": journey_id,
+                    "participant": e,
+                    "kind": "ENDPOINT",
+                    "entry_key": entry_key,
+                    "entry_number": 0,
+                    "test_run_id": test_run_id,
+                    "workflow_id": participant_workflow_id(app_id, journey_id, e, entry_key),
+                }
+                for e in endpoint_ids
+            ]
+        )
+    )
+
+
+async def test_run(conn: AsyncConnection, app_id: str, journey_id: str, test_run_id: str) -> dict[str, Any]:
+    """A test run's request, its participants and the steps each took, in order."""
+    found = (
+        (
+            await conn.execute(
+                select(test_runs).where(
+                    test_runs.c.app_id == app_id, test_runs.c.journey_id == journey_id, test_runs.c.id == test_run_id
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"Test run {test_run_id} was not found for journey {journey_id}.")
+    people = (
+        (
+            await conn.execute(
+                select(participants)
+                .where(
+                    participants.c.app_id == app_id,
+                    participants.c.journey_id == journey_id,
+                    participants.c.test_run_id == test_run_id,
+                )
+                .order_by(participants.c.participant)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    taken = (
+        (
+            await conn.execute(
+                select(steps)
+                .where(steps.c.app_id == app_id, steps.c.journey_id == journey_id, steps.c.test_run_id == test_run_id)
+                .order_by(steps.c.at, steps.c.activity_id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return {"run": dict(found), "participants": [dict(p) for p in people], "steps": [dict(s) for s in taken]}
