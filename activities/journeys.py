@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
@@ -39,7 +39,6 @@ from store import journey_participants as participants
 from store import journeys as journeys_store
 from store import segment_sql
 from store import templates as templates_store
-from store.tables import Delivery
 from workflows.journey import (
     ACTIVE,
     CANCELLED,
@@ -70,8 +69,6 @@ from workflows.journey import (
 )
 from workflows.journey_starts import ensure_search_attributes, participant_start_options
 from workflows.shared import SUCCESSFUL, DeliveryBatch, Recipient
-
-deliveries: Any = Delivery.__table__  # type: ignore[attr-defined]
 
 PAGE_SIZE = 500
 START_CONCURRENCY = 32
@@ -481,7 +478,8 @@ class _Step:
                 test_run_id=who.test.test_run_id if who.test else None,
                 outcome=outcome,
                 next_activity=next_activity,
-                detail={**(detail or {}), "at": self.now.isoformat()},
+                at=self.now,
+                detail=detail,
             )
             if self.kind in ("ConditionalSplit", "MultiCondition"):
                 await participants.unlisten(conn, who.app_id, self.workflow_id)
@@ -544,7 +542,7 @@ class _Step:
             return StepResult(self.body.get("NextActivity"), hold_until=until.isoformat(), evaluate=True)
         if blocked is not None:
             return blocked
-        if self.who.test is None and await self._capped(conn, reachable, settings):
+        if self.who.test is None and await self._capped(conn, settings):
             return "ENDPOINT_LIMIT_EXCEEDED"
         return reachable, await self._contents(conn, {self._channel(r) for r in reachable})
 
@@ -580,37 +578,27 @@ class _Step:
                 return blocked, until
         return blocked, None
 
-    async def _capped(self, conn: AsyncConnection, rows: list[dict[str, Any]], settings: dict[str, Any]) -> bool:
-        """DailyCap and TotalCap (this journey) and TimeframeCap (all journeys), per endpoint,
-        counted from the delivery log; the project's JourneyLimits are the defaults."""
+    async def _capped(self, conn: AsyncConnection, settings: dict[str, Any]) -> bool:
+        """DailyCap and TotalCap (this journey) and TimeframeCap (every journey) per participant,
+        counted from the steps it took; the project's JourneyLimits are the defaults."""
         limits = {**(settings.get("JourneyLimits") or {}), **(self.definition.get("Limits") or {})}
         daily, total = int(limits.get("DailyCap") or 0), int(limits.get("TotalCap") or 0)
         frame = limits.get("TimeframeCap") or {}
         frame_cap, frame_days = int(frame.get("Cap") or 0), int(frame.get("Days") or 0)
         if not (daily or total or (frame_cap and frame_days)):
             return False
-        ids = [r["id"] for r in rows]
-        mine = deliveries.c.source_id == self.who.journey_id
-        day_ago = self.now - timedelta(days=1)
-        frame_start = self.now - timedelta(days=frame_days or 0)
-        counted = (
-            await conn.execute(
-                select(
-                    func.count().filter(mine & (deliveries.c.created_at > day_ago)),
-                    func.count().filter(mine),
-                    func.count().filter(deliveries.c.created_at > frame_start),
-                ).where(
-                    deliveries.c.app_id == self.who.app_id,
-                    deliveries.c.endpoint_id.in_(ids),
-                    deliveries.c.source == "journey",
-                    deliveries.c.status == SUCCESSFUL,
-                )
-            )
-        ).one()
+        today, ever, in_frame = await participants.sent_counts(
+            conn,
+            self.who.app_id,
+            self.who.journey_id,
+            self.who.participant,
+            day_from=self.now - timedelta(days=1),
+            frame_from=self.now - timedelta(days=frame_days),
+        )
         return bool(
-            (daily and counted[0] >= daily)
-            or (total and counted[1] >= total)
-            or (frame_cap and frame_days and counted[2] >= frame_cap)
+            (daily and today >= daily)
+            or (total and ever >= total)
+            or (frame_cap and frame_days and in_frame >= frame_cap)
         )
 
     async def _contents(self, conn: AsyncConnection, channels: set[str]) -> dict[str, dict[str, Any] | None]:
@@ -773,22 +761,21 @@ class _Judge:
                 wanted, event
             ):
                 return True
-        entered = await participants.entered_at(self.conn, who.app_id, who.journey_id, who.participant, who.entry_key)
-        sql = (
-            "SELECT event_type, attributes, metrics FROM events"
-            " WHERE app_id = :app AND endpoint_id = ANY(:ids) AND event_time >= :since"
-        )
-        params: dict[str, Any] = {
-            "app": who.app_id,
-            "ids": self.ids,
-            "since": entered or _instant(step.request.arrived),
-        }
+        params: dict[str, Any] = {"app": who.app_id, "ids": self.ids}
+        sql = "SELECT event_type, attributes, metrics FROM events WHERE app_id = :app AND endpoint_id = ANY(:ids)"
         if message:
+            # Engagement carries the entry it belongs to: no clock needed to tell it apart.
             sql += (
                 " AND attributes ->> 'journey_id' = :journey AND attributes ->> 'journey_activity_id' = :message"
                 " AND attributes ->> 'journey_entry' = :entry"
             )
             params.update(journey=who.journey_id, message=message, entry=who.entry_key)
+        else:
+            entered = await participants.entered_at(
+                self.conn, who.app_id, who.journey_id, who.participant, who.entry_key
+            )
+            sql += " AND event_time >= :since"
+            params["since"] = entered or _instant(step.request.arrived)
         sql += " ORDER BY event_time LIMIT 1000"
         for r in await self.conn.execute(text(sql), params):
             event = {"EventType": r.event_type, "Attributes": r.attributes or {}, "Metrics": r.metrics or {}}

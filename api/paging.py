@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openpoint.errors import BadRequest
+from store import apps as apps_store
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -73,3 +76,22 @@ def version_from(raw: str | None) -> int | None:
 def next_version_token(rows: list[dict[str, Any]], limit: int) -> str | None:
     """The token of the page after `rows` (fetched with limit + 1), keyed on the last version."""
     return encode_token([rows[limit - 1]["version"]]) if len(rows) > limit else None
+
+
+PageOf = Callable[[AsyncConnection, tuple[datetime, str] | None, int], Awaitable[list[dict[str, Any]]]]
+Respond = Callable[[AsyncConnection, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def project_list(
+    engine: AsyncEngine, app_id: str, query: dict[str, Any], fetch: PageOf, respond: Respond
+) -> dict[str, Any]:
+    """A project's resources oldest first, one token-paged page ({"Item", "NextToken"}): the
+    shape of GetSegments, GetCampaigns, ListJourneys. `fetch(conn, after, limit)` reads rows in
+    (created_at, id) order; `respond` turns one into its response."""
+    limit = page_size(query.get("PageSize"))
+    after = created_after(query.get("Token"))
+    async with engine.connect() as conn:
+        await apps_store.get(conn, app_id)  # NotFound for an unknown project, even with no items
+        rows = await fetch(conn, after, limit + 1)
+        items = [await respond(conn, r) for r in rows[:limit]]
+    return {"Item": items, "NextToken": next_created_token(rows, limit)}

@@ -223,9 +223,10 @@ async def record_step(
     test_run_id: str | None,
     outcome: str,
     next_activity: str | None,
+    at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """A step as it ended; a replayed step writes the same row again."""
+    """A step as it ended, at workflow time `at`; a replayed step writes the same row again."""
     values = {
         "app_id": app_id,
         "journey_id": journey_id,
@@ -237,6 +238,7 @@ async def record_step(
         "outcome": outcome,
         "next_activity": next_activity,
         "detail": detail or {},
+        "at": at,
     }
     stmt = insert(steps).values(**values)
     await conn.execute(
@@ -440,3 +442,22 @@ async def test_run(conn: AsyncConnection, app_id: str, journey_id: str, test_run
         .all()
     )
     return {"run": dict(found), "participants": [dict(p) for p in people], "steps": [dict(s) for s in taken]}
+
+
+async def sent_counts(
+    conn: AsyncConnection, app_id: str, journey_id: str, participant: str, *, day_from: datetime, frame_from: datetime
+) -> tuple[int, int, int]:
+    """Messages a participant was sent: (by this journey since `day_from`, by this journey in
+    all, by every journey since `frame_from`), from the steps (workflow time), live entries only."""
+    sent = (steps.c.app_id == app_id) & (steps.c.participant == participant) & (steps.c.outcome == "SUCCESSFUL")
+    mine = steps.c.journey_id == journey_id
+    row = (
+        await conn.execute(
+            select(
+                func.count().filter(mine & (steps.c.at > day_from)),
+                func.count().filter(mine),
+                func.count().filter(steps.c.at > frame_from),
+            ).where(sent, steps.c.test_run_id.is_(None))
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])

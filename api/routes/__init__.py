@@ -10,6 +10,8 @@ from api.routes import (
     engagement,
     events,
     jobs,
+    journey_metrics,
+    journeys,
     messages,
     otp,
     phone,
@@ -36,4 +38,6 @@ ROUTERS = [
     phone.router,
     campaign_activities.router,
     analytics.router,
+    journey_metrics.router,
+    journeys.router,
 ]

@@ -17,10 +17,9 @@ from api.arns import Arn
 from api.codec import iso
 from api.operations import Call, pinpoint
 from api.paging import (
-    created_after,
-    next_created_token,
     next_version_token,
     page_size,
+    project_list,
     version_from,
 )
 from api.routes.tags import TAGGABLE
@@ -175,13 +174,13 @@ async def get_campaign_version(call: Call) -> dict[str, Any]:
 
 @pinpoint(router, "GetCampaigns")
 async def get_campaigns(call: Call) -> dict[str, Any]:
-    limit = page_size(call.query.get("PageSize"))
-    after = created_after(call.query.get("Token"))
-    async with call.ctx.engine.connect() as conn:
-        await apps_store.get(conn, call.app_id)
-        rows = await store.page(conn, call.app_id, after=after, limit=limit + 1)
-        items = [await response(call, conn, r) for r in rows[:limit]]
-    return {"Item": items, "NextToken": next_created_token(rows, limit)}
+    return await project_list(
+        call.ctx.engine,
+        call.app_id,
+        call.query,
+        lambda c, after, limit: store.page(c, call.app_id, after=after, limit=limit),
+        lambda c, r: response(call, c, r),
+    )
 
 
 @pinpoint(router, "GetCampaignVersions")

@@ -10,14 +10,14 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api import journey_control
 from api.arns import Arn
 from api.codec import iso
 from api.operations import Call, pinpoint
 from api.paging import (
-    created_after,
-    next_created_token,
     next_version_token,
     page_size,
+    project_list,
     version_from,
 )
 from api.routes.tags import TAGGABLE
@@ -124,7 +124,10 @@ async def update_segment(call: Call) -> dict[str, Any]:
             segment_groups=groups,
             import_definition=current["import_definition"],
         )
-        return await response(call, conn, await store.get(conn, call.app_id, segment_id, version))
+        out = await response(call, conn, await store.get(conn, call.app_id, segment_id, version))
+    # After the commit, so journeys refreshing on segment updates read the new version.
+    await journey_control.segment_changed(call.ctx, call.app_id, segment_id)
+    return out
 
 
 @pinpoint(router, "GetSegment")
@@ -153,13 +156,13 @@ async def get_segment_version(call: Call) -> dict[str, Any]:
 
 @pinpoint(router, "GetSegments")
 async def get_segments(call: Call) -> dict[str, Any]:
-    limit = page_size(call.query.get("PageSize"))
-    after = created_after(call.query.get("Token"))
-    async with call.ctx.engine.connect() as conn:
-        await apps_store.get(conn, call.app_id)
-        rows = await store.page(conn, call.app_id, after=after, limit=limit + 1)
-        items = [await response(call, conn, r) for r in rows[:limit]]
-    return {"Item": items, "NextToken": next_created_token(rows, limit)}
+    return await project_list(
+        call.ctx.engine,
+        call.app_id,
+        call.query,
+        lambda c, after, limit: store.page(c, call.app_id, after=after, limit=limit),
+        lambda c, r: response(call, c, r),
+    )
 
 
 @pinpoint(router, "GetSegmentVersions")

@@ -104,11 +104,15 @@ class Journeys:
 
     async def create(self, audience: Audience, activities: dict[str, Any], start: str, **members: Any) -> Journey:
         t0 = await self.start_soon()
-        schedule = members.pop("Schedule", {"StartTime": iso(t0), "EndTime": iso(t0 + timedelta(days=300)), "Timezone": "UTC"})
+        schedule = members.pop(
+            "Schedule", {"StartTime": iso(t0), "EndTime": iso(t0 + timedelta(days=300)), "Timezone": "UTC"}
+        )
         definition = {
             "Name": f"journey-{secrets.token_hex(3)}",
             "StartActivity": start,
-            "StartCondition": members.pop("StartCondition", {"SegmentStartCondition": {"SegmentId": audience.segment_id}}),
+            "StartCondition": members.pop(
+                "StartCondition", {"SegmentStartCondition": {"SegmentId": audience.segment_id}}
+            ),
             "Schedule": schedule,
             "Activities": activities,
             **members,
@@ -218,3 +222,13 @@ class Journeys:
                 await handle.terminate()
             async with self.engine.begin() as conn:
                 await journeys_store.set_state(conn, journey.app_id, journey.id, "CANCELLED")
+
+
+async def wait_state(journeys: Journeys, journey: Journey, endpoint_ids: list[str], state: str) -> None:
+    """Wait (real time) until each participant has heard of the journey's `state`."""
+    for _ in range(600):
+        seen = [(await journeys.current(journey, e))["State"] for e in endpoint_ids]
+        if all(s == state for s in seen):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"participants never heard of {state}: {seen}")

@@ -92,6 +92,9 @@ UPGRADE = [
     )
     """,
     "CREATE INDEX ix_journey_steps_activity ON journey_steps (app_id, journey_id, activity_id)",
+    # Message caps count a participant's sends, in this journey and across journeys.
+    "CREATE INDEX ix_journey_steps_sent ON journey_steps (app_id, participant, at)"
+    " WHERE outcome = 'SUCCESSFUL' AND test_run_id IS NULL",
     """
     CREATE TABLE journey_test_runs (
         app_id varchar(32) NOT NULL,

@@ -1,0 +1,490 @@
+"""Journeys: Create/Get/List/Update/Delete, UpdateJourneyState, GetJourneyRuns, tags, and
+OpenPoint's extension routes (review, API entry, test runs; api/extensions.py signs them).
+
+A request is checked on its own (rules.journeys.check_journey), then against the project: what
+it names must exist, and publishing (State ACTIVE) needs a review without errors and room in the
+active-journey quotas. The journey's workflow hears of every committed change
+(api/journey_control.py); it also purges a deleted journey, which the API hides at once.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api import journey_control
+from api.arns import Arn
+from api.codec import iso
+from api.context import Context
+from api.extensions import ExtensionCall, extension, json_object
+from api.operations import Call, pinpoint
+from api.paging import encode_token, page_size, project_list, version_from
+from api.routes.tags import TAGGABLE
+from openpoint.errors import BadRequest, Conflict, NotFound
+from rules import journeys as rules
+from rules.segments import parse_instant
+from store import apps as apps_store
+from store import channels as channels_store
+from store import journeys as store
+from store import segments as segments_store
+from store import tags as tags_store
+
+router = APIRouter(tags=["journeys"])
+FIELD = rules.FIELD
+STATE_FIELD = "JourneyStateRequest.State"
+# Pinpoint's account quotas [Q], applied per project. PAUSED journeys hold their place.
+MAX_ACTIVE, MAX_ACTIVE_EVENT = 50, 20
+RESUME_AFTER = timedelta(minutes=5)
+# Request members the response rebuilds, or that only UpdateJourneyState changes after creation.
+NOT_STORED = frozenset({"State", "CreationDate", "LastModifiedDate"})
+# What an ACTIVE journey may still change; of Schedule only the EndTime. Anything else is a conflict.
+EDITABLE_WHEN_ACTIVE = frozenset(
+    "Name Limits QuietTime WaitForQuietTime Schedule RefreshFrequency RefreshOnSegmentUpdate"
+    " SendingSchedule OpenHours ClosedDays".split()
+)
+NOT_EDITABLE = frozenset({"PAUSED", "CANCELLED", "COMPLETED", "CLOSED"})
+
+
+def journey_arn(ctx: Context, app_id: str, journey_id: str) -> str:
+    return Arn("journeys", app_id, journey_id).render(ctx.settings)
+
+
+async def _exists(conn: AsyncConnection, arn: Arn) -> bool:
+    try:
+        await store.get(conn, arn.app_id or "", arn.resource_id or "")
+    except NotFound:
+        return False
+    return True
+
+
+TAGGABLE["journeys"] = _exists
+
+
+async def response(ctx: Context, conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
+    # The definition keeps JourneySchedule's times as ISO-8601 text with the offset they were
+    # written with, which botocore parses into datetimes.
+    return {
+        **row["definition"],
+        "ApplicationId": row["app_id"],
+        "Id": row["id"],
+        "CreationDate": iso(row["created_at"]),
+        "LastModifiedDate": iso(row["updated_at"]),
+        "State": row["state"],
+        "tags": await tags_store.get(conn, journey_arn(ctx, row["app_id"], row["id"])),
+    }
+
+
+# -- the project's facts and review ----------------------------------------------------------------
+def _values_of(member: str, value: Any) -> Iterator[Any]:
+    """Every value of `member` anywhere in a JSON document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from [item] if key == member else _values_of(member, item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _values_of(member, item)
+
+
+def _version_number(raw: Any) -> int | None:
+    text = str(raw or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+async def _review(
+    conn: AsyncConnection, app_id: str, definition: dict[str, Any]
+) -> tuple[list[rules.Finding], list[rules.Finding]]:
+    """rules.journeys.review with the facts of the project that the definition refers to."""
+    activities = (definition.get("Activities") or {}).values()
+    messages = [a[kind] for a in activities if (kind := rules.activity_type(a)) in rules.MESSAGE_TYPES]
+    names = {m["TemplateName"] for m in messages if m.get("TemplateName")}
+    numbers = {n for m in messages if (n := _version_number(m.get("TemplateVersion"))) is not None}
+    templates, versions = await store.existing_templates(conn, names, numbers)
+    channels = frozenset(c["channel_type"] for c in await channels_store.all_of(conn, app_id) if c["enabled"])
+    segments = await store.existing_segments(conn, app_id, {s for s in _values_of("SegmentId", definition) if s})
+    return rules.review(definition, rules.ProjectFacts(templates, versions, channels, segments, datetime.now(UTC)))
+
+
+def _review_failed(errors: list[rules.Finding]) -> BadRequest:
+    listed = "; ".join(f"activity {f.activity}: {f.message}" if f.activity else f"journey: {f.message}" for f in errors)
+    return BadRequest(f"Journey validation failed: {listed}")
+
+
+def _missing_member(definition: dict[str, Any], finding: rules.Finding) -> str:
+    if finding.activity is None:
+        start = definition.get("StartCondition") or {}
+        member = "EventStartCondition" if start.get("EventStartCondition") else "SegmentStartCondition"
+        return f"{FIELD}.StartCondition.{member}.SegmentId"
+    kind = rules.activity_type(definition["Activities"][finding.activity])
+    at = f"{FIELD}.Activities.{finding.activity}.{kind}"
+    return f"{at}.TemplateName" if finding.code == "MISSING_TEMPLATE" else at
+
+
+def _refuse_missing(definition: dict[str, Any], errors: list[rules.Finding]) -> None:
+    """Segments and templates a journey names must exist whatever its state, as a campaign's must;
+    review() reports them on a stored journey, whose segment or template may go later."""
+    for finding in errors:
+        if finding.code in ("MISSING_SEGMENT", "MISSING_TEMPLATE"):
+            raise NotFound(f"{_missing_member(definition, finding)}: {finding.message}")
+
+
+async def _builds_on_import(
+    conn: AsyncConnection, app_id: str, segment_id: str, version: int | None, seen: set[str]
+) -> bool:
+    if segment_id in seen:
+        return False
+    seen.add(segment_id)
+    try:
+        segment = await segments_store.get(conn, app_id, segment_id, version)
+    except NotFound:
+        return False  # a source that went is the segment's own problem
+    if segment["segment_type"] == "IMPORT":
+        return True
+    groups = (segment["segment_groups"] or {}).get("Groups") or []
+    for source in [s for g in groups for s in g.get("SourceSegments") or []]:
+        if await _builds_on_import(conn, app_id, source["Id"], source.get("Version"), seen):
+            return True
+    return False
+
+
+async def _check_event_segment(conn: AsyncConnection, app_id: str, definition: dict[str, Any]) -> None:
+    """An event-started journey's segment must be dynamic, down to its sources (PINPOINT.md §4.5)."""
+    segment_id = ((definition.get("StartCondition") or {}).get("EventStartCondition") or {}).get("SegmentId")
+    if segment_id and await _builds_on_import(conn, app_id, segment_id, None, set()):
+        raise BadRequest(
+            f"Invalid value for {FIELD}.StartCondition.EventStartCondition.SegmentId: an event-triggered journey"
+            " needs a dynamic segment that neither is nor builds on an imported segment."
+        )
+
+
+# -- writes ----------------------------------------------------------------------------------------
+def _same(a: Any, b: Any) -> bool:
+    """Equal, an absent member counting as false, zero or empty (a client echoing a journey back
+    may leave out what was never set)."""
+    return (a or None) == (b or None)
+
+
+def _instant(value: Any) -> datetime | None:
+    return parse_instant(value) if isinstance(value, str) else None
+
+
+def _check_active_edit(current: dict[str, Any], new: dict[str, Any], now: datetime) -> None:
+    for member in sorted((set(current) | set(new)) - EDITABLE_WHEN_ACTIVE):
+        if not _same(current.get(member), new.get(member)):
+            raise Conflict(f"{FIELD}.{member} cannot change once the journey is ACTIVE.")
+    old, schedule = current.get("Schedule") or {}, new.get("Schedule") or {}
+    if not _same(_instant(old.get("StartTime")), _instant(schedule.get("StartTime"))):
+        raise Conflict(f"{FIELD}.Schedule.StartTime cannot change once the journey is ACTIVE.")
+    if not _same(old.get("Timezone"), schedule.get("Timezone")):
+        raise Conflict(f"{FIELD}.Schedule.Timezone cannot change once the journey is ACTIVE.")
+    end = _instant(schedule.get("EndTime"))
+    if end is not None and end != _instant(old.get("EndTime")) and end < now:
+        raise BadRequest(f"Invalid value for {FIELD}.Schedule.EndTime: an ACTIVE journey cannot end in the past.")
+
+
+def _stored(body: dict[str, Any]) -> dict[str, Any]:
+    """The definition as stored and read back: JSON only (JourneySchedule's datetimes become
+    ISO-8601 text keeping their offset), so review() sees one form whether fresh or stored."""
+    definition: dict[str, Any] = orjson.loads(orjson.dumps({k: v for k, v in body.items() if k not in NOT_STORED}))
+    return definition
+
+
+async def _accept(
+    conn: AsyncConnection, app_id: str, body: dict[str, Any], current: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[rules.Finding]]:
+    """Check a WriteJourneyRequest (nothing is written on refusal); returns the definition to
+    store and its review errors, which block publishing only."""
+    now = datetime.now(UTC)
+    rules.check_journey(body, now=now)
+    definition = _stored(body)
+    if current is not None and current["state"] == "ACTIVE":
+        _check_active_edit(current["definition"], definition, now)
+    errors, _warnings = await _review(conn, app_id, definition)
+    _refuse_missing(definition, errors)
+    await _check_event_segment(conn, app_id, definition)
+    return definition, errors
+
+
+async def _publishable(
+    conn: AsyncConnection, app_id: str, definition: dict[str, Any], errors: list[rules.Finding], *, field: str
+) -> None:
+    """A journey becoming ACTIVE: no review errors, and room in the quotas (the caller holds the
+    project's row, so two publishes cannot both take the last place)."""
+    if errors:
+        raise _review_failed(errors)
+    if await store.count_active(conn, app_id) >= MAX_ACTIVE:
+        raise BadRequest(f"Invalid value for {field}: a project has at most {MAX_ACTIVE} active journeys.")
+    event = "EventStartCondition" in (definition.get("StartCondition") or {})
+    if event and await store.count_active(conn, app_id, event_started=True) >= MAX_ACTIVE_EVENT:
+        raise BadRequest(
+            f"Invalid value for {field}: a project has at most {MAX_ACTIVE_EVENT} active event-triggered journeys."
+        )
+
+
+@pinpoint(router, "CreateJourney")
+async def create_journey(call: Call) -> dict[str, Any]:
+    body = call.body
+    state = body.get("State") or "DRAFT"
+    journey_id = uuid.uuid4().hex
+    async with call.ctx.engine.begin() as conn:
+        await apps_store.get(conn, call.app_id, lock=state == "ACTIVE")
+        definition, errors = await _accept(conn, call.app_id, body, None)
+        if state == "ACTIVE":
+            await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
+        await store.create(conn, app_id=call.app_id, journey_id=journey_id, state=state, definition=definition)
+        out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
+    await journey_control.start(call.ctx, call.app_id, journey_id)
+    return out
+
+
+def _state_after_update(current: str, requested: str | None) -> str:
+    if current in NOT_EDITABLE:
+        raise Conflict(f"The journey is {current}: a paused journey cannot be edited, and an ended one never can.")
+    if current == "ACTIVE" and requested == "DRAFT":
+        raise Conflict("An ACTIVE journey cannot go back to DRAFT.")
+    return requested or current
+
+
+@pinpoint(router, "UpdateJourney")
+async def update_journey(call: Call) -> dict[str, Any]:
+    journey_id = call.labels["JourneyId"]
+    requested = call.body.get("State")
+    async with call.ctx.engine.begin() as conn:
+        await apps_store.get(conn, call.app_id, lock=requested == "ACTIVE")
+        current = await store.get(conn, call.app_id, journey_id, lock=True)
+        state = _state_after_update(current["state"], requested)
+        # The request replaces the definition. WriteJourneyRequest has no tags: TagResource sets them.
+        definition, errors = await _accept(conn, call.app_id, call.body, current)
+        if state == "ACTIVE" and current["state"] != "ACTIVE":
+            await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
+        elif state == "ACTIVE" and errors:
+            raise _review_failed(errors)
+        await store.replace(conn, call.app_id, journey_id, state=state, definition=definition)
+        out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
+    await journey_control.start(call.ctx, call.app_id, journey_id)
+    return out
+
+
+# -- UpdateJourneyState: one function per allowed (from, to) --------------------------------------
+Transition = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[None]]
+
+
+async def _publish(conn: AsyncConnection, app_id: str, journey: dict[str, Any]) -> None:
+    definition = journey["definition"]
+    rules.check_journey(definition, now=datetime.now(UTC))  # time has passed since it was written
+    errors, _warnings = await _review(conn, app_id, definition)
+    await _publishable(conn, app_id, definition, errors, field=STATE_FIELD)
+    # replace() (not set_state) records when the journey was first published.
+    await store.replace(conn, app_id, journey["id"], state="ACTIVE", definition=definition)
+
+
+async def _resume(conn: AsyncConnection, app_id: str, journey: dict[str, Any]) -> None:
+    paused_at = journey["paused_at"]
+    if paused_at is not None and datetime.now(UTC) < paused_at + RESUME_AFTER:
+        raise BadRequest(
+            f"Invalid value for {STATE_FIELD}: a paused journey can be resumed {RESUME_AFTER.seconds // 60} minutes"
+            f" after it was paused, at {iso(paused_at + RESUME_AFTER)}."
+        )
+    await store.set_state(conn, app_id, journey["id"], "ACTIVE")
+
+
+async def _pause(conn: AsyncConnection, app_id: str, journey: dict[str, Any]) -> None:
+    if not journey["definition"].get("RefreshFrequency"):
+        raise BadRequest(
+            f"Invalid value for {STATE_FIELD}: only a journey with a segment refresh interval"
+            " (RefreshFrequency) can be paused."
+        )
+    await store.set_state(conn, app_id, journey["id"], "PAUSED")
+
+
+async def _cancel(conn: AsyncConnection, app_id: str, journey: dict[str, Any]) -> None:
+    await store.set_state(conn, app_id, journey["id"], "CANCELLED")
+
+
+TRANSITIONS: dict[tuple[str, str], Transition] = {
+    ("DRAFT", "ACTIVE"): _publish,
+    ("PAUSED", "ACTIVE"): _resume,
+    ("ACTIVE", "PAUSED"): _pause,
+    **{(state, "CANCELLED"): _cancel for state in ("DRAFT", "ACTIVE", "PAUSED", "CLOSED")},
+}
+
+
+@pinpoint(router, "UpdateJourneyState")
+async def update_journey_state(call: Call) -> dict[str, Any]:
+    journey_id = call.labels["JourneyId"]
+    target = call.body.get("State")
+    if target is None:
+        raise BadRequest(f"Missing required member {STATE_FIELD}.")
+    async with call.ctx.engine.begin() as conn:
+        await apps_store.get(conn, call.app_id, lock=target == "ACTIVE")
+        journey = await store.get(conn, call.app_id, journey_id, lock=True)
+        change = TRANSITIONS.get((journey["state"], target))
+        if change is None:
+            raise BadRequest(
+                f"Invalid value for {STATE_FIELD}: a {journey['state']} journey cannot become {target}. ACTIVE"
+                " publishes a DRAFT or resumes a PAUSED journey, PAUSED pauses an ACTIVE one, CANCELLED ends"
+                " a journey for good."
+            )
+        await change(conn, call.app_id, journey)
+        out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
+    await journey_control.start(call.ctx, call.app_id, journey_id)
+    return out
+
+
+# -- reads and delete ------------------------------------------------------------------------------
+@pinpoint(router, "GetJourney")
+async def get_journey(call: Call) -> dict[str, Any]:
+    async with call.ctx.engine.connect() as conn:
+        return await response(call.ctx, conn, await store.get(conn, call.app_id, call.labels["JourneyId"]))
+
+
+@pinpoint(router, "ListJourneys")
+async def list_journeys(call: Call) -> dict[str, Any]:
+    return await project_list(
+        call.ctx.engine,
+        call.app_id,
+        call.query,
+        lambda c, after, limit: store.page(c, call.app_id, after=after, limit=limit),
+        lambda c, r: response(call.ctx, c, r),
+    )
+
+
+@pinpoint(router, "GetJourneyRuns")
+async def get_journey_runs(call: Call) -> dict[str, Any]:
+    journey_id = call.labels["JourneyId"]
+    limit = page_size(call.query.get("PageSize"))
+    before = version_from(call.query.get("Token"))
+    async with call.ctx.engine.connect() as conn:
+        await store.get(conn, call.app_id, journey_id)
+        rows = await store.run_page(conn, call.app_id, journey_id, before=before, limit=limit + 1)
+    items = [
+        {
+            "CreationTime": iso(r["created_at"]),
+            "LastUpdateTime": iso(r["updated_at"]),
+            "RunId": r["run_id"],
+            "Status": r["status"],
+        }
+        for r in rows[:limit]
+    ]
+    token = encode_token([rows[limit - 1]["run_number"]]) if len(rows) > limit else None
+    return {"Item": items, "NextToken": token}
+
+
+@pinpoint(router, "DeleteJourney")
+async def delete_journey(call: Call) -> dict[str, Any]:
+    journey_id = call.labels["JourneyId"]
+    async with call.ctx.engine.begin() as conn:
+        out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id, lock=True))
+        # Hidden from the API at once; the journey's workflow stops its participants, then purges it.
+        await store.set_state(conn, call.app_id, journey_id, store.HIDDEN)
+        await tags_store.drop(conn, journey_arn(call.ctx, call.app_id, journey_id))
+    await journey_control.start(call.ctx, call.app_id, journey_id)
+    return out
+
+
+# -- OpenPoint extensions (docs/journeys.md) --------------------------------------------------------
+JOURNEY_PATH = "/v1/apps/{application_id}/journeys/{journey_id}"
+ENTRY_FIELD = "JourneyEntryRequest"
+ENTRY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_FINDINGS = {"type": "array", "items": json_object(ActivityId="string", Code="string", Message="string")}
+_REVIEW = json_object(JourneyId="string", Publishable="boolean", Errors=_FINDINGS, Warnings=_FINDINGS)
+_ENTRY = json_object(EndpointId="string", UserId="string", EntryKey="string")
+_ENTERED = json_object(Participant="string", EntryKey="string", Entered="boolean", WorkflowId="string", Reason="string")
+_TEST_RUN = json_object(
+    EndpointIds={"type": "array", "items": {"type": "string"}},
+    Waits={"type": "string", "enum": list(journey_control.TEST_WAITS)},
+    WaitSeconds="integer",
+    Delivery={"type": "string", "enum": list(journey_control.TEST_DELIVERY)},
+)
+
+
+def _finding(f: rules.Finding) -> dict[str, Any]:
+    return {"ActivityId": f.activity, "Code": f.code, "Message": f.message}
+
+
+@extension(
+    router,
+    "POST",
+    f"{JOURNEY_PATH}/review",
+    name="ReviewJourney",
+    summary="Review a journey: what blocks publishing (errors) and what is probably a mistake (warnings)",
+    response_schema=_REVIEW,
+)
+async def review_journey(call: ExtensionCall) -> dict[str, Any]:
+    journey_id = call.labels["journey_id"]
+    async with call.ctx.engine.connect() as conn:
+        journey = await store.get(conn, call.app_id, journey_id)
+        errors, warnings = await _review(conn, call.app_id, journey["definition"])
+    return {
+        "JourneyId": journey_id,
+        "Publishable": not errors,
+        "Errors": [_finding(f) for f in errors],
+        "Warnings": [_finding(f) for f in warnings],
+    }
+
+
+@extension(
+    router,
+    "POST",
+    f"{JOURNEY_PATH}/participants",
+    name="EnterJourney",
+    summary="Put an endpoint or a user into an ACTIVE journey now (idempotent per EntryKey)",
+    request_schema=_ENTRY,
+    response_schema=_ENTERED,
+)
+async def enter_journey(call: ExtensionCall) -> dict[str, Any]:
+    body = call.body
+    for member in ("EndpointId", "UserId"):
+        if body.get(member) is not None and (not isinstance(body[member], str) or not body[member]):
+            raise BadRequest(f"Invalid value for {ENTRY_FIELD}.{member}: expected a non-empty string.")
+    key = body.get("EntryKey")
+    if key is not None and (not isinstance(key, str) or not ENTRY_KEY.fullmatch(key)):
+        raise BadRequest(
+            f"Invalid value for {ENTRY_FIELD}.EntryKey: 1 to 128 letters, digits and the characters _ . : -."
+        )
+    entry = await journey_control.enter(
+        call.ctx,
+        call.app_id,
+        call.labels["journey_id"],
+        endpoint_id=body.get("EndpointId"),
+        user_id=body.get("UserId"),
+        entry_key=key,
+    )
+    return entry.response()
+
+
+@extension(
+    router,
+    "POST",
+    f"{JOURNEY_PATH}/test-runs",
+    name="StartJourneyTestRun",
+    summary="Send test participants through a DRAFT or ACTIVE journey, waits skipped or shortened",
+    status=201,
+    request_schema=_TEST_RUN,
+)
+async def start_test_run(call: ExtensionCall) -> dict[str, Any]:
+    journey_id = call.labels["journey_id"]
+    async with call.ctx.engine.connect() as conn:
+        journey = await store.get(conn, call.app_id, journey_id)
+        errors, _warnings = await _review(conn, call.app_id, journey["definition"])
+    if errors:
+        raise _review_failed(errors)
+    test_run_id = await journey_control.start_test_run(call.ctx, call.app_id, journey_id, call.body)
+    return await journey_control.test_run(call.ctx, call.app_id, journey_id, test_run_id)
+
+
+@extension(
+    router,
+    "GET",
+    f"{JOURNEY_PATH}/test-runs/{{test_run_id}}",
+    name="GetJourneyTestRun",
+    summary="A test run: each test participant's status and the path it took",
+)
+async def get_test_run(call: ExtensionCall) -> dict[str, Any]:
+    return await journey_control.test_run(call.ctx, call.app_id, call.labels["journey_id"], call.labels["test_run_id"])
