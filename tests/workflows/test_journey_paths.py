@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -624,3 +624,79 @@ async def test_event_split_on_a_custom_event_since_entry(journeys: Journeys, aud
         "e2": ["Still thinking"],
         "e3": ["Still thinking"],
     }
+
+
+async def test_local_time_admits_each_participant_at_its_own_clock(
+    journeys: Journeys, audience: Audience, pinpoint: Any
+) -> None:
+    """LocalTime: the start's wall clock is reached zone by zone; a zone estimated from the
+    postal code counts; an endpoint with no zone to find is left out."""
+    from zoneinfo import ZoneInfo
+
+    zones = {"e0": "Asia/Tokyo", "e1": "America/New_York"}
+    for e, zone in zones.items():
+        pinpoint.update_endpoint(
+            ApplicationId=audience.app_id, EndpointId=e, EndpointRequest={"Demographic": {"Timezone": zone}}
+        )
+    pinpoint.update_endpoint(
+        ApplicationId=audience.app_id,
+        EndpointId="e2",
+        EndpointRequest={"Location": {"PostalCode": "94105", "Country": "US"}},
+    )
+    zones["e2"] = "America/Los_Angeles"
+    now = await journeys.now()
+    wall = (now + timedelta(hours=10)).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    journey = await journeys.create(
+        audience,
+        await _hello_only(pinpoint),
+        "hello",
+        LocalTime=True,
+        TimezoneEstimationMethods=["POSTAL_CODE"],
+        Schedule={
+            "StartTime": iso(wall.replace(tzinfo=UTC)),
+            "EndTime": iso(wall.replace(tzinfo=UTC) + timedelta(days=30)),
+            "Timezone": "UTC",
+        },
+    )
+    local_starts = sorted((wall.replace(tzinfo=ZoneInfo(z)).astimezone(UTC), e) for e, z in zones.items())
+    for at, endpoint in local_starts:
+        before = at - timedelta(minutes=10) - await journeys.now()
+        if before > timedelta(0):
+            await journeys.advance(before)
+        assert journeys.mails(audience)[endpoint] == []
+        await journeys.advance(timedelta(minutes=20))
+        assert await journeys.result(journey, endpoint) == "LEFT"
+        assert journeys.mails(audience)[endpoint] == ["Hello"]
+    assert journeys.mails(audience)["e3"] == []
+    [run] = await journeys.run_metrics(journey)
+    assert run["metrics"]["ENDPOINT_MISSING_TIMEZONE"] == 1
+
+
+async def test_segment_update_admits_new_members_at_once(journeys: Journeys, audience: Audience, pinpoint: Any) -> None:
+    gold = await _gold_segment(pinpoint, audience)
+    journey = await journeys.create(
+        audience,
+        await _hello_only(pinpoint),
+        "hello",
+        StartCondition={"SegmentStartCondition": {"SegmentId": gold}},
+        RefreshFrequency="P7D",
+        RefreshOnSegmentUpdate=True,
+        Limits={"EndpointReentryCap": 1},
+    )
+    await journeys.advance(timedelta(minutes=5))
+    assert journeys.mails(audience) == {"e0": ["Hello"], "e1": ["Hello"], "e2": [], "e3": []}
+    pinpoint.update_segment(
+        ApplicationId=audience.app_id,
+        SegmentId=gold,
+        WriteSegmentRequest={
+            "Name": "gold",
+            "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["gold", "free"]}}},
+        },
+    )
+    await journeys.segment_changed(journey)
+    await journeys.advance(timedelta(minutes=5))
+    for e in ("e2", "e3"):
+        assert await journeys.result(journey, e, "run-1") == "LEFT"
+    assert journeys.mails(audience) == {e: ["Hello"] for e in audience.endpoints}
+    runs = await journeys.run_metrics(journey)
+    assert runs[1]["metrics"]["REENTRY_CAP_EXCEEDED"] == 2  # e0 and e1 entered once already
