@@ -8,10 +8,12 @@ supported for these metrics in Pinpoint either: NextToken is never set.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.codec import iso
 from api.operations import Call, pinpoint
@@ -23,22 +25,38 @@ from store import kpis as store
 router = APIRouter(tags=["analytics"])
 
 
-async def _kpi(call: Call, campaign_id: str | None) -> dict[str, Any]:
-    kpi = rules.lookup(call.labels["KpiName"], campaign=campaign_id is not None)
+Require = Callable[[AsyncConnection], Awaitable[Any]]
+# The response member naming a KPI's owner -> store.count's argument for it.
+_OWNERS = {"CampaignId": "campaign_id", "JourneyId": "journey_id"}
+
+
+async def date_range_kpi(call: Call, kpi: rules.Kpi, require: Require, owner: dict[str, str]) -> dict[str, Any]:
+    """A *DateRangeKpiResponse: `require` checks the owner exists (NotFound otherwise); `owner`
+    is {} for the project, {"CampaignId": id} or {"JourneyId": id}."""
     start, end = rules.date_range(call.query.get("StartTime"), call.query.get("EndTime"), now=datetime.now(UTC))
     async with call.ctx.engine.connect() as conn:
-        await apps_store.get(conn, call.app_id)
-        if campaign_id is not None:
-            await campaign_activities.require_campaign(conn, call.app_id, campaign_id)
-        counted = await store.count(conn, kpi, app_id=call.app_id, start=start, end=end, campaign_id=campaign_id)
+        await require(conn)
+        scope = {_OWNERS[member]: value for member, value in owner.items()}
+        counted = await store.count(conn, kpi, app_id=call.app_id, start=start, end=end, **scope)
     return {
         "ApplicationId": call.app_id,
-        "CampaignId": campaign_id,
+        **owner,
         "KpiName": kpi.name,
         "StartTime": iso(start),
         "EndTime": iso(end),
         "KpiResult": {"Rows": rules.result_rows(kpi, counted)},
     }
+
+
+async def _kpi(call: Call, campaign_id: str | None) -> dict[str, Any]:
+    kpi = rules.lookup(call.labels["KpiName"], campaign=campaign_id is not None)
+
+    async def require(conn: AsyncConnection) -> None:
+        await apps_store.get(conn, call.app_id)
+        if campaign_id is not None:
+            await campaign_activities.require_campaign(conn, call.app_id, campaign_id)
+
+    return await date_range_kpi(call, kpi, require, {"CampaignId": campaign_id} if campaign_id else {})
 
 
 @pinpoint(router, "GetCampaignDateRangeKpi")

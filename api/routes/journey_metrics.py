@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.codec import iso
 from api.operations import Call, pinpoint
+from api.routes.analytics import date_range_kpi
 from openpoint.errors import NotFound
 from rules import kpis
 from rules.journeys import activity_type, metrics_type
 from store import journey_metrics as store
 from store import journeys
-from store import kpis as kpi_store
 
 router = APIRouter(tags=["analytics"])
 
@@ -135,15 +135,8 @@ async def get_journey_run_execution_activity_metrics(call: Call) -> dict[str, An
 async def get_journey_date_range_kpi(call: Call) -> dict[str, Any]:
     journey_id = call.labels["JourneyId"]
     kpi = kpis.lookup(call.labels["KpiName"], journey=True)
-    start, end = kpis.date_range(call.query.get("StartTime"), call.query.get("EndTime"), now=datetime.now(UTC))
-    async with call.ctx.engine.connect() as conn:
+
+    async def require(conn: AsyncConnection) -> None:
         await journeys.get(conn, call.app_id, journey_id)
-        counted = await kpi_store.count(conn, kpi, app_id=call.app_id, start=start, end=end, journey_id=journey_id)
-    return {
-        "ApplicationId": call.app_id,
-        "JourneyId": journey_id,
-        "KpiName": kpi.name,
-        "StartTime": iso(start),
-        "EndTime": iso(end),
-        "KpiResult": {"Rows": kpis.result_rows(kpi, counted)},
-    }
+
+    return await date_range_kpi(call, kpi, require, {"JourneyId": journey_id})
