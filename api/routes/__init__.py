@@ -10,6 +10,7 @@ from api.routes import (
     engagement,
     events,
     jobs,
+    journey_extensions,
     journey_metrics,
     journeys,
     messages,
@@ -40,4 +41,5 @@ ROUTERS = [
     analytics.router,
     journey_metrics.router,
     journeys.router,
+    journey_extensions.router,
 ]

@@ -1,5 +1,5 @@
-"""Journeys: Create/Get/List/Update/Delete, UpdateJourneyState, GetJourneyRuns, tags, and
-OpenPoint's extension routes (review, API entry, test runs; api/extensions.py signs them).
+"""Journeys: Create/Get/List/Update/Delete, UpdateJourneyState, GetJourneyRuns, tags
+(OpenPoint's own review, API entry and test runs: api/routes/journey_extensions.py).
 
 A request is checked on its own (rules.journeys.check_journey), then against the project: what
 it names must exist, and publishing (State ACTIVE) needs a review without errors and room in the
@@ -9,7 +9,6 @@ active-journey quotas. The journey's workflow hears of every committed change
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,6 @@ from api import journey_control
 from api.arns import Arn
 from api.codec import iso
 from api.context import Context
-from api.extensions import ExtensionCall, extension, json_object
 from api.operations import Call, pinpoint
 from api.paging import encode_token, page_size, project_list, version_from
 from api.routes.tags import TAGGABLE
@@ -97,7 +95,7 @@ def _version_number(raw: Any) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
-async def _review(
+async def review_of(
     conn: AsyncConnection, app_id: str, definition: dict[str, Any]
 ) -> tuple[list[rules.Finding], list[rules.Finding]]:
     """rules.journeys.review with the facts of the project that the definition refers to."""
@@ -111,7 +109,7 @@ async def _review(
     return rules.review(definition, rules.ProjectFacts(templates, versions, channels, segments, datetime.now(UTC)))
 
 
-def _review_failed(errors: list[rules.Finding]) -> BadRequest:
+def review_failed(errors: list[rules.Finding]) -> BadRequest:
     listed = "; ".join(f"activity {f.activity}: {f.message}" if f.activity else f"journey: {f.message}" for f in errors)
     return BadRequest(f"Journey validation failed: {listed}")
 
@@ -205,7 +203,7 @@ async def _accept(
     definition = _stored(body)
     if current is not None and current["state"] == "ACTIVE":
         _check_active_edit(current["definition"], definition, now)
-    errors, _warnings = await _review(conn, app_id, definition)
+    errors, _warnings = await review_of(conn, app_id, definition)
     _refuse_missing(definition, errors)
     await _check_event_segment(conn, app_id, definition)
     return definition, errors
@@ -217,7 +215,7 @@ async def _publishable(
     """A journey becoming ACTIVE: no review errors, and room in the quotas (the caller holds the
     project's row, so two publishes cannot both take the last place)."""
     if errors:
-        raise _review_failed(errors)
+        raise review_failed(errors)
     if await store.count_active(conn, app_id) >= MAX_ACTIVE:
         raise BadRequest(f"Invalid value for {field}: a project has at most {MAX_ACTIVE} active journeys.")
     event = "EventStartCondition" in (definition.get("StartCondition") or {})
@@ -264,7 +262,7 @@ async def update_journey(call: Call) -> dict[str, Any]:
         if state == "ACTIVE" and current["state"] != "ACTIVE":
             await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
         elif state == "ACTIVE" and errors:
-            raise _review_failed(errors)
+            raise review_failed(errors)
         await store.replace(conn, call.app_id, journey_id, state=state, definition=definition)
         out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
     await journey_control.start(call.ctx, call.app_id, journey_id)
@@ -278,7 +276,7 @@ Transition = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[None]]
 async def _publish(conn: AsyncConnection, app_id: str, journey: dict[str, Any]) -> None:
     definition = journey["definition"]
     rules.check_journey(definition, now=datetime.now(UTC))  # time has passed since it was written
-    errors, _warnings = await _review(conn, app_id, definition)
+    errors, _warnings = await review_of(conn, app_id, definition)
     await _publishable(conn, app_id, definition, errors, field=STATE_FIELD)
     # replace() (not set_state) records when the journey was first published.
     await store.replace(conn, app_id, journey["id"], state="ACTIVE", definition=definition)
@@ -386,105 +384,3 @@ async def delete_journey(call: Call) -> dict[str, Any]:
         await tags_store.drop(conn, journey_arn(call.ctx, call.app_id, journey_id))
     await journey_control.start(call.ctx, call.app_id, journey_id)
     return out
-
-
-# -- OpenPoint extensions (docs/journeys.md) --------------------------------------------------------
-JOURNEY_PATH = "/v1/apps/{application_id}/journeys/{journey_id}"
-ENTRY_FIELD = "JourneyEntryRequest"
-ENTRY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-_FINDINGS = {"type": "array", "items": json_object(ActivityId="string", Code="string", Message="string")}
-_REVIEW = json_object(JourneyId="string", Publishable="boolean", Errors=_FINDINGS, Warnings=_FINDINGS)
-_ENTRY = json_object(EndpointId="string", UserId="string", EntryKey="string")
-_ENTERED = json_object(Participant="string", EntryKey="string", Entered="boolean", WorkflowId="string", Reason="string")
-_TEST_RUN = json_object(
-    EndpointIds={"type": "array", "items": {"type": "string"}},
-    Waits={"type": "string", "enum": list(journey_control.TEST_WAITS)},
-    WaitSeconds="integer",
-    Delivery={"type": "string", "enum": list(journey_control.TEST_DELIVERY)},
-)
-
-
-def _finding(f: rules.Finding) -> dict[str, Any]:
-    return {"ActivityId": f.activity, "Code": f.code, "Message": f.message}
-
-
-@extension(
-    router,
-    "POST",
-    f"{JOURNEY_PATH}/review",
-    name="ReviewJourney",
-    summary="Review a journey: what blocks publishing (errors) and what is probably a mistake (warnings)",
-    response_schema=_REVIEW,
-)
-async def review_journey(call: ExtensionCall) -> dict[str, Any]:
-    journey_id = call.labels["journey_id"]
-    async with call.ctx.engine.connect() as conn:
-        journey = await store.get(conn, call.app_id, journey_id)
-        errors, warnings = await _review(conn, call.app_id, journey["definition"])
-    return {
-        "JourneyId": journey_id,
-        "Publishable": not errors,
-        "Errors": [_finding(f) for f in errors],
-        "Warnings": [_finding(f) for f in warnings],
-    }
-
-
-@extension(
-    router,
-    "POST",
-    f"{JOURNEY_PATH}/participants",
-    name="EnterJourney",
-    summary="Put an endpoint or a user into an ACTIVE journey now (idempotent per EntryKey)",
-    request_schema=_ENTRY,
-    response_schema=_ENTERED,
-)
-async def enter_journey(call: ExtensionCall) -> dict[str, Any]:
-    body = call.body
-    for member in ("EndpointId", "UserId"):
-        if body.get(member) is not None and (not isinstance(body[member], str) or not body[member]):
-            raise BadRequest(f"Invalid value for {ENTRY_FIELD}.{member}: expected a non-empty string.")
-    key = body.get("EntryKey")
-    if key is not None and (not isinstance(key, str) or not ENTRY_KEY.fullmatch(key)):
-        raise BadRequest(
-            f"Invalid value for {ENTRY_FIELD}.EntryKey: 1 to 128 letters, digits and the characters _ . : -."
-        )
-    entry = await journey_control.enter(
-        call.ctx,
-        call.app_id,
-        call.labels["journey_id"],
-        endpoint_id=body.get("EndpointId"),
-        user_id=body.get("UserId"),
-        entry_key=key,
-    )
-    return entry.response()
-
-
-@extension(
-    router,
-    "POST",
-    f"{JOURNEY_PATH}/test-runs",
-    name="StartJourneyTestRun",
-    summary="Send test participants through a DRAFT or ACTIVE journey, waits skipped or shortened",
-    status=201,
-    request_schema=_TEST_RUN,
-)
-async def start_test_run(call: ExtensionCall) -> dict[str, Any]:
-    journey_id = call.labels["journey_id"]
-    async with call.ctx.engine.connect() as conn:
-        journey = await store.get(conn, call.app_id, journey_id)
-        errors, _warnings = await _review(conn, call.app_id, journey["definition"])
-    if errors:
-        raise _review_failed(errors)
-    test_run_id = await journey_control.start_test_run(call.ctx, call.app_id, journey_id, call.body)
-    return await journey_control.test_run(call.ctx, call.app_id, journey_id, test_run_id)
-
-
-@extension(
-    router,
-    "GET",
-    f"{JOURNEY_PATH}/test-runs/{{test_run_id}}",
-    name="GetJourneyTestRun",
-    summary="A test run: each test participant's status and the path it took",
-)
-async def get_test_run(call: ExtensionCall) -> dict[str, Any]:
-    return await journey_control.test_run(call.ctx, call.app_id, call.labels["journey_id"], call.labels["test_run_id"])
