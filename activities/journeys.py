@@ -28,7 +28,8 @@ from rules import journey_timing as timing
 from rules.endpoints import endpoint_response
 from rules.engagement import PUSH_CHANNELS, channel_family
 from rules.event_filters import matches
-from rules.journeys import MAX_LIFETIME, activity_type
+from rules.journey_graph import activity_type
+from rules.journeys import MAX_LIFETIME
 from rules.messages import Template, campaign_content
 from rules.segments import parse_instant
 from rules.timezones import estimate_timezone

@@ -1,10 +1,10 @@
-"""Journey rules (PINPOINT.md §3.4 shapes, §4.5 behaviour, §7 quotas), pure functions.
+"""Journey request rules (PINPOINT.md §3.4 shapes, §4.5 behaviour, §7 quotas), pure functions.
 
 `check_journey` holds a CreateJourney/UpdateJourney request (a WriteJourneyRequest already checked
 against the model's types, enums and required members) to everything that needs no project data,
 raising BadRequest that names the member path (`WriteJourneyRequest.Activities.welcome.EMAIL...`).
-`review` looks at a stored definition with the project's facts passed in and lists what blocks
-publishing (errors) and what is probably a mistake (warnings), so a DRAFT can be saved half-built.
+What blocks publishing given the project's data is rules/journey_review.py; the shape of an
+activity (type, paths, conditions) is rules/journey_graph.py.
 
 Pinpoint's own rules worth knowing: Schedule.StartTime must be written with the offset of
 Schedule.Timezone (its error text is kept, §1.4; botocore sends every timestamp in UTC, so SDK
@@ -22,15 +22,15 @@ Rules where Pinpoint is silent or that OpenPoint adds [impl]:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from openpoint.errors import BadRequest
 from rules import journey_timing
 from rules.campaigns import UTC_OFFSETS
 from rules.event_filters import check_event_filter
+from rules.journey_graph import ACTIVITY_TYPES
 from rules.quiet_time import parse_hhmm
 from rules.schedules import parse_timezone
 from rules.segments import check_dimensions, parse_instant
@@ -39,16 +39,6 @@ from rules.settings import check_quiet_time
 FIELD = "WriteJourneyRequest"
 MAX_ACTIVITIES = 40  # [Q]
 MAX_LIFETIME = timedelta(days=540)  # [Q]
-MESSAGE_TYPES = ("EMAIL", "SMS", "PUSH", "CUSTOM")
-ACTIVITY_TYPES = (
-    *MESSAGE_TYPES,
-    "Wait",
-    "ConditionalSplit",
-    "MultiCondition",
-    "RandomSplit",
-    "Holdout",
-    "ContactCenter",
-)
 MAX_CONTACT_CENTER = 3  # [Q]
 MAX_NAME = 150
 MAX_MULTI_BRANCHES = 4  # plus the Else path: five in all
@@ -56,7 +46,6 @@ RANDOM_BRANCHES = (2, 5)
 MAX_CUSTOM_DATA = 5_000  # characters, as the console counts them
 MIN_REFRESH = timedelta(hours=1)  # the console's shortest refresh interval
 MAX_OPEN_WINDOWS, MAX_CLOSED_DAYS = 4, 20  # per day / per channel, as the console allows
-PUSH_CHANNELS = frozenset({"GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "BAIDU", "ADM"})
 
 # Member bounds from the model's documentation.
 _LIMITS = {"DailyCap": (0, 100), "TotalCap": (0, 100), "EndpointReentryCap": (0, 100), "MessagesPerSecond": (1, 20_000)}
@@ -66,7 +55,7 @@ _ACTIVITY_ID = re.compile(r"[A-Za-z0-9]{1,100}")
 _START_ACTIVITY = re.compile(r"[A-Za-z0-9]{1,128}")
 _DIGITS = re.compile(r"[0-9]+")
 _HTTPS = re.compile(r"https://[^/?#\s]+(?:[/?#]\S*)?", re.IGNORECASE)
-_LAMBDA_ARN = re.compile(
+LAMBDA_ARN = re.compile(
     r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9_$-]{1,128})?", re.ASCII
 )
 _ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:\S+", re.ASCII)
@@ -79,82 +68,6 @@ def _fail(at: str, why: str) -> BadRequest:
 
 def _missing(at: str, why: str) -> BadRequest:
     return BadRequest(f"Missing required member {at}: {why}")
-
-
-# --- activity anatomy -------------------------------------------------------------------------
-
-
-def _next(body: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [("Next", body.get("NextActivity"))]
-
-
-def _yes_no(body: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [("True", body.get("TrueActivity")), ("False", body.get("FalseActivity"))]
-
-
-def _branches(body: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [(f"Branch_{i}", b.get("NextActivity")) for i, b in enumerate(body.get("Branches") or [], start=1)]
-
-
-def _branches_else(body: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [*_branches(body), ("Else", body.get("DefaultActivity"))]
-
-
-_METRICS_AND_PATHS: dict[str, tuple[str, Callable[[dict[str, Any]], list[tuple[str, str | None]]]]] = {
-    **{t: ("MESSAGE", _next) for t in MESSAGE_TYPES},
-    "Wait": ("WAIT", _next),
-    "ConditionalSplit": ("CONDITIONAL_SPLIT", _yes_no),
-    "MultiCondition": ("MULTI_CONDITIONAL_SPLIT", _branches_else),
-    "RandomSplit": ("RANDOM_SPLIT", _branches),
-    "Holdout": ("HOLDOUT", _next),
-    "ContactCenter": ("CONTACT_CENTER", _next),
-}
-_SPLITS = ("ConditionalSplit", "MultiCondition", "RandomSplit")
-
-
-def _types_set(activity: dict[str, Any]) -> list[str]:
-    return [t for t in ACTIVITY_TYPES if activity.get(t) is not None]
-
-
-def activity_type(activity: dict[str, Any]) -> str:
-    """The one type member the activity sets (it has passed check_journey)."""
-    kinds = _types_set(activity)
-    if len(kinds) != 1:
-        raise ValueError(f"an activity sets exactly one type member, not {kinds}.")
-    return kinds[0]
-
-
-def metrics_type(activity: dict[str, Any]) -> str:
-    """The ActivityType that execution metrics report for the activity (§6.3)."""
-    return _METRICS_AND_PATHS[activity_type(activity)][0]
-
-
-def _paths(activity: dict[str, Any]) -> list[tuple[str, str | None]]:
-    kind = activity_type(activity)
-    return _METRICS_AND_PATHS[kind][1](activity[kind])
-
-
-def successors(activity: dict[str, Any]) -> list[tuple[str, str]]:
-    """(path label, next activity id) in path order; a path without a next activity ends there."""
-    return [(label, target) for label, target in _paths(activity) if target]
-
-
-def _conditions(activity: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every SimpleCondition a split tests."""
-    kind, body = activity_type(activity), activity[activity_type(activity)]
-    if kind == "ConditionalSplit":
-        return list((body.get("Condition") or {}).get("Conditions") or [])
-    if kind == "MultiCondition":
-        return [b["Condition"] for b in body.get("Branches") or [] if b.get("Condition")]
-    return []
-
-
-def _wait_time(activity: dict[str, Any]) -> dict[str, Any] | None:
-    """The WaitTime that holds participants in the activity, if any."""
-    kind, body = activity_type(activity), activity[activity_type(activity)]
-    if kind == "Wait":
-        return body.get("WaitTime") or None
-    return (body.get("EvaluationWaitTime") or None) if kind in ("ConditionalSplit", "MultiCondition") else None
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -178,7 +91,7 @@ def _instant(value: object, at: str) -> datetime:
     return parsed
 
 
-def _schedule_time(value: object) -> datetime | None:
+def schedule_time(value: object) -> datetime | None:
     """A JourneySchedule time, keeping the UTC offset it was written with (no offset: UTC)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -194,9 +107,9 @@ def _as_text(value: object) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _offset_mismatch(schedule: dict[str, Any]) -> str | None:
+def offset_mismatch(schedule: dict[str, Any]) -> str | None:
     """Pinpoint's refusal of a StartTime written with another offset than Schedule.Timezone."""
-    label, start = schedule.get("Timezone"), _schedule_time(schedule.get("StartTime"))
+    label, start = schedule.get("Timezone"), schedule_time(schedule.get("StartTime"))
     if label not in UTC_OFFSETS or start is None:
         return None
     if start.utcoffset() == parse_timezone(label).utcoffset(None):
@@ -274,7 +187,7 @@ def _check_push(body: dict[str, Any], at: str) -> None:
 def _check_custom(body: dict[str, Any], at: str) -> None:
     _check_template_ref(body, at)
     uri = body.get("DeliveryUri")
-    if uri is not None and not (_HTTPS.fullmatch(uri) or _LAMBDA_ARN.fullmatch(uri)):
+    if uri is not None and not (_HTTPS.fullmatch(uri) or LAMBDA_ARN.fullmatch(uri)):
         raise _fail(f"{at}.DeliveryUri", f"'{uri}' is neither an https:// URL nor a Lambda function ARN.")
     data = (body.get("MessageConfig") or {}).get("Data")
     if data is not None and len(data) > MAX_CUSTOM_DATA:
@@ -417,14 +330,14 @@ def _check_schedule(schedule: dict[str, Any], now: datetime) -> None:
     times: dict[str, datetime] = {}
     for member in ("StartTime", "EndTime"):
         if schedule.get(member) is not None:
-            parsed = _schedule_time(schedule[member])
+            parsed = schedule_time(schedule[member])
             if parsed is None:
                 raise _fail(f"{at}.{member}", f"'{schedule[member]}' is not an ISO-8601 date and time.")
             times[member] = parsed
     label = schedule.get("Timezone")
     if label is not None and label not in UTC_OFFSETS:
         raise _fail(f"{at}.Timezone", f"'{label}' is not one of Pinpoint's offsets such as UTC, UTC+09 or UTC-03:30.")
-    mismatch = _offset_mismatch(schedule)
+    mismatch = offset_mismatch(schedule)
     if mismatch:
         raise BadRequest(f"{mismatch} ({at}.StartTime)")
     end = times.get("EndTime")
@@ -454,7 +367,7 @@ def _check_entry(body: dict[str, Any]) -> None:
         raise _fail(f"{FIELD}.TimezoneEstimationMethods", "each method may be listed once.")
 
 
-def _quiet_spans(quiet: dict[str, Any] | None) -> list[tuple[int, int]]:
+def quiet_spans(quiet: dict[str, Any] | None) -> list[tuple[int, int]]:
     """Quiet time as minute spans of a day (a window past midnight is two)."""
     start, end = parse_hhmm((quiet or {}).get("Start")), parse_hhmm((quiet or {}).get("End"))
     if start is None or end is None:
@@ -463,7 +376,7 @@ def _quiet_spans(quiet: dict[str, Any] | None) -> list[tuple[int, int]]:
 
 
 def _check_open_hours(open_hours: dict[str, Any], quiet: dict[str, Any] | None) -> None:
-    spans = _quiet_spans(quiet)
+    spans = quiet_spans(quiet)
     for channel, days in open_hours.items():
         for day, rules in (days or {}).items():
             at = f"{FIELD}.OpenHours.{channel}.{day}"
@@ -496,7 +409,7 @@ def _check_sending(body: dict[str, Any]) -> None:
     quiet = body.get("QuietTime")
     if quiet:
         check_quiet_time(quiet, f"{FIELD}.QuietTime")
-    if body.get("SendingSchedule") and not _quiet_spans(quiet):
+    if body.get("SendingSchedule") and not quiet_spans(quiet):
         raise _missing(f"{FIELD}.QuietTime", "SendingSchedule needs QuietTime with Start and End.")
     _check_open_hours(body.get("OpenHours") or {}, quiet)
     _check_closed_days(body.get("ClosedDays") or {})
@@ -511,257 +424,3 @@ def check_journey(body: dict[str, Any], *, now: datetime) -> None:
     _check_schedule(body.get("Schedule") or {}, now)
     _check_entry(body)
     _check_sending(body)
-
-
-# --- review -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    activity: str | None  # the activity it is about; None: the journey as a whole
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class ProjectFacts:
-    """What the API looked up in the project, passed in so that review stays pure."""
-
-    templates: frozenset[tuple[str, str]]  # (template type, name)
-    template_versions: frozenset[tuple[str, str, str]]  # (template type, name, version)
-    channels: frozenset[str]  # enabled channel types
-    segments: frozenset[str]  # segment ids
-    now: datetime
-
-
-class _Message(NamedTuple):
-    template_type: str  # the template type TemplateName refers to
-    channels: frozenset[str]  # one of them must be enabled; empty: none needed
-    channel_words: str
-    content: str  # the member without which nothing is sent
-    content_words: str
-
-
-_MESSAGES = {
-    "EMAIL": _Message("EMAIL", frozenset({"EMAIL"}), "the EMAIL channel", "TemplateName", "an email template"),
-    "SMS": _Message("SMS", frozenset({"SMS"}), "the SMS channel", "TemplateName", "an SMS template"),
-    "PUSH": _Message("PUSH", PUSH_CHANNELS, "a push channel (GCM, APNS, BAIDU or ADM)", "TemplateName", "a template"),
-    "CUSTOM": _Message("PUSH", frozenset(), "", "DeliveryUri", "a DeliveryUri"),
-}
-
-
-class _Journey:
-    """A definition under review, with its activity graph."""
-
-    def __init__(self, definition: dict[str, Any], facts: ProjectFacts) -> None:
-        self.definition, self.facts = definition, facts
-        self.activities: dict[str, dict[str, Any]] = dict(definition.get("Activities") or {})
-        # activity id -> the next ids that name activities, in path order
-        self.graph: dict[str, list[str]] = {
-            a: [t for _, t in successors(act) if t in self.activities] for a, act in self.activities.items()
-        }
-
-    @property
-    def start(self) -> str | None:
-        start = self.definition.get("StartActivity")
-        return start if start in self.activities else None
-
-    def of_type(self, *kinds: str) -> Iterator[tuple[str, dict[str, Any], str]]:
-        """(id, activity, type) of the activities of those types, in id order."""
-        for activity_id in sorted(self.activities):
-            activity = self.activities[activity_id]
-            if activity_type(activity) in kinds:
-                yield activity_id, activity, activity_type(activity)
-
-    def reach(self, roots: Iterable[str], stop: Callable[[str], bool] = lambda _: False) -> set[str]:
-        """Activities reachable from `roots` (included), not going on from those `stop` accepts."""
-        seen: set[str] = set()
-        todo = [r for r in roots if r in self.activities]
-        while todo:
-            activity_id = todo.pop()
-            if activity_id not in seen:
-                seen.add(activity_id)
-                if not stop(activity_id):
-                    todo += self.graph[activity_id]
-        return seen
-
-    def bypasses(self, target: str, via: str) -> bool:
-        """Whether some path from the start reaches `target` without passing `via`."""
-        return self.start is not None and target in self.reach([self.start], stop=lambda a: a == via)
-
-    def loop_entries(self) -> set[str]:
-        """One activity of each loop: where a depth-first walk from the start comes back."""
-        done: set[str] = set()
-        found: set[str] = set()
-        roots = [*([self.start] if self.start else []), *sorted(self.activities)]
-        for root in roots:
-            if root in done:
-                continue
-            stack, on_path = [(root, iter(self.graph[root]))], {root}
-            while stack:
-                node, nexts = stack[-1]
-                target = next(nexts, None)
-                if target is None:
-                    stack.pop()
-                    on_path.discard(node)
-                    done.add(node)
-                elif target in on_path:
-                    found.add(target)
-                elif target not in done:
-                    stack.append((target, iter(self.graph[target])))
-                    on_path.add(target)
-        return found
-
-    def segment_missing(self, segment_id: object) -> bool:
-        return isinstance(segment_id, str) and segment_id not in self.facts.segments
-
-
-_Rule = Callable[[_Journey], Iterator[Finding]]
-
-
-def _start_findings(j: _Journey) -> Iterator[Finding]:
-    start, condition = j.definition.get("StartActivity"), j.definition.get("StartCondition") or {}
-    if j.start is None:
-        why = f"its StartActivity '{start}' is not one of its activities" if start else "it has no StartActivity"
-        yield Finding(start or None, "NO_START_ACTIVITY", f"The journey cannot start: {why}.")
-    if not (condition.get("SegmentStartCondition") or condition.get("EventStartCondition")):
-        yield Finding(None, "NO_START_CONDITION", "The journey has no StartCondition, so no one would enter it.")
-    for member in ("SegmentStartCondition", "EventStartCondition"):
-        segment_id = (condition.get(member) or {}).get("SegmentId")
-        if j.segment_missing(segment_id):
-            yield Finding(None, "MISSING_SEGMENT", f"The StartCondition's segment '{segment_id}' does not exist.")
-    if len(j.activities) > MAX_ACTIVITIES:
-        why = f"The journey has {len(j.activities)} activities; at most {MAX_ACTIVITIES} are allowed."
-        yield Finding(None, "TOO_MANY_ACTIVITIES", why)
-    mismatch = _offset_mismatch(j.definition.get("Schedule") or {})
-    if mismatch:
-        yield Finding(None, "SCHEDULE_OFFSET_MISMATCH", f"{mismatch}.")
-
-
-def _graph_findings(j: _Journey) -> Iterator[Finding]:
-    for activity_id, activity in sorted(j.activities.items()):
-        for label, target in successors(activity):
-            if target not in j.activities:
-                why = f"Path {label} of activity '{activity_id}' leads to '{target}', which is not an activity."
-                yield Finding(activity_id, "MISSING_NEXT_ACTIVITY", why)
-    unreachable = set(j.activities) - j.reach([j.start]) if j.start else set()
-    for activity_id in sorted(unreachable):
-        yield Finding(
-            activity_id, "UNREACHABLE_ACTIVITY", f"Activity '{activity_id}' cannot be reached from the start."
-        )
-    for activity_id in sorted(j.loop_entries()):
-        yield Finding(activity_id, "CYCLE", f"Activity '{activity_id}' is on a loop: the journey leads back to it.")
-
-
-def _message_findings(j: _Journey) -> Iterator[Finding]:
-    for activity_id, activity, kind in j.of_type(*MESSAGE_TYPES):
-        body, spec = activity[kind], _MESSAGES[kind]
-        name, version, what = body.get("TemplateName"), body.get("TemplateVersion"), f"{kind} activity '{activity_id}'"
-        if name and (spec.template_type, name) not in j.facts.templates:
-            why = f"The {what} uses the {spec.template_type} template '{name}', which does not exist."
-            yield Finding(activity_id, "MISSING_TEMPLATE", why)
-        elif name and version and (spec.template_type, name, version) not in j.facts.template_versions:
-            why = f"The {what} uses version '{version}' of template '{name}', which does not exist."
-            yield Finding(activity_id, "MISSING_TEMPLATE", why)
-        if not body.get(spec.content):
-            yield Finding(activity_id, "NO_CONTENT", f"The {what} sends nothing: it needs {spec.content_words}.")
-        if spec.channels and not spec.channels & j.facts.channels:
-            why = f"The {what} needs {spec.channel_words}, which the project has not enabled."
-            yield Finding(activity_id, "CHANNEL_NOT_ENABLED", why)
-
-
-def _unsupported_findings(j: _Journey) -> Iterator[Finding]:
-    for activity_id, activity, kind in j.of_type("ContactCenter", "CUSTOM"):
-        if kind == "ContactCenter":
-            why = f"ContactCenter activity '{activity_id}' cannot run: OpenPoint cannot dial through Amazon Connect."
-            yield Finding(activity_id, "CONTACT_CENTER_UNSUPPORTED", why)
-        elif _LAMBDA_ARN.fullmatch(activity[kind].get("DeliveryUri") or ""):
-            why = f"CUSTOM activity '{activity_id}' names a Lambda function; OpenPoint delivers by https:// webhook."
-            yield Finding(activity_id, "LAMBDA_NOT_SUPPORTED", why)
-
-
-def _wait_findings(j: _Journey) -> Iterator[Finding]:
-    end = _schedule_time((j.definition.get("Schedule") or {}).get("EndTime"))
-    for activity_id, activity, _kind in j.of_type("Wait", "ConditionalSplit", "MultiCondition"):
-        raw = (_wait_time(activity) or {}).get("WaitUntil")
-        until = parse_instant(raw) if isinstance(raw, str) else None
-        if until is not None and end is not None and until >= end:
-            yield Finding(activity_id, "WAIT_PAST_END", f"Activity '{activity_id}' waits until the journey has ended.")
-        if until is not None and until < j.facts.now:
-            yield Finding(activity_id, "WAIT_IN_PAST", f"Activity '{activity_id}' waits until a time that has passed.")
-
-
-def _condition_findings(j: _Journey) -> Iterator[Finding]:
-    messages = {activity_id for activity_id, _activity, _kind in j.of_type(*MESSAGE_TYPES)}
-    for activity_id, activity, _kind in j.of_type("ConditionalSplit", "MultiCondition"):
-        for condition in _conditions(activity):
-            segment_id = (condition.get("SegmentCondition") or {}).get("SegmentId")
-            if j.segment_missing(segment_id):
-                why = f"Activity '{activity_id}' tests segment '{segment_id}', which does not exist."
-                yield Finding(activity_id, "MISSING_SEGMENT", why)
-            source = (condition.get("EventCondition") or {}).get("MessageActivity")
-            if condition.get("EventCondition") is None:
-                continue
-            if source not in messages:
-                why = f"Activity '{activity_id}' tests engagement with '{source}', which is not a message activity."
-                yield Finding(activity_id, "UNKNOWN_MESSAGE_ACTIVITY", why)
-            elif j.bypasses(activity_id, source):
-                why = f"Activity '{activity_id}' tests engagement with '{source}', which some participants skip."
-                yield Finding(activity_id, "MESSAGE_ACTIVITY_NOT_BEFORE_SPLIT", why)
-
-
-def _journey_warnings(j: _Journey) -> Iterator[Finding]:
-    definition = j.definition
-    if not (definition.get("Schedule") or {}).get("EndTime"):
-        why = f"The journey has no EndTime, so it runs for {MAX_LIFETIME.days} days, the longest allowed."
-        yield Finding(None, "NO_END_TIME", why)
-    if not _quiet_spans(definition.get("QuietTime")) and any(j.of_type(*MESSAGE_TYPES)):
-        why = "The journey has no QuietTime, so its messages may go out at night unless the project sets one."
-        yield Finding(None, "NO_QUIET_TIME", why)
-    if (definition.get("OpenHours") or definition.get("ClosedDays")) and not definition.get("SendingSchedule"):
-        why = "The journey's OpenHours and ClosedDays are ignored because SendingSchedule is not true."
-        yield Finding(None, "SENDING_SCHEDULE_OFF", why)
-
-
-def _split_warnings(j: _Journey) -> Iterator[Finding]:
-    for activity_id, activity, _kind in j.of_type(*_SPLITS):
-        for label, target in _paths(activity):
-            if not target:
-                why = f"Path {label} of activity '{activity_id}' leads to no activity, so it ends the journey."
-                yield Finding(activity_id, "EMPTY_PATH", why)
-        if _wait_time(activity) is not None:
-            continue  # evaluated later than arrival
-        sources = {c["EventCondition"].get("MessageActivity") for c in _conditions(activity) if c.get("EventCondition")}
-        for source in sorted(s for s in sources if s in j.activities):
-            # Waits and timed splits between the message and this split give engagement time to happen.
-            if activity_id in j.reach(j.graph[source], stop=lambda a: _wait_time(j.activities[a]) is not None):
-                why = (
-                    f"Activity '{activity_id}' tests engagement with '{source}' as participants arrive, before they "
-                    "can have engaged: give it an EvaluationWaitTime or put a Wait before it."
-                )
-                yield Finding(activity_id, "SPLIT_WITHOUT_WAIT_AFTER_MESSAGE", why)
-
-
-_ERRORS: tuple[_Rule, ...] = (
-    _start_findings,
-    _graph_findings,
-    _message_findings,
-    _unsupported_findings,
-    _wait_findings,
-    _condition_findings,
-)
-_WARNINGS: tuple[_Rule, ...] = (_journey_warnings, _split_warnings)
-
-
-def _ordered(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.activity is not None, f.activity or "", f.code, f.message))
-
-
-def review(definition: dict[str, Any], facts: ProjectFacts) -> tuple[list[Finding], list[Finding]]:
-    """(errors, warnings) of a stored journey definition (one that passed check_journey); errors block
-    publishing (State ACTIVE), warnings do not. Sorted by activity (the journey's own first), then code."""
-    journey = _Journey(definition, facts)
-    return (
-        _ordered(f for rule in _ERRORS for f in rule(journey)),
-        _ordered(f for rule in _WARNINGS for f in rule(journey)),
-    )

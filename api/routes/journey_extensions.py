@@ -12,7 +12,7 @@ from api import journey_control
 from api.extensions import ExtensionCall, extension, json_object
 from api.routes.journeys import review_failed, review_of
 from openpoint.errors import BadRequest
-from rules import journeys as rules
+from rules.journey_review import Finding
 from store import journeys as store
 
 router = APIRouter(tags=["OpenPoint extensions"])
@@ -32,7 +32,7 @@ _TEST_RUN = json_object(
 )
 
 
-def _finding(f: rules.Finding) -> dict[str, Any]:
+def _finding(f: Finding) -> dict[str, Any]:
     return {"ActivityId": f.activity, "Code": f.code, "Message": f.message}
 
 

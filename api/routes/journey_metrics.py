@@ -21,7 +21,7 @@ from api.operations import Call, pinpoint
 from api.routes.analytics import date_range_kpi
 from openpoint.errors import NotFound
 from rules import kpis
-from rules.journeys import activity_type, metrics_type
+from rules.journey_graph import activity_type, metrics_type
 from store import journey_metrics as store
 from store import journeys
 

@@ -27,6 +27,8 @@ from api.paging import encode_token, page_size, project_list, version_from
 from api.routes.tags import TAGGABLE
 from openpoint.errors import BadRequest, Conflict, NotFound
 from rules import journeys as rules
+from rules.journey_graph import MESSAGE_TYPES, activity_type
+from rules.journey_review import Finding, ProjectFacts, review
 from rules.segments import parse_instant
 from store import apps as apps_store
 from store import channels as channels_store
@@ -97,34 +99,34 @@ def _version_number(raw: Any) -> int | None:
 
 async def review_of(
     conn: AsyncConnection, app_id: str, definition: dict[str, Any]
-) -> tuple[list[rules.Finding], list[rules.Finding]]:
+) -> tuple[list[Finding], list[Finding]]:
     """rules.journeys.review with the facts of the project that the definition refers to."""
     activities = (definition.get("Activities") or {}).values()
-    messages = [a[kind] for a in activities if (kind := rules.activity_type(a)) in rules.MESSAGE_TYPES]
+    messages = [a[kind] for a in activities if (kind := activity_type(a)) in MESSAGE_TYPES]
     names = {m["TemplateName"] for m in messages if m.get("TemplateName")}
     numbers = {n for m in messages if (n := _version_number(m.get("TemplateVersion"))) is not None}
     templates, versions = await store.existing_templates(conn, names, numbers)
     channels = frozenset(c["channel_type"] for c in await channels_store.all_of(conn, app_id) if c["enabled"])
     segments = await store.existing_segments(conn, app_id, {s for s in _values_of("SegmentId", definition) if s})
-    return rules.review(definition, rules.ProjectFacts(templates, versions, channels, segments, datetime.now(UTC)))
+    return review(definition, ProjectFacts(templates, versions, channels, segments, datetime.now(UTC)))
 
 
-def review_failed(errors: list[rules.Finding]) -> BadRequest:
+def review_failed(errors: list[Finding]) -> BadRequest:
     listed = "; ".join(f"activity {f.activity}: {f.message}" if f.activity else f"journey: {f.message}" for f in errors)
     return BadRequest(f"Journey validation failed: {listed}")
 
 
-def _missing_member(definition: dict[str, Any], finding: rules.Finding) -> str:
+def _missing_member(definition: dict[str, Any], finding: Finding) -> str:
     if finding.activity is None:
         start = definition.get("StartCondition") or {}
         member = "EventStartCondition" if start.get("EventStartCondition") else "SegmentStartCondition"
         return f"{FIELD}.StartCondition.{member}.SegmentId"
-    kind = rules.activity_type(definition["Activities"][finding.activity])
+    kind = activity_type(definition["Activities"][finding.activity])
     at = f"{FIELD}.Activities.{finding.activity}.{kind}"
     return f"{at}.TemplateName" if finding.code == "MISSING_TEMPLATE" else at
 
 
-def _refuse_missing(definition: dict[str, Any], errors: list[rules.Finding]) -> None:
+def _refuse_missing(definition: dict[str, Any], errors: list[Finding]) -> None:
     """Segments and templates a journey names must exist whatever its state, as a campaign's must;
     review() reports them on a stored journey, whose segment or template may go later."""
     for finding in errors:
@@ -195,7 +197,7 @@ def _stored(body: dict[str, Any]) -> dict[str, Any]:
 
 async def _accept(
     conn: AsyncConnection, app_id: str, body: dict[str, Any], current: dict[str, Any] | None
-) -> tuple[dict[str, Any], list[rules.Finding]]:
+) -> tuple[dict[str, Any], list[Finding]]:
     """Check a WriteJourneyRequest (nothing is written on refusal); returns the definition to
     store and its review errors, which block publishing only."""
     now = datetime.now(UTC)
@@ -210,7 +212,7 @@ async def _accept(
 
 
 async def _publishable(
-    conn: AsyncConnection, app_id: str, definition: dict[str, Any], errors: list[rules.Finding], *, field: str
+    conn: AsyncConnection, app_id: str, definition: dict[str, Any], errors: list[Finding], *, field: str
 ) -> None:
     """A journey becoming ACTIVE: no review errors, and room in the quotas (the caller holds the
     project's row, so two publishes cannot both take the last place)."""

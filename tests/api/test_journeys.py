@@ -437,12 +437,18 @@ class TestSegmentUpdates:
         app_id, seg, template = project
         made = create(pinpoint, app_id, journey(seg, template, State="ACTIVE", RefreshOnSegmentUpdate=True))
         pinpoint.update_segment(ApplicationId=app_id, SegmentId=seg, WriteSegmentRequest={"Dimensions": GOLD})
-        history = stack.run(stack.temporal.get_workflow_handle(f"journey-{app_id}-{made['Id']}").fetch_history())
-        signals = [
-            e.workflow_execution_signaled_event_attributes.signal_name
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-        ]
+        handle = stack.temporal.get_workflow_handle(f"journey-{app_id}-{made['Id']}")
+        signals: list[str] = []
+        for _ in range(50):  # the history is read back while the server may still be writing it
+            history = stack.run(handle.fetch_history())
+            signals = [
+                e.workflow_execution_signaled_event_attributes.signal_name
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            ]
+            if "segment_changed" in signals:
+                break
+            time.sleep(0.1)
         assert "segment_changed" in signals
 
 

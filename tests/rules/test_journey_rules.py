@@ -1,4 +1,5 @@
-"""Journey request checks and publish review (rules/journeys.py), as plain functions."""
+"""Journey request checks, activity anatomy and publish review (rules/journeys.py,
+journey_graph.py, journey_review.py), as plain functions."""
 
 from __future__ import annotations
 
@@ -10,18 +11,9 @@ from typing import Any
 import pytest
 
 from openpoint.errors import BadRequest
-from rules.journeys import (
-    ACTIVITY_TYPES,
-    MAX_ACTIVITIES,
-    Finding,
-    ProjectFacts,
-    activity_type,
-    check_journey,
-    metrics_type,
-    parse_duration,
-    review,
-    successors,
-)
+from rules.journey_graph import ACTIVITY_TYPES, activity_type, metrics_type, successors
+from rules.journey_review import Finding, ProjectFacts, review
+from rules.journeys import MAX_ACTIVITIES, check_journey, parse_duration
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OPENED = {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["_email.open"]}}
