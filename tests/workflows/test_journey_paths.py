@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from rules.journey_timing import WEEKDAYS
 from tests.smtp_sink import SmtpServer
 from tests.workflows.journey_harness import Audience, Journeys, env, iso, task_queue, wait_state
 
@@ -700,3 +701,47 @@ async def test_segment_update_admits_new_members_at_once(journeys: Journeys, aud
     assert journeys.mails(audience) == {e: ["Hello"] for e in audience.endpoints}
     runs = await journeys.run_metrics(journey)
     assert runs[1]["metrics"]["REENTRY_CAP_EXCEEDED"] == 2  # e0 and e1 entered once already
+
+
+async def test_sending_schedule_holds_messages_for_open_hours_and_past_closed_days(
+    journeys: Journeys, audience: Audience, pinpoint: Any
+) -> None:
+    """SendingSchedule: a message waits for the channel's next open window (WaitForQuietTime), and
+    a closed day pushes it to the first open window after it."""
+    for e in audience.endpoints:
+        pinpoint.update_endpoint(
+            ApplicationId=audience.app_id, EndpointId=e, EndpointRequest={"Demographic": {"Timezone": "UTC"}}
+        )
+    now = await journeys.now()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    await journeys.advance(midnight + timedelta(minutes=20) - now)  # 00:20 UTC
+    open_hours = {day: [{"StartTime": "02:00", "EndTime": "04:00"}] for day in WEEKDAYS}
+    closed = [
+        {
+            "Name": "holiday",
+            "StartDateTime": iso(midnight + timedelta(days=1, hours=1)),
+            "EndDateTime": iso(midnight + timedelta(days=2, hours=5)),
+        }
+    ]
+    journey = await journeys.create(
+        audience,
+        _hello_wait_again(pinpoint, "P1D"),
+        "hello",
+        QuietTime={"Start": "22:00", "End": "23:00"},
+        WaitForQuietTime=True,
+        SendingSchedule=True,
+        OpenHours={"EMAIL": open_hours},
+        ClosedDays={"EMAIL": closed},
+    )
+    await journeys.advance(midnight + timedelta(hours=1, minutes=50) - await journeys.now())
+    assert journeys.mails(audience) == {e: [] for e in audience.endpoints}  # 01:50: not open yet
+    await journeys.advance(timedelta(minutes=20))
+    assert journeys.mails(audience) == {e: ["Hello"] for e in audience.endpoints}  # 02:10 sent
+    # The wait ends at 02:00 the next day, inside the closed day; the day after, 02:00 is still
+    # closed (until 05:00); the first open window after it is 02:00 three days on.
+    await journeys.advance(midnight + timedelta(days=3, hours=1, minutes=50) - await journeys.now())
+    assert journeys.mails(audience) == {e: ["Hello"] for e in audience.endpoints}
+    await journeys.advance(timedelta(minutes=20))
+    for e in audience.endpoints:
+        assert await journeys.result(journey, e) == "LEFT"
+    assert journeys.mails(audience) == {e: ["Hello", "Again"] for e in audience.endpoints}
