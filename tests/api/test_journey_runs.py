@@ -384,3 +384,27 @@ def test_a_journey_past_its_end_time_admits_no_one(project: Project, stack: Stac
     time.sleep(1)
     assert project.mails("e0") == []
     assert project.metrics(journey_id)["ENDPOINT_ENTERED"] == "0"
+
+
+def test_deleting_a_journey_stops_its_participants_and_drops_its_data(project: Project, stack: Stack) -> None:
+    hello, again = project.template("Hello"), project.template("Never")
+    journey_id = project.journey(
+        {
+            "hello": {"EMAIL": {"TemplateName": hello, "NextActivity": "pause"}},
+            "pause": {"Wait": {"WaitTime": {"WaitFor": "PT5S"}, "NextActivity": "again"}},
+            "again": {"EMAIL": {"TemplateName": again}},
+        },
+        "hello",
+    )
+    eventually(lambda: project.mails("e0") == project.mails("e1") == ["Hello"], "the first mails")
+    workflows = [p["workflow_id"] for p in _participants(stack, project.app_id, journey_id)]
+    project.pinpoint.delete_journey(ApplicationId=project.app_id, JourneyId=journey_id)
+    with pytest.raises(project.pinpoint.exceptions.NotFoundException):
+        project.pinpoint.get_journey(ApplicationId=project.app_id, JourneyId=journey_id)
+    client = _temporal(stack)
+    for workflow_id in workflows:
+        assert stack.run(client.get_workflow_handle(workflow_id).result()) == "CANCELLED"
+    eventually(lambda: not stack.sql("SELECT 1 FROM journeys WHERE id = $1", journey_id), "the rows to go")
+    assert not _participants(stack, project.app_id, journey_id)
+    time.sleep(6)
+    assert project.mails("e0") == ["Hello"]
