@@ -10,10 +10,6 @@ idempotent receiver does: every endpoint's message must be accepted exactly once
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,42 +23,12 @@ from openpoint.vault import vault_from
 from rules.webhooks import signing_secret
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.stack import Stack
+from tests.worker_process import WorkerProcess
 from workflows.campaign import SEND_PAGE, START_RUN, CampaignInput, CampaignWorkflow, workflow_id
 
 ENDPOINTS = 3000
 KILL_AT = 1250  # messages at the receiver: about a third, in the middle of the second page of 1,000
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class WorkerProcess:
-    """`openpoint worker` configured from the environment, as production runs it."""
-
-    def __init__(self, stack: Stack, temporal_address: str, task_queue: str, ca_file: Path, log: Path) -> None:
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": stack.settings.database_url,
-            "TEMPORAL_ADDRESS": temporal_address,
-            "OPENPOINT_TASK_QUEUE": task_queue,
-            "OPENPOINT_MASTER_KEY": stack.settings.master_key,
-            "OPENPOINT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "OPENPOINT_DB_POOL_SIZE": "5",
-            # The receiver's self-signed certificate: the webhook provider trusts the system's
-            # store (ssl.create_default_context), which OpenSSL reads from here.
-            "SSL_CERT_FILE": str(ca_file),
-        }
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "openpoint.cli", "worker"], env=self.env, cwd=ROOT, stdout=out, stderr=out
-            )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -126,8 +92,8 @@ def test_sigkill_mid_campaign_delivers_every_message_exactly_once(
 ) -> None:
     queue = f"crash-{app_id}"
     log = tmp_path / "worker.log"
-    first = WorkerProcess(stack, temporal_address, queue, tls_cert[0], log)
-    second = WorkerProcess(stack, temporal_address, queue, tls_cert[0], log)
+    first = WorkerProcess(stack, temporal_address, queue, log, SSL_CERT_FILE=str(tls_cert[0]))
+    second = WorkerProcess(stack, temporal_address, queue, log, SSL_CERT_FILE=str(tls_cert[0]))
     first.start()  # it imports and connects while the audience is created
     try:
         segment = _create_audience(pinpoint, app_id)
