@@ -75,6 +75,7 @@ PAGE_SIZE = 500
 START_CONCURRENCY = 32
 SIGNAL_CONCURRENCY = 32
 MAX_ATTEMPTS = 5
+RECENT_SECONDS = 1.0
 TEMPLATE_TYPES = {"EMAIL": "EMAIL", "SMS": "SMS", "PUSH": "PUSH"}
 # The channel each message activity sends on, by the endpoint's ChannelType.
 _FITS: dict[str, Callable[[str], bool]] = {
@@ -119,6 +120,7 @@ class JourneyActivities:
         self._client = client
         self._task_queue = task_queue
         self._pacers: dict[str, _Pacer] = {}
+        self._recent: dict[tuple[str, ...], tuple[float, Any]] = {}
 
     # -- the journey ----------------------------------------------------------------------------
     @activity.defn(name=JOURNEY_PLAN)
@@ -366,8 +368,9 @@ class JourneyActivities:
     @activity.defn(name=PARTICIPANT_STEP)
     async def step(self, request: StepRequest) -> StepResult:
         who = request.who
-        async with self._engine.connect() as conn:
-            journey = await journeys_store.find(conn, who.app_id, who.journey_id)
+        journey = await self.recent(
+            ("journey", who.app_id, who.journey_id), lambda c: journeys_store.find(c, who.app_id, who.journey_id)
+        )
         if journey is None:
             return StepResult(None, stop=DELETED, state_at="9999")  # its rows are gone: nothing to wait for
         state, state_at = journey["state"], journey["updated_at"].isoformat()
@@ -381,6 +384,21 @@ class JourneyActivities:
         return await step.run()
 
     # -- what steps share -----------------------------------------------------------------------
+    async def recent(self, key: tuple[str, ...], load: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        """What every participant of a journey reads at every step (the journey, the project's
+        settings, an activity's message), read at most once a second per worker: a journey's
+        participants move in crowds. A pause or cancellation reaches participants by signal at
+        once; this only delays what a step reads by that second."""
+        cached = self._recent.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self._engine.connect() as conn:
+            value = await load(conn)
+        if len(self._recent) > 10_000:
+            self._recent.clear()
+        self._recent[key] = (time.monotonic() + RECENT_SECONDS, value)
+        return value
+
     async def pace(self, journey_id: str, per_second: int | None) -> None:
         if per_second:
             pacer = self._pacers.setdefault(journey_id, _Pacer())
@@ -498,13 +516,17 @@ class _Step:
     # -- message activities ---------------------------------------------------------------------
     async def message(self) -> StepResult:
         nxt = self.body.get("NextActivity")
+        settings = await self.owner.recent(("settings", self.who.app_id), self._settings)
         async with self.owner._engine.connect() as conn:
-            ready = await self._prepare(conn)
+            ready = await self._prepare(conn, settings)
         if isinstance(ready, StepResult):
             return ready
         if isinstance(ready, str):
             return await self.done(ready, nxt)
-        reachable, contents = ready
+        reachable = ready
+        channels = sorted({self._channel(r) for r in reachable})
+        key = ("contents", self.who.app_id, self.who.journey_id, self.request.activity_id, *channels)
+        contents = await self.owner.recent(key, lambda c: self._contents(c, set(channels)))
         who = self.who
         if who.test is not None and not who.test.deliver:
             first = reachable[0]
@@ -521,11 +543,11 @@ class _Step:
         return await self.done(outcome, nxt, detail={"Sent": len(statuses)})
 
     async def _prepare(
-        self, conn: AsyncConnection
-    ) -> str | StepResult | tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
-        """Who of the participant's endpoints gets the message and with what content; or why
-        nobody does (an outcome), or a hold until sending is allowed. Reads only: the caller
-        writes the step once this connection is back in the pool."""
+        self, conn: AsyncConnection, settings: dict[str, Any]
+    ) -> str | StepResult | list[dict[str, Any]]:
+        """Which of the participant's endpoints get the message; or why none does (an outcome),
+        or a hold until sending is allowed. Reads only: the caller writes the step once this
+        connection is back in the pool."""
         rows = await self.endpoints(conn)
         candidates = [r for r in rows if self._fits(r)]
         if not candidates:
@@ -536,8 +558,6 @@ class _Step:
         reachable = [r for r in reachable if r["address"]]
         if not reachable:
             return "MISSING_ADDRESS"
-        app = await apps_store.get(conn, self.who.app_id)
-        settings = app.get("settings") or {}
         blocked, until = self._window(reachable[0], settings)
         if until is not None:  # WaitForQuietTime: come back when sending is allowed
             return StepResult(self.body.get("NextActivity"), hold_until=until.isoformat(), evaluate=True)
@@ -545,7 +565,12 @@ class _Step:
             return blocked
         if self.who.test is None and await self._capped(conn, settings):
             return "ENDPOINT_LIMIT_EXCEEDED"
-        return reachable, await self._contents(conn, {self._channel(r) for r in reachable})
+        return reachable
+
+    async def _settings(self, conn: AsyncConnection) -> dict[str, Any]:
+        app = await apps_store.get(conn, self.who.app_id)
+        settings: dict[str, Any] = app.get("settings") or {}
+        return settings
 
     def _channel(self, row: dict[str, Any]) -> str:
         return "CUSTOM" if self.kind == "CUSTOM" else str(row["channel_type"])
