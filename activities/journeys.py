@@ -368,9 +368,12 @@ class JourneyActivities:
     @activity.defn(name=PARTICIPANT_STEP)
     async def step(self, request: StepRequest) -> StepResult:
         who = request.who
-        journey = await self.recent(
-            ("journey", who.app_id, who.journey_id), lambda c: journeys_store.find(c, who.app_id, who.journey_id)
-        )
+        key = ("journey", who.app_id, who.journey_id)
+        journey = await self.recent(key, lambda c: journeys_store.find(c, who.app_id, who.journey_id))
+        if journey is not None and journey["updated_at"].isoformat() < request.state_at:
+            # The participant has heard of a newer state than the one kept: read it again.
+            self._recent.pop(key, None)
+            journey = await self.recent(key, lambda c: journeys_store.find(c, who.app_id, who.journey_id))
         if journey is None:
             return StepResult(None, stop=DELETED, state_at="9999")  # its rows are gone: nothing to wait for
         state, state_at = journey["state"], journey["updated_at"].isoformat()

@@ -244,6 +244,7 @@ class StepRequest:
     arrived: str  # when the participant reached this activity
     evaluate: bool = False  # the hold the step asked for is over: decide now
     seen: list[dict[str, Any]] = field(default_factory=list)  # engagement received as signals
+    state_at: str = ""  # the newest journey state change the participant has heard of
 
 
 @dataclass
@@ -326,7 +327,15 @@ class JourneyParticipantWorkflow:
             self._activity, self._since = current, arrived.isoformat()
             step: StepResult = await workflow.execute_local_activity(
                 PARTICIPANT_STEP,
-                StepRequest(who, current, workflow.now().isoformat(), arrived.isoformat(), evaluate, list(self._seen)),
+                StepRequest(
+                    who,
+                    current,
+                    workflow.now().isoformat(),
+                    arrived.isoformat(),
+                    evaluate,
+                    list(self._seen),
+                    self._state_at,
+                ),
                 result_type=StepResult,
                 start_to_close_timeout=_STEP_TIMEOUT,
                 retry_policy=_RETRY,
