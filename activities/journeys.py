@@ -488,6 +488,8 @@ class _Step:
         detail: dict[str, Any] | None = None,
     ) -> StepResult:
         who = self.who
+        hold = hold_until.isoformat() if hold_until is not None and hold_until > self.now else None
+        leaves = next_activity is None and hold is None  # the path ends here: so does the entry
         async with self.owner._engine.begin() as conn:
             await participants.record_step(
                 conn,
@@ -502,11 +504,11 @@ class _Step:
                 next_activity=next_activity,
                 at=self.now,
                 detail=detail,
+                leaves=leaves,
             )
-            if self.kind in ("ConditionalSplit", "MultiCondition"):
+            if self.kind in ("ConditionalSplit", "MultiCondition") and self._listens():
                 await participants.unlisten(conn, who.app_id, self.workflow_id)
-        hold = hold_until.isoformat() if hold_until is not None and hold_until > self.now else None
-        return StepResult(next_activity, outcome, hold_until=hold)
+        return StepResult(next_activity, outcome, hold_until=hold, left=leaves)
 
     # -- endpoints ---------------------------------------------------------------------------
     async def endpoints(self, conn: AsyncConnection) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from openpoint.errors import BadRequest, NotFound
 from rules.journey_timing import parse_duration
 from store import endpoints as endpoints_store
 from store import journeys as journeys_store
+from store.driver import driver, jsonb
 from store.tables import JourneyListener, JourneyParticipant, JourneyRun, JourneyStep, JourneyTestRun
 from workflows.journey import Admission, participant_workflow_id
 
@@ -211,6 +212,24 @@ async def start_activity(conn: AsyncConnection, app_id: str, journey_id: str) ->
 
 
 # -- steps and leaving ----------------------------------------------------------------------------
+_RECORD_STEP = """
+WITH step AS (
+    INSERT INTO journey_steps (
+        app_id, journey_id, participant, entry_key, activity_id, run_id, test_run_id, outcome, next_activity, detail, at
+    )
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
+    ON CONFLICT (app_id, journey_id, participant, entry_key, activity_id) DO UPDATE
+    SET outcome = excluded.outcome, next_activity = excluded.next_activity, detail = excluded.detail, at = excluded.at
+    RETURNING 1
+)
+UPDATE journey_participants
+SET current_activity = $9,
+    status = CASE WHEN $12::bool AND status = 'ACTIVE' THEN 'LEFT' ELSE status END,
+    ended_at = CASE WHEN $12::bool AND status = 'ACTIVE' THEN now() ELSE ended_at END
+WHERE app_id = $1 AND journey_id = $2 AND participant = $3 AND entry_key = $4 AND EXISTS (SELECT 1 FROM step)
+"""
+
+
 async def record_step(
     conn: AsyncConnection,
     *,
@@ -225,47 +244,26 @@ async def record_step(
     next_activity: str | None,
     at: datetime,
     detail: dict[str, Any] | None = None,
+    leaves: bool = False,
 ) -> None:
-    """A step as it ended, at workflow time `at`; a replayed step writes the same row again."""
-    values = {
-        "app_id": app_id,
-        "journey_id": journey_id,
-        "participant": participant,
-        "entry_key": entry_key,
-        "activity_id": activity_id,
-        "run_id": run_id,
-        "test_run_id": test_run_id,
-        "outcome": outcome,
-        "next_activity": next_activity,
-        "detail": detail or {},
-        "at": at,
-    }
-    stmt = insert(steps).values(**values)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[
-                steps.c.app_id,
-                steps.c.journey_id,
-                steps.c.participant,
-                steps.c.entry_key,
-                steps.c.activity_id,
-            ],
-            set_={
-                "outcome": stmt.excluded.outcome,
-                "next_activity": stmt.excluded.next_activity,
-                "detail": stmt.excluded.detail,
-            },
-        )
-    )
-    await conn.execute(
-        update(participants)
-        .where(
-            participants.c.app_id == app_id,
-            participants.c.journey_id == journey_id,
-            participants.c.participant == participant,
-            participants.c.entry_key == entry_key,
-        )
-        .values(current_activity=next_activity)
+    """A step as it ended, at workflow time `at`, and where the participant is now; with
+    `leaves`, the path ended there and the entry is over (LEFT). One statement, since every
+    participant writes one per step; a replayed step writes the same again."""
+    pg = await driver(conn)
+    await pg.execute(
+        _RECORD_STEP,
+        app_id,
+        journey_id,
+        participant,
+        entry_key,
+        activity_id,
+        run_id,
+        test_run_id,
+        outcome,
+        next_activity,
+        jsonb(detail or {}),
+        at,
+        leaves,
     )
 
 

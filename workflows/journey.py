@@ -255,6 +255,7 @@ class StepResult:
     evaluate: bool = False  # after the hold, run this activity's step again (evaluate = True)
     stop: str | None = None  # PAUSED | CANCELLED | DELETED: what the step found the journey in
     state_at: str | None = None  # when the journey took that state
+    left: bool = False  # the path ended at this step, and the step recorded the participant's leaving
 
 
 @dataclass
@@ -317,6 +318,7 @@ class JourneyParticipantWorkflow:
             who = replace(who, run_id=admission.run_id)
             current = admission.start_activity
         evaluate = False
+        left = False
         arrived = workflow.now()
         while current is not None:
             if not await self._unpaused():
@@ -351,9 +353,9 @@ class JourneyParticipantWorkflow:
             if step.evaluate:
                 evaluate = True
                 continue
-            evaluate = False
+            evaluate, left = False, step.left
             current = step.next
-        return await self._leave(who, "LEFT")
+        return "LEFT" if left else await self._leave(who, "LEFT")
 
     async def _unpaused(self) -> bool:
         """Wait out a pause; False when the journey was cancelled or deleted."""
