@@ -191,27 +191,40 @@ class JourneyActivities:
                 conn, run.app_id, segment, after=request.after, limit=PAGE_SIZE, now=now
             )
             metrics: dict[str, int] = {}
-            starts: list[ParticipantInput] = []
-            users: set[str] = set()
+            candidates: dict[str, ParticipantInput] = {}
             for row in rows:
-                who = await self._admit_member(conn, journey, dict(row), rid, run.run_number, now, metrics, users)
+                who = self._candidate(journey, dict(row), rid, run.run_number, now, metrics, candidates)
                 if who is not None:
-                    starts.append(who)
+                    candidates[who.participant] = who
+            admitted, refused = await participants.admit_many(
+                conn,
+                app_id=run.app_id,
+                journey_id=run.journey_id,
+                definition=definition,
+                members={p: who.kind for p, who in candidates.items()},
+                entry_key=f"run-{run.run_number}",
+                rid=rid,
+                now=now,
+            )
+            for reason, n in refused.items():
+                metrics[reason] = metrics.get(reason, 0) + n
             await participants.count(conn, run.app_id, run.journey_id, rid, metrics)
+            starts = [candidates[p] for p in admitted]
         await self._start_all(starts)
         return PageResult(rows[-1]["id"] if len(rows) == PAGE_SIZE else None, len(starts))
 
-    async def _admit_member(
-        self,
-        conn: AsyncConnection,
+    @staticmethod
+    def _candidate(
         journey: dict[str, Any],
         row: dict[str, Any],
         rid: str,
         run_number: int,
         now: datetime,
         metrics: dict[str, int],
-        users: set[str],
+        seen: dict[str, ParticipantInput],
     ) -> ParticipantInput | None:
+        """A segment member as a participant to admit, or None with the metric saying why not."""
+
         def metric(name: str) -> None:
             metrics[name] = metrics.get(name, 0) + 1
 
@@ -227,10 +240,9 @@ class JourneyActivities:
         kind, participant = ("USER", row["user_id"]) if row["user_id"] else ("ENDPOINT", row["id"])
         if kind == "USER":
             metric("ENDPOINTS_FROM_USER")
-            if participant in users:
+            if participant in seen:
                 metric("DUPLICATE_USER")
                 return None
-            users.add(participant)
         not_before: datetime | None = None
         if definition.get("LocalTime"):
             zone = _zone(row, definition)
@@ -243,28 +255,14 @@ class JourneyActivities:
                 return None
             if local_start is not None and local_start > now:
                 not_before = local_start
-        entry_key = f"run-{run_number}"
-        admission = await participants.admit(
-            conn,
-            app_id=journey["app_id"],
-            journey_id=journey["id"],
-            definition=definition,
-            participant=participant,
-            kind=kind,
-            entry_key=entry_key,
-            rid=rid,
-            now=now,
-        )
-        if admission.start_activity is None:
-            return None
         return ParticipantInput(
             journey["app_id"],
             journey["id"],
             participant,
-            entry_key,
+            f"run-{run_number}",
             kind,
             run_id=rid,
-            start_activity=admission.start_activity,
+            start_activity=definition.get("StartActivity"),
             not_before=not_before.isoformat() if not_before else None,
         )
 

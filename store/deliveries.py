@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.driver import driver
+from store.driver import columns_of, driver, unnest_insert
 from store.tables import Delivery
 
 deliveries = Delivery.__table__  # type: ignore[attr-defined]
@@ -18,13 +17,38 @@ PENDING = "PENDING"
 SENDING = "SENDING"  # handed to the provider; if a worker dies now the outcome is unknown
 
 
+_CLAIM_COLUMNS = [
+    ("idempotency_key", "text"),
+    ("app_id", "text"),
+    ("channel", "text"),
+    ("address", "text"),
+    ("endpoint_id", "text"),
+    ("source", "text"),
+    ("source_id", "text"),
+    ("context", "jsonb"),
+]
+# The rows not yet logged are inserted; every row comes back, new (from the insert) or from an
+# earlier try (the table as the statement began: it cannot see the insert's rows). One statement
+# for a whole batch: a campaign page claims thousands, a journey step one at a time.
+_CLAIM = f"""
+WITH new AS (
+    {unnest_insert("deliveries", _CLAIM_COLUMNS)}
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING *
+)
+SELECT * FROM new
+UNION ALL
+SELECT * FROM deliveries
+WHERE idempotency_key = ANY($1::text[]) AND idempotency_key NOT IN (SELECT idempotency_key FROM new)
+"""
+
+
 async def claim(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Insert the rows not yet logged, then return every row by key (new or from an earlier try)."""
-    if rows:
-        await conn.execute(insert(deliveries).values(list(rows)).on_conflict_do_nothing())
-    keys = [r["idempotency_key"] for r in rows]
-    found = await conn.execute(select(deliveries).where(deliveries.c.idempotency_key.in_(keys)))
-    return {r["idempotency_key"]: dict(r) for r in found.mappings()}
+    if not rows:
+        return {}
+    found = await (await driver(conn)).fetch(_CLAIM, *columns_of(list(rows), _CLAIM_COLUMNS))
+    return {r["idempotency_key"]: dict(r) for r in found}
 
 
 async def set_status(conn: AsyncConnection, key: str, status: str, **values: Any) -> None:

@@ -166,6 +166,71 @@ async def admit(
     return Admission(start, run_id=rid)
 
 
+_HISTORIES = """
+SELECT m.participant,
+       count(p.participant) AS entries,
+       count(p.participant) FILTER (WHERE p.status = 'ACTIVE') AS active,
+       max(p.entered_at) AS last,
+       coalesce(bool_or(p.entry_key = $4), false) AS same
+FROM unnest($3::text[]) AS m(participant)
+LEFT JOIN journey_participants p
+  ON p.app_id = $1 AND p.journey_id = $2 AND p.participant = m.participant AND p.test_run_id IS NULL
+GROUP BY m.participant
+"""
+_ENTER_MANY = """
+INSERT INTO journey_participants
+    (app_id, journey_id, participant, kind, entry_key, entry_number, run_id, workflow_id, current_activity, entered_at)
+SELECT $1, $2, u.participant, u.kind, $3, u.number, $4, u.workflow_id, $5, $6
+FROM unnest($7::text[], $8::text[], $9::int4[], $10::text[]) AS u(participant, kind, number, workflow_id)
+ON CONFLICT DO NOTHING
+RETURNING participant
+"""
+
+
+async def admit_many(
+    conn: AsyncConnection,
+    *,
+    app_id: str,
+    journey_id: str,
+    definition: dict[str, Any],
+    members: dict[str, str],
+    entry_key: str,
+    rid: str,
+    now: datetime,
+) -> tuple[list[str], dict[str, int]]:
+    """`admit` for a page of an entry cycle (participant -> kind), in two statements: the members
+    admitted (this entry already made counts: a retried page) and the refusals by reason. A
+    member that entered elsewhere meanwhile (the API, an event) is refused by the one-live-entry
+    index, as ACTIVE_ENDPOINT_REJECTED."""
+    if not members:
+        return [], {}
+    pg = await driver(conn)
+    limits = definition.get("Limits") or {}
+    admitted: list[str] = []
+    refused: dict[str, int] = {}
+    new: list[tuple[str, str, int, str]] = []
+    for row in await pg.fetch(_HISTORIES, app_id, journey_id, list(members), entry_key):
+        if row["same"]:
+            admitted.append(row["participant"])
+            continue
+        reason = _refusal(limits, int(row["entries"]), int(row["active"]), row["last"], now)
+        if reason is not None:
+            refused[reason] = refused.get(reason, 0) + 1
+            continue
+        workflow_id = participant_workflow_id(app_id, journey_id, row["participant"], entry_key)
+        new.append((row["participant"], members[row["participant"]], int(row["entries"]) + 1, workflow_id))
+    if new:
+        columns = [list(c) for c in zip(*new, strict=True)]
+        entered = await pg.fetch(
+            _ENTER_MANY, app_id, journey_id, entry_key, rid, definition.get("StartActivity"), now, *columns
+        )
+        admitted += [r["participant"] for r in entered]
+        raced = len(new) - len(entered)
+        if raced:
+            refused[ACTIVE_ENDPOINT_REJECTED] = refused.get(ACTIVE_ENDPOINT_REJECTED, 0) + raced
+    return admitted, refused
+
+
 def _refusal(limits: dict[str, Any], entries: int, active: int, last: datetime | None, now: datetime) -> str | None:
     if active:
         return ACTIVE_ENDPOINT_REJECTED

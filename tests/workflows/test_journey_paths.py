@@ -745,3 +745,49 @@ async def test_sending_schedule_holds_messages_for_open_hours_and_past_closed_da
     for e in audience.endpoints:
         assert await journeys.result(journey, e) == "LEFT"
     assert journeys.mails(audience) == {e: ["Hello", "Again"] for e in audience.endpoints}
+
+
+async def test_a_user_in_the_segment_is_one_participant_for_all_its_endpoints(
+    journeys: Journeys, audience: Audience, pinpoint: Any
+) -> None:
+    """Pinpoint: when the entry segment has user ids, the user is the participant; a message
+    goes to each of its endpoints and a split holds when any endpoint passes it."""
+    user = f"u-{secrets.token_hex(3)}"
+    for e in ("e2", "e3"):
+        pinpoint.update_endpoint(
+            ApplicationId=audience.app_id, EndpointId=e, EndpointRequest={"User": {"UserId": user}}
+        )
+    pinpoint.update_endpoint(  # one of the user's endpoints turns gold
+        ApplicationId=audience.app_id, EndpointId="e3", EndpointRequest={"Attributes": {"Plan": ["gold"]}}
+    )
+    gold, free = template(pinpoint, "Gold"), template(pinpoint, "Free")
+    journey = await journeys.create(
+        audience,
+        {
+            "check": {
+                "ConditionalSplit": {
+                    "Condition": {
+                        "Conditions": [
+                            {
+                                "SegmentDimensions": {
+                                    "Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["gold"]}}
+                                }
+                            }
+                        ]
+                    },
+                    "TrueActivity": "gold",
+                    "FalseActivity": "free",
+                }
+            },
+            "gold": {"EMAIL": {"TemplateName": gold}},
+            "free": {"EMAIL": {"TemplateName": free}},
+        },
+        "check",
+    )
+    await journeys.advance(timedelta(minutes=5))
+    for participant in ("e0", "e1", user):
+        assert await journeys.result(journey, participant) == "LEFT"
+    assert journeys.mails(audience) == {"e0": ["Gold"], "e1": ["Gold"], "e2": ["Gold"], "e3": ["Gold"]}
+    assert sorted(p["participant"] for p in await journeys.participants(journey)) == sorted(["e0", "e1", user])
+    [run] = await journeys.run_metrics(journey)
+    assert run["metrics"]["DUPLICATE_USER"] == 1 and run["metrics"]["ENDPOINTS_FROM_USER"] == 2
