@@ -109,11 +109,12 @@ async def _answer(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_sink(port: str, cert: str, key: str, limit: str) -> None:
+def serve_sink(port: str, cert: str, key: str, limit: str, app: Callable[[int], Any] | None = None) -> None:
+    """The sink (this file's, or `app(limit)`, an ASGI app) on loopback TLS, in this process."""
     import uvicorn
 
     uvicorn.run(
-        Sink(int(limit)),
+        (app or Sink)(int(limit)),
         host="127.0.0.1",
         port=int(port),
         ssl_certfile=cert,
@@ -537,6 +538,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["sink"]:
-        serve_sink(*sys.argv[2:6])
+        port, cert, key, limit = sys.argv[2:6]
+        serve_sink(port, cert, key, limit)
     else:
         asyncio.run(main())
