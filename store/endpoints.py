@@ -168,8 +168,11 @@ async def _apply_user_rules(
                 raise EndpointWriteError(eid, message)
             errors[eid] = message
 
-        # User attributes are the user's: every endpoint of the user carries the same set.
-        shared = dict(members[0]["user_attributes"]) if members else {}
+        # User attributes are the user's: every endpoint of the user carries the same set. The
+        # user's current set comes from an endpoint outside this batch or, when every endpoint
+        # of the user is in it (a user with one endpoint), from one already the user's before
+        # it; starting from nothing then wiped the set on any write that did not restate it.
+        shared = dict(members[0]["user_attributes"]) if members else _current_user_attributes(mine, before, user)
         for r in mine:
             if (before.get(r["id"]) or {}).get("user_id") != user:
                 shared = {**shared, **{k: v for k, v in r["user_attributes"].items() if k not in shared}}
@@ -189,6 +192,16 @@ async def _apply_user_rules(
             .values(endpoint_status="INACTIVE", user_id=None, updated_at=func.now())
         )
     return errors
+
+
+def _current_user_attributes(
+    mine: list[dict[str, Any]], before: dict[str, dict[str, Any]], user: str
+) -> dict[str, Any]:
+    for r in mine:
+        prior = before.get(r["id"])
+        if prior is not None and prior["user_id"] == user:
+            return dict(prior["user_attributes"] or {})
+    return {}
 
 
 async def _deactivate_same_address(

@@ -141,6 +141,70 @@ class TestUsers:
         for e in items:
             assert e["User"] == {"UserId": "u1", "UserAttributes": {"name": ["Ann"], "tier": ["gold"]}}
 
+    # Bodies that do not restate User.UserAttributes, as mobile SDKs and AWS samples send them.
+    # They used to wipe the user's attributes when the user had a single endpoint.
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"Attributes": {"plan": ["pro"]}},
+            {"OptOut": "ALL"},
+            {},
+            {"User": {"UserId": "u1"}},
+        ],
+        ids=["attributes", "opt-out", "empty", "user-id-only"],
+    )
+    @pytest.mark.parametrize("endpoints", [1, 2])
+    def test_update_not_naming_user_attributes_keeps_them(
+        self, pinpoint: Any, app_id: str, body: dict[str, Any], endpoints: int
+    ) -> None:
+        self._user_with_attributes(pinpoint, app_id, endpoints)
+        put(pinpoint, app_id, "ep0", **body)
+        self._assert_user_attributes(pinpoint, app_id, {"HasShoppingCart": ["true"], "name": ["Ann"]})
+
+    @pytest.mark.parametrize("endpoints", [1, 2])
+    def test_put_events_with_empty_endpoint_keeps_them(self, pinpoint: Any, app_id: str, endpoints: int) -> None:
+        self._user_with_attributes(pinpoint, app_id, endpoints)
+        resp = pinpoint.put_events(
+            ApplicationId=app_id,
+            EventsRequest={
+                "BatchItem": {
+                    "ep0": {
+                        "Endpoint": {},
+                        "Events": {"e1": {"EventType": "cart.abandoned", "Timestamp": "2026-11-20T10:00:00Z"}},
+                    }
+                }
+            },
+        )
+        assert resp["EventsResponse"]["Results"]["ep0"]["EndpointItemResponse"]["StatusCode"] == 202
+        self._assert_user_attributes(pinpoint, app_id, {"HasShoppingCart": ["true"], "name": ["Ann"]})
+
+    @pytest.mark.parametrize("endpoints", [1, 2])
+    def test_named_user_attribute_replaces_its_list_and_keeps_the_others(
+        self, pinpoint: Any, app_id: str, endpoints: int
+    ) -> None:
+        self._user_with_attributes(pinpoint, app_id, endpoints)
+        put(pinpoint, app_id, "ep0", User={"UserAttributes": {"HasShoppingCart": ["false"]}})
+        self._assert_user_attributes(pinpoint, app_id, {"HasShoppingCart": ["false"], "name": ["Ann"]})
+
+    @staticmethod
+    def _user_with_attributes(pinpoint: Any, app_id: str, endpoints: int) -> None:
+        for i in range(endpoints):
+            put(
+                pinpoint,
+                app_id,
+                f"ep{i}",
+                Address=f"ann{i}@example.com",
+                ChannelType="EMAIL",
+                User={"UserId": "u1", "UserAttributes": {"HasShoppingCart": ["true"], "name": ["Ann"]}},
+            )
+
+    @staticmethod
+    def _assert_user_attributes(pinpoint: Any, app_id: str, expected: dict[str, list[str]]) -> None:
+        items = pinpoint.get_user_endpoints(ApplicationId=app_id, UserId="u1")["EndpointsResponse"]["Item"]
+        assert items
+        for e in items:
+            assert e["User"] == {"UserId": "u1", "UserAttributes": expected}
+
     def test_sixteenth_non_push_endpoint_is_refused(self, pinpoint: Any, app_id: str) -> None:
         pinpoint.update_endpoints_batch(
             ApplicationId=app_id,
