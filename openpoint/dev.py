@@ -3,8 +3,9 @@
 Starts what is not configured externally — embedded PostgreSQL (data in `{data_dir}/postgres`,
 port 5433 or `OPENPOINT_PG_PORT`) and the Temporal dev server (state in `{data_dir}/temporal.db`,
 gRPC 127.0.0.1:7233, Web UI 127.0.0.1:8233; `OPENPOINT_TEMPORAL_PORT` / `OPENPOINT_TEMPORAL_UI_PORT`
-override) — applies migrations, makes sure the development key exists, then runs the worker and
-the gateway as child processes and prints how to reach them. Ctrl-C (or SIGTERM) stops gateway,
+override) — and a local sink for each provider nobody configured (SMTP, Twilio, FCM, APNs, a
+webhook receiver: launch/sinks.py), applies migrations, makes sure the development key exists,
+then runs the worker and the gateway as child processes and prints how to reach them. Ctrl-C (or SIGTERM) stops gateway,
 worker, Temporal and PostgreSQL in that order; the data stays for the next run.
 """
 
@@ -23,8 +24,9 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
+from launch.server import SinkError
+from launch.sinks import LocalSinks, SinkPorts
 from openpoint.embedded import EmbeddedPostgres, EmbeddedServerError, TemporalDevServer, spawn, terminate
-from openpoint.mailsink import MailSink
 from openpoint.settings import Settings, get_settings
 
 log = logging.getLogger("openpoint.dev")
@@ -32,7 +34,6 @@ log = logging.getLogger("openpoint.dev")
 DEFAULT_PG_PORT = 5433
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_TEMPORAL_UI_PORT = 8233
-DEFAULT_SMTP_PORT = 1025
 HEALTH_TIMEOUT = 90.0
 # How long each child gets to finish in-flight work after SIGINT before it is killed.
 STOP_TIMEOUT = {"gateway": 10.0, "worker": 30.0}
@@ -85,15 +86,12 @@ class DevStack:
         host = _client_host(settings.host)
         self.gateway_url = f"http://{host}:{settings.port}"
         self.key: tuple[str, str] = ("", "")
-        self.mail: MailSink | None = None
+        self.sinks: LocalSinks | None = None
 
     # -- startup -------------------------------------------------------------------------------
     def start(self) -> None:
         self._start_servers()
-        if "OPENPOINT_SMTP_URL" not in os.environ:
-            # No relay configured: accept mail locally so that sends can be tried and read.
-            self.mail = MailSink(self.data_dir / "mail", _env_port("OPENPOINT_SMTP_PORT", DEFAULT_SMTP_PORT))
-            self.mail.start()
+        self._start_sinks()
         self._migrate()
         self._ensure_dev_key()
         env = self._child_env()
@@ -122,6 +120,24 @@ class DevStack:
             self.temporal.wait_ready()
             self.temporal_address = self.temporal.address
 
+    def _start_sinks(self) -> None:
+        """Providers nobody configured are replaced by local sinks, so that every channel can be
+        tried and its messages read (files under the data directory)."""
+        from openpoint.vault import vault_from
+        from rules.webhooks import signing_secret
+
+        d = SinkPorts()
+        ports = SinkPorts(
+            smtp=_env_port("OPENPOINT_SMTP_PORT", d.smtp),
+            twilio=_env_port("OPENPOINT_TWILIO_SINK_PORT", d.twilio),
+            fcm=_env_port("OPENPOINT_FCM_SINK_PORT", d.fcm),
+            apns=_env_port("OPENPOINT_APNS_SINK_PORT", d.apns),
+            webhook=_env_port("OPENPOINT_WEBHOOK_SINK_PORT", d.webhook),
+        )
+        secret = signing_secret(self.settings, vault_from(self.settings))
+        self.sinks = LocalSinks(self.data_dir, os.environ, webhook_secret=secret, ports=ports)
+        self.sinks.start()
+
     def _migrate(self) -> None:
         from store.migrate import upgrade
 
@@ -144,7 +160,7 @@ class DevStack:
             # directory they end up in.
             "OPENPOINT_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
-            **({"OPENPOINT_SMTP_URL": self.mail.url} if self.mail is not None else {}),
+            **(self.sinks.env() if self.sinks is not None else {}),
         }
 
     def _wait_healthy(self) -> None:
@@ -190,8 +206,8 @@ class DevStack:
             self.temporal.stop()
         if self.postgres is not None:
             self.postgres.stop()
-        if self.mail is not None:
-            self.mail.stop()
+        if self.sinks is not None:
+            self.sinks.stop()
 
     # -- output --------------------------------------------------------------------------------
     def banner(self) -> str:
@@ -200,11 +216,7 @@ class DevStack:
         url = self.gateway_url
         temporal_line = self.temporal_address + f" (namespace {self.settings.temporal_namespace})"
         ui = self.temporal.ui_url if self.temporal is not None else None
-        mail_line = (
-            f"{self.mail.url} (local sink: messages are saved in {self.mail.folder})"
-            if self.mail is not None
-            else os.environ["OPENPOINT_SMTP_URL"]
-        )
+        providers = self.sinks.banner() if self.sinks is not None else ""
         return f"""
 OpenPoint is running.
 
@@ -213,7 +225,9 @@ OpenPoint is running.
   Temporal                {temporal_line}
   PostgreSQL              {redact(self.database_url)}
   Data directory          {self.data_dir}
-  Email relay             {mail_line}
+
+Providers (a local sink saves each message as a file; the README says how to use real ones):
+{providers}
 
   Access key id           {key_id}
   Secret access key       {secret}
@@ -258,7 +272,7 @@ def main() -> int:
         stack.supervise()
     except (KeyboardInterrupt, Shutdown):
         print("\nstopping ...", file=sys.stderr, flush=True)
-    except (StartupError, EmbeddedServerError) as exc:
+    except (StartupError, EmbeddedServerError, SinkError) as exc:
         print(f"\nopenpoint dev: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
