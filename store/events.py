@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rules.retention import RETENTION_DAYS, expired
 from store.driver import columns_of, driver, jsonb, unnest_insert
 from store.tables import AppSession, Event
 
 events = Event.__table__  # type: ignore[attr-defined]
 sessions = AppSession.__table__  # type: ignore[attr-defined]
 
-# Days whose partition this process has already made sure of.
+# Events are partitioned by the day the server received them (rules/retention.py), so only the
+# partitions of the database's today and tomorrow are ever needed by a write; the housekeeping
+# makes them ahead of time as well. Keyed by this process's UTC day: once a day a write checks.
 _known_days: set[date] = set()
+_ENSURE_NOW = (
+    "SELECT ensure_event_partition(d), ensure_event_partition(d + 1)"
+    " FROM (SELECT (now() AT TIME ZONE 'UTC')::date AS d) AS today"
+)
 
 
-async def ensure_partitions(conn: AsyncConnection, days: Iterable[date]) -> None:
-    for day in sorted(set(days) - _known_days):
-        await conn.execute(text("SELECT ensure_event_partition(:d)"), {"d": day})
+async def ensure_partitions(conn: AsyncConnection) -> None:
+    """The partitions the database's clock writes into today (and tomorrow, for the writes that
+    cross midnight), made if missing; a no-op after the first call of the day."""
+    day = datetime.now(UTC).date()
+    if day not in _known_days:
+        await conn.execute(text(_ENSURE_NOW))
         _known_days.add(day)
 
 
 def forget_partitions() -> None:
     """After retention dropped partitions (or a fresh database in tests)."""
     _known_days.clear()
+
+
+async def partition_names(conn: AsyncConnection) -> list[str]:
+    rows = await conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'events'::regclass ORDER BY c.relname"
+        )
+    )
+    return [r[0] for r in rows]
+
+
+async def drop_expired_partitions(conn: AsyncConnection, keep_days: int = RETENTION_DAYS) -> list[str]:
+    """Retention: drop the partitions whose rows were all received more than `keep_days` ago,
+    and make sure of today's and tomorrow's."""
+    await conn.execute(text(_ENSURE_NOW))
+    today = await conn.scalar(text("SELECT (now() AT TIME ZONE 'UTC')::date"))
+    gone = expired(await partition_names(conn), today, keep_days)
+    for name in gone:
+        # Names come from the catalog and match rules.retention's pattern; quoted all the same.
+        await conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+    return gone
 
 
 EVENT_COLUMNS = [
@@ -59,10 +90,11 @@ _SESSION_UPSERT = (
 
 
 async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """One binary COPY per request, into the day partitions (made first if new)."""
+    """One binary COPY per request, into the partition of the day they are received (made
+    first if new): whatever `event_time` the client wrote, no new table is made for it."""
     if not rows:
         return
-    await ensure_partitions(conn, (r["event_time"].date() for r in rows))
+    await ensure_partitions(conn)
     await (await driver(conn)).copy_records_to_table("events", records=copy_records(rows), columns=EVENT_COLUMNS)
 
 

@@ -2,7 +2,7 @@
 
 JSON-shaped Pinpoint members (attributes, demographics, settings) are JSONB so that segment
 queries can index into them; everything a query filters or joins on is a real column.
-`events` is partitioned by day in the migration (SQLModel cannot say so), which is why it has no
+`events` is partitioned by the day it was received in the migrations (SQLModel cannot say so), which is why it has no
 primary key here beyond the mapper's.
 """
 
@@ -92,7 +92,7 @@ class Endpoint(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     __tablename__ = "events"
-    # Partitioned by event_time in the migration; the mapper needs some key.
+    # Partitioned by received_at in the migrations (rules/retention.py); the mapper needs some key.
     app_id: str = Field(primary_key=True, max_length=32)
     event_time: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     endpoint_id: str = Field(primary_key=True)

@@ -16,6 +16,7 @@ from rules.settings import check_campaign_limits, check_hook, check_journey_limi
 from rules.tags import check_tags
 from store import apps as apps_store
 from store import tags as tags_store
+from workflows.housekeeping import wake_housekeeping
 
 router = APIRouter(tags=["apps"])
 
@@ -73,6 +74,14 @@ async def delete_app(call: Call) -> dict[str, Any]:
         row = await apps_store.get(conn, call.app_id, lock=True)
         response = await app_response(call, conn, row)
         await apps_store.delete_everything(conn, call.app_id)
+    # The worker purges the project's big tables in batches; the project is gone already, so
+    # waking it is best effort: with Temporal unreachable the next worker start or idle tick
+    # finds the queued purge.
+    try:
+        client = await call.ctx.temporal()
+    except Exception:  # noqa: BLE001 - committed; nothing here may turn it into an error
+        return response
+    await wake_housekeeping(client, call.ctx.settings.task_queue)
     return response
 
 

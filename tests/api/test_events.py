@@ -120,22 +120,21 @@ class TestPutEvents:
         assert stack.sql("SELECT count(*) AS n FROM events WHERE app_id = $1", app_id)[0]["n"] == 0
         assert stack.sql("SELECT count(*) AS n FROM endpoints WHERE app_id = $1", app_id)[0]["n"] == 0
 
-    def test_events_of_different_days_land_in_day_partitions(self, pinpoint: Any, stack: Stack, app_id: str) -> None:
-        pinpoint.put_events(
-            ApplicationId=app_id,
-            EventsRequest={
-                "BatchItem": {
-                    "ep": {
-                        "Endpoint": {},
-                        "Events": {"a": event("x", "2026-09-01T23:59:59Z"), "b": event("x", "2026-09-02T00:00:00Z")},
-                    }
-                }
-            },
-        )
+    def test_client_timestamps_make_no_partitions(self, pinpoint: Any, stack: Stack, app_id: str) -> None:
+        """Events are partitioned by the day they were received (rules/retention.py): 100 events
+        on 100 distinct client days, years apart and in the future, add no table."""
+        parts = "SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'events'::regclass"
+        before = stack.sql(parts)[0]["n"]
+        days = {f"e{i}": event("x", f"{2001 + i % 99}-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00Z") for i in range(100)}
+        pinpoint.put_events(ApplicationId=app_id, EventsRequest={"BatchItem": {"ep": {"Endpoint": {}, "Events": days}}})
         rows = stack.sql(
-            "SELECT tableoid::regclass::text AS part FROM events WHERE app_id = $1 ORDER BY event_time", app_id
+            "SELECT DISTINCT tableoid::regclass::text AS part, (now() AT TIME ZONE 'UTC')::date AS today"
+            " FROM events WHERE app_id = $1",
+            app_id,
         )
-        assert [r["part"] for r in rows] == ["events_20260901", "events_20260902"]
+        assert [r["part"] for r in rows] == [f"events_r_{rows[0]['today']:%Y%m%d}"]
+        assert stack.sql("SELECT count(*) AS n FROM events WHERE app_id = $1", app_id)[0]["n"] == 100
+        assert stack.sql(parts)[0]["n"] == before
 
     def test_unknown_project(self, pinpoint: Any) -> None:
         with pytest.raises(pinpoint.exceptions.NotFoundException):
