@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.campaigns import CampaignActivities, TriggeredSends
 from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
+from activities.housekeeping import Housekeeping
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
 from activities.journeys import JourneyActivities
@@ -28,6 +29,7 @@ from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
 from workflows.campaign import CampaignEventWorkflow, CampaignRunWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
+from workflows.housekeeping import HousekeepingWorkflow, wake_housekeeping
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 from workflows.journey import JourneyParticipantWorkflow, JourneyWorkflow
 
@@ -42,6 +44,7 @@ WORKFLOWS: Sequence[type] = (
     CampaignRunWorkflow,
     JourneyWorkflow,
     JourneyParticipantWorkflow,
+    HousekeepingWorkflow,
 )
 
 
@@ -85,6 +88,7 @@ def build_worker(
     journeys = JourneyActivities(engine, deliverer, _returning(client), task_queue or settings.task_queue)
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
+    housekeeping = Housekeeping(engine)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -110,6 +114,7 @@ def build_worker(
             imports.finish_import,
             exports.export_endpoints,
             exports.finish_export,
+            housekeeping.housekeep,
         ],
         max_concurrent_activities=50,
     )
@@ -122,6 +127,8 @@ async def run(settings: Settings | None = None) -> None:
     try:
         worker = build_worker(client, settings, engine)
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
+        # Purges queued while no worker ran (or Temporal was down) and event retention.
+        await wake_housekeeping(client, settings.task_queue)
         await worker.run()
     finally:
         await engine.dispose()
