@@ -37,17 +37,14 @@ from rules.segments import parse_instant
 from store import apps as apps_store
 from store import campaigns as campaigns_store
 from store import channels as channels_store
-from store import endpoints as endpoints_store
 from store import segment_sql
 from store import templates as templates_store
 from store.tables import Campaign, CampaignActivity, CampaignTarget
 from workflows.campaign import (
     FINISH_RUN,
-    LATE_AFTER,
     LOCAL_WAVES,
     PLAN_RUN,
     SEND_PAGE,
-    SEND_TRIGGERED,
     START_RUN,
     CampaignInput,
     FinishRequest,
@@ -56,7 +53,6 @@ from workflows.campaign import (
     RunPlan,
     RunRef,
     TreatmentCounts,
-    TriggerInput,
     Wave,
 )
 from workflows.shared import SUCCESSFUL, DeliveryBatch, DeliveryResult, Recipient
@@ -305,27 +301,6 @@ class CampaignActivities:
         ]
         await conn.execute(insert(activities_table).values(rows).on_conflict_do_nothing())
 
-    async def count_event(
-        self, conn: Any, run: RunRef, plan: _PagePlan, results: list[tuple[str, DeliveryResult]]
-    ) -> None:
-        successful = {t for t, r in results if r.delivery_status == SUCCESSFUL}
-        for treatment, counts in plan.by_treatment.items():
-            if not counts.total:
-                continue
-            table = activities_table
-            await conn.execute(
-                update(table)
-                .where(
-                    table.c.app_id == run.app_id,
-                    table.c.campaign_id == run.campaign_id,
-                    table.c.id == activity_id(run.campaign_id, 0, treatment),
-                )
-                .values(
-                    total_endpoint_count=table.c.total_endpoint_count + counts.total,
-                    successful_endpoint_count=table.c.successful_endpoint_count + int(treatment in successful),
-                )
-            )
-
     @activity.defn(name=SEND_PAGE)
     async def send_page(self, request: PageRequest) -> PageResult:
         run = request.run
@@ -372,6 +347,11 @@ class CampaignActivities:
         for treatment, result in results:
             if result.delivery_status == SUCCESSFUL:
                 plan.counts(treatment).successful += 1
+            else:
+                # Every targeted message that did not go out is counted by its outcome, so the
+                # run's ExecutionMetrics account for all of TotalEndpointCount: UNKNOWN_FAILURE
+                # is a message a killed worker was handing over (it may or may not have arrived).
+                plan.count_failure(treatment, result.delivery_status)
         await _pace(plan.sent, limit_rules_mps(definition, app.get("settings") or {}), started)
         next_after = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
         return PageResult(next_after, plan.by_treatment)
@@ -546,6 +526,10 @@ class _PagePlan:
         c = self.counts(treatment)
         c.metrics[name] = c.metrics.get(name, 0) + 1
 
+    def count_failure(self, treatment: str, delivery_status: str) -> None:
+        """A targeted message that was not delivered, under its DeliveryStatus as the key."""
+        self._metric(treatment, delivery_status)
+
     def place(self, row: dict[str, Any]) -> None:
         treatment = treatments.treatment_for(int(row["cohort_id"]), self.allocation)
         if (treatment or "0") not in self.group:
@@ -665,75 +649,3 @@ class _PagePlan:
                 )
                 out.append((treatment, batch))
         return out
-
-
-class TriggeredSends:
-    """The activity behind CampaignEventWorkflow (a campaign page of one endpoint)."""
-
-    def __init__(self, campaigns: CampaignActivities) -> None:
-        self._c = campaigns
-        # What every event of a campaign needs (definition, segment, treatments, project), kept
-        # briefly: at 100 events/s the same few campaigns are read again and again.
-        self._setups: dict[tuple[str, str], tuple[float, Any]] = {}
-
-    async def _setup(self, conn: Any, app_id: str, campaign_id: str) -> Any:
-        cached = self._setups.get((app_id, campaign_id))
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        found = await campaigns_store.definition(conn, app_id, campaign_id)
-        if found is None or found["state"] in ("DELETED", "COMPLETED"):
-            setup = None
-        else:
-            definition = found["definition"]
-            segment = await segment_sql.load_definition(
-                conn, app_id, definition["SegmentId"], definition.get("SegmentVersion")
-            )
-            setups = await self._c._treatments(conn, app_id, definition)
-            app = await apps_store.get(conn, app_id)
-            setup = (found, segment, setups, app)
-        self._setups[(app_id, campaign_id)] = (time.monotonic() + SETUP_SECONDS, setup)
-        return setup
-
-    @activity.defn(name=SEND_TRIGGERED)
-    async def send_triggered(self, request: TriggerInput) -> str:
-        """What happened, as a word for the workflow's result: SENT, or why not."""
-        now = datetime.now(UTC)
-        if now - _instant(request.event_time) > LATE_AFTER:
-            return "LATE"
-        engine = self._c._engine
-        async with engine.connect() as conn:
-            setup = await self._setup(conn, request.app_id, request.campaign_id)
-            if setup is None:
-                return "CAMPAIGN_GONE"
-            found, segment, setups, app = setup
-            definition = found["definition"]
-            if definition.get("IsPaused"):
-                return "PAUSED"
-            if not await segment_sql.contains(conn, request.app_id, segment, request.endpoint_id, now=now):
-                return "FILTERED_OUT_BY_SEGMENT"
-            row = await endpoints_store.get(conn, request.app_id, request.endpoint_id)
-            if row is None:
-                return "FILTERED_OUT_BY_SEGMENT"
-            run = RunRef(request.app_id, request.campaign_id, 0, found["version"], request.event_time)
-            history = await self._c._history(conn, run, [request.endpoint_id])
-        trigger = hashlib.sha256(f"{request.endpoint_id}/{request.event_id}".encode()).hexdigest()[:32]
-        plan = _PagePlan(run, definition, app.get("settings") or {}, setups, history, now, trigger)
-        plan.place(row)
-        results, transient = await self._c._send(plan.batches, activity.info().attempt >= MAX_ATTEMPTS)
-        if transient:
-            raise ApplicationError(f"transient provider error: {transient[0].message}", type="TransientDeliveryError")
-        # Targeting is recorded after the send, with the counts, in one transaction: a retry
-        # finds the row and counts nothing twice; a crash before it re-sends under the same
-        # idempotency key (a no-op) and then records.
-        async with engine.begin() as conn:
-            await self._c.start_event_activities(conn, run, definition)
-            if plan.targeted:
-                inserted = await conn.execute(
-                    insert(targets).values(plan.targeted).on_conflict_do_nothing().returning(targets.c.endpoint_id)
-                )
-                if inserted.first() is not None:
-                    await self._c.count_event(conn, run, plan, results)
-        if results:
-            return results[0][1].delivery_status
-        reasons = [k for c in plan.by_treatment.values() for k in c.metrics if k != "ENDPOINT_PRODUCED"]
-        return reasons[0] if reasons else "NOT_SENT"

@@ -26,7 +26,7 @@ from openpoint.vault import Vault, unseal
 from rules.engagement import delivery_events
 from store import channels as channels_store
 from store import deliveries as log
-from store import engagement
+from store import engagement, outbox
 from store.channels import ChannelConfig
 from workflows.direct_send import DELIVER_BATCH
 from workflows.shared import (
@@ -98,18 +98,20 @@ def _from_row(r: Recipient, row: dict[str, Any]) -> DeliveryResult:
     return _result(r, outcome)
 
 
-OnEvents = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
-
-
 class Deliverer:
     def __init__(
-        self, engine: AsyncEngine, vault: Vault, providers: dict[str, Provider], on_events: OnEvents | None = None
+        self,
+        engine: AsyncEngine,
+        vault: Vault,
+        providers: dict[str, Provider],
+        triggers: outbox.TriggerIndex | None = None,
     ) -> None:
         self._engine = engine
         self._vault = vault
         self._providers = providers
-        # Told of the standard events each delivery records (SYSTEM event-triggered campaigns).
-        self._on_events = on_events
+        # The standard events each delivery records fire SYSTEM event-triggered campaigns and
+        # journeys: their triggers go to the outbox in the same transaction as the events.
+        self._triggers = triggers
 
     async def channel_config(self, app_id: str, channel_type: str) -> ChannelConfig | None:
         async with self._engine.connect() as conn:
@@ -280,5 +282,5 @@ class Deliverer:
                     await engagement.set_opt_out(conn, batch.app_id, [r.endpoint_id], "ALL")
             if rows:
                 await engagement.record(conn, rows)
-        if rows and self._on_events is not None:
-            await self._on_events(batch.app_id, rows)
+                if self._triggers is not None:
+                    await outbox.record(conn, self._triggers, batch.app_id, rows, "SYSTEM")

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities.triggers import Triggers
+from openpoint.errors import EngineUnavailable
 from openpoint.keys import KeyStore
 from openpoint.settings import Settings
 from openpoint.vault import Vault
+from store.outbox import TriggerIndex
 
 
 @dataclass
@@ -22,22 +23,21 @@ class Context:
     keys: KeyStore
     _temporal: Client | None = None
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _triggers: Triggers | None = None
-
-    @property
-    def triggers(self) -> Triggers:
-        """Event-triggered campaigns, with this process's cache of them."""
-        if self._triggers is None:
-            self._triggers = Triggers(self.engine, self.temporal, self.settings.task_queue)
-        return self._triggers
+    # What events trigger (event campaigns, event-started journeys, waiting participants),
+    # cached per project for a second by this process.
+    triggers: TriggerIndex = field(default_factory=TriggerIndex)
 
     async def temporal(self) -> Client:
         """Connected on first use, so that the gateway serves data operations even while the
-        engine is still starting."""
+        engine is still starting; until a connect succeeds, each use tries again. Once connected
+        the client reconnects by itself after a Temporal restart."""
         if self._temporal is None:
             async with self._temporal_lock:
                 if self._temporal is None:
-                    self._temporal = await Client.connect(
-                        self.settings.temporal_address, namespace=self.settings.temporal_namespace
-                    )
+                    try:
+                        self._temporal = await Client.connect(
+                            self.settings.temporal_address, namespace=self.settings.temporal_namespace
+                        )
+                    except RuntimeError as e:  # "Failed client connect: ..." (refused, unreachable)
+                        raise EngineUnavailable() from e
         return self._temporal

@@ -146,6 +146,10 @@ class Platform:
     key: tuple[str, str] = field(
         default_factory=lambda: ("OPBENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30))
     )
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. another bench's SMTP sink
+    # The sink's command line (after the interpreter), given the sink port, the TLS certificate
+    # and key; default: this module's HTTPS webhook sink.
+    sink_argv: Callable[[int, Path, Path], list[str]] | None = None
 
     def __post_init__(self) -> None:
         self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"shared_buffers": "1GB"})
@@ -175,15 +179,20 @@ class Platform:
             "OPENPOINT_TASK_QUEUE": f"bench-{secrets.token_hex(4)}",
             "OPENPOINT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             "SSL_CERT_FILE": str(cert),  # the worker trusts the sink's self-signed certificate
+            **self.extra_env,
         }
         commands = {
             "gateway": ["-m", "openpoint.cli", "api"],
             "worker": ["-m", "openpoint.cli", "worker"],
-            "sink": [__file__, "sink", str(self.sink_port), str(cert), str(cert_key), str(self.concurrency)],
+            "sink": self.sink_argv(self.sink_port, cert, cert_key)
+            if self.sink_argv
+            else [__file__, "sink", str(self.sink_port), str(cert), str(cert_key), str(self.concurrency)],
         }
         for role, argv in commands.items():
             log = (self.tmp / f"{role}.log").open("wb")
-            self.children[role] = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=log)
+            # A sink given by `sink_argv` reports on stdout, which the bench reads.
+            out: Any = subprocess.PIPE if role == "sink" and self.sink_argv else log
+            self.children[role] = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=out, stderr=log)
         wait_for_port("127.0.0.1", self.port, timeout=60)
         wait_for_port("127.0.0.1", self.sink_port, timeout=60)
         deadline = time.monotonic() + 60

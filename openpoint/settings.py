@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     # Connections per process. Sized so that a busy gateway never opens overflow connections,
     # which PostgreSQL would fork a backend for on every checkout.
     db_pool_size: int = 20
+    # How the gateway answers while PostgreSQL is down or hung: within about a second or two, a
+    # retryable error, rather than holding the request. Connecting and waiting for a pooled
+    # connection have deadlines; a connection held longer than db_stall_seconds makes the gateway
+    # check that the server answers at all (within db_probe_timeout_seconds), and cut the
+    # connections of one that does not. The statement timeout (0: none) is a backstop only, since
+    # a live server's slow statements are legitimate. The worker keeps longer defaults (store.db).
+    db_connect_timeout_seconds: float = 1.0
+    db_pool_timeout_seconds: float = 1.0
+    db_statement_timeout_seconds: float = 60.0
+    db_stall_seconds: float = 0.5
+    db_probe_timeout_seconds: float = 1.0
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -75,6 +86,10 @@ class Settings(BaseSettings):
     # Secret that signs tracking links (open pixel, click redirect, unsubscribe); unset: derived
     # from the master key.
     tracking_secret: str = ""
+
+    # An event-triggered campaign message that cannot go out this long after its event is dropped
+    # and counted (MAXIMUM_DELAY_EXCEEDED); Pinpoint's delay is 5 minutes.
+    trigger_max_delay_seconds: float = 300.0
 
     # SigV4 allows this much clock skew, as AWS does.
     max_clock_skew_seconds: int = 900

@@ -53,6 +53,11 @@ async def get(conn: AsyncConnection, app_id: str, endpoint_id: str) -> dict[str,
     return dict(row) if row else None
 
 
+async def get_many(conn: AsyncConnection, app_id: str, endpoint_ids: Sequence[str]) -> list[dict[str, Any]]:
+    stmt = select(endpoints).where(endpoints.c.app_id == app_id, endpoints.c.id.in_(list(endpoint_ids)))
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
 async def of_user(conn: AsyncConnection, app_id: str, user_id: str, *, lock: bool = False) -> list[dict[str, Any]]:
     stmt = (
         select(endpoints)

@@ -506,3 +506,15 @@ async def contains(
     pg, sql, params = await _statement(conn, app_id, definition, now, sendable)
     params.append(endpoint_id)
     return bool(await pg.fetchval(f"SELECT EXISTS (SELECT 1 {sql} AND e.id = ${len(params)})", *params))
+
+
+async def members(
+    conn: AsyncConnection, app_id: str, definition: SegmentDefinition, endpoint_ids: list[str], *, now: datetime
+) -> set[str]:
+    """Which of `endpoint_ids` are members as of `now` (a batch of event-triggered sends)."""
+    if not endpoint_ids:
+        return set()
+    pg, sql, params = await _statement(conn, app_id, definition, now, False)
+    params.append(endpoint_ids)
+    rows = await pg.fetch(f"SELECT e.id {sql} AND e.id = ANY(${len(params)}::text[])", *params)
+    return {r["id"] for r in rows}

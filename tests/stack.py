@@ -28,7 +28,7 @@ from openpoint.keys import store_key
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store.db import make_engine, plain_dsn
-from worker.main import build_worker
+from worker.main import build_dispatcher, build_worker
 
 T = TypeVar("T")
 
@@ -93,6 +93,7 @@ class Stack:
         self.temporal = client
         self._worker = build_worker(client, self.settings, engine, job_tls=self.job_tls)
         self._tasks.append(asyncio.create_task(self._worker.run()))
+        self._start_dispatcher()
         config = uvicorn.Config(
             create_app(self.settings),
             host="127.0.0.1",
@@ -109,6 +110,7 @@ class Stack:
         async def _stop() -> None:
             if self._server is not None:
                 self._server.should_exit = True
+            self._dispatcher.cancel()
             await self._worker.shutdown()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._db is not None:
@@ -125,11 +127,18 @@ class Stack:
         rolled back, and Temporal retries them on the new worker, which replays the workflows."""
 
         async def _restart() -> None:
+            self._dispatcher.cancel()
             await self._worker.shutdown()
             self._worker = build_worker(self.temporal, self.settings, self._engine, job_tls=self.job_tls)
             self._tasks.append(asyncio.create_task(self._worker.run()))
+            self._start_dispatcher()
 
         self.run(_restart(), timeout=60)
+
+    def _start_dispatcher(self) -> None:
+        """The trigger outbox's dispatcher, beside the worker as in `openpoint worker`."""
+        self._dispatcher = asyncio.create_task(build_dispatcher(self.temporal, self.settings, self._engine).run())
+        self._tasks.append(self._dispatcher)
 
     # -- helpers for tests ------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:

@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.campaigns import CampaignActivities, TriggeredSends
+from activities.campaigns import CampaignActivities
 from activities.deliveries import Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.housekeeping import Housekeeping
@@ -21,13 +21,15 @@ from activities.jobs import ImportActivities, JobResources
 from activities.journeys import JourneyActivities
 from activities.push_apns import APNS_CHANNELS, ApnsProvider
 from activities.push_fcm import FcmProvider
-from activities.triggers import Triggers
+from activities.triggered import TriggeredSends
 from activities.twilio_channels import SmsProvider, VoiceProvider
 from activities.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
-from workflows.campaign import CampaignEventWorkflow, CampaignRunWorkflow, CampaignWorkflow
+from store.outbox import TriggerIndex
+from worker.dispatcher import Dispatcher, DispatchSettings
+from workflows.campaign import CampaignRunWorkflow, CampaignTriggerWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
 from workflows.housekeeping import HousekeepingWorkflow, wake_housekeeping
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
@@ -40,7 +42,7 @@ WORKFLOWS: Sequence[type] = (
     ImportJobWorkflow,
     ExportJobWorkflow,
     CampaignWorkflow,
-    CampaignEventWorkflow,
+    CampaignTriggerWorkflow,
     CampaignRunWorkflow,
     JourneyWorkflow,
     JourneyParticipantWorkflow,
@@ -76,12 +78,7 @@ def build_worker(
     job_tls: ssl.SSLContext | None = None,  # trust for outbound https (imports, webhooks); None: the system's
 ) -> Worker:
     senders = providers(settings, job_tls)
-    triggers = Triggers(engine, _returning(client), task_queue or settings.task_queue)
-
-    async def system_events(app_id: str, rows: list[dict[str, Any]]) -> None:
-        await triggers.fire(app_id, rows, "SYSTEM")
-
-    deliverer = Deliverer(engine, vault_from(settings), senders, on_events=system_events)
+    deliverer = Deliverer(engine, vault_from(settings), senders, TriggerIndex())
     hooks = senders["CUSTOM"]
     campaigns = CampaignActivities(engine, deliverer, hooks if isinstance(hooks, WebhookProvider) else None)
     triggered = TriggeredSends(campaigns)
@@ -120,16 +117,34 @@ def build_worker(
     )
 
 
+def build_dispatcher(
+    client: Client, settings: Settings, engine: Any, *, task_queue: str | None = None
+) -> Dispatcher:
+    """The trigger outbox's dispatcher, for the worker on `task_queue` in this process."""
+    return Dispatcher(
+        engine,
+        _returning(client),
+        task_queue or settings.task_queue,
+        settings.database_url,
+        DispatchSettings(max_delay_seconds=settings.trigger_max_delay_seconds),
+    )
+
+
 async def run(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         worker = build_worker(client, settings, engine)
+        dispatcher = asyncio.create_task(build_dispatcher(client, settings, engine).run())
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # Purges queued while no worker ran (or Temporal was down) and event retention.
         await wake_housekeeping(client, settings.task_queue)
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            dispatcher.cancel()
+            await asyncio.gather(dispatcher, return_exceptions=True)
     finally:
         await engine.dispose()
 

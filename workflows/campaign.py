@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
 REFRESH = "refresh"
@@ -224,40 +225,63 @@ async def _send_all(
 
 
 SEND_TRIGGERED = "campaign_send_triggered"
-# Pinpoint drops an event-triggered message it cannot deliver within 5 minutes of the event.
+# Pinpoint drops an event-triggered message it cannot deliver within 5 minutes of the event; the
+# worker's setting (trigger_max_delay_seconds) may change the delay, which reaches here in the
+# batch so the workflow reads no configuration.
 LATE_AFTER = timedelta(minutes=5)
 
 
-def event_workflow_id(app_id: str, campaign_id: str, endpoint_id: str, event_id: str) -> str:
-    return f"campaign-{app_id}-{campaign_id}-event-{endpoint_id}-{event_id}"
+def trigger_workflow_id(app_id: str, campaign_id: str, first_trigger: int) -> str:
+    """A batch of events that matched one campaign, named by its first outbox row: handing the
+    same batch over again after a dispatcher crash finds the workflow already started."""
+    return f"campaign-{app_id}-{campaign_id}-triggers-{first_trigger}"
 
 
 @dataclass
-class TriggerInput:
-    app_id: str
-    campaign_id: str
+class TriggeredEvent:
     endpoint_id: str
     event_id: str
-    event_time: str  # ISO instant the event happened (the schedule window is checked against it)
+    event_time: str  # ISO instant the event happened
 
 
-# Not sandboxed: one instance per matching event, and a sandbox costs more CPU to set up than
-# this one deterministic call does to run (it reads no clock, no randomness, no I/O).
+@dataclass
+class TriggerBatch:
+    app_id: str
+    campaign_id: str
+    events: list[TriggeredEvent]
+    max_delay_seconds: float = LATE_AFTER.total_seconds()
+    # Set on the last call, once the batch could not be sent before its deadline: what is still
+    # unsent is recorded as MAXIMUM_DELAY_EXCEEDED instead of being lost without a trace.
+    expire: bool = False
+
+
+# Not sandboxed: a batch is a few hundred events at most and a sandbox costs more CPU to set up
+# than this deterministic sequence does to run (it reads no clock, no randomness, no I/O).
 @workflow.defn(sandboxed=False)
-class CampaignEventWorkflow:
-    """One event that matched an event-triggered campaign: one send to the endpoint that
-    reported it, if it is still in the campaign's segment, within the late-message window."""
+class CampaignTriggerWorkflow:
+    """Events that matched an event-triggered campaign: one send to each endpoint that reported
+    one, if it is still in the campaign's segment, within the campaign's allowed delay."""
 
     @workflow.run
-    async def run(self, request: TriggerInput) -> str:
-        # A local activity: one send, run by the worker that took the workflow task, without a
+    async def run(self, batch: TriggerBatch) -> dict[str, int]:
+        # A local activity: the sends run in the worker that took the workflow task, without a
         # round trip through the server's activity queue.
-        result: str = await workflow.execute_local_activity(
-            SEND_TRIGGERED,
-            request,
-            result_type=str,
-            schedule_to_close_timeout=LATE_AFTER,
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=_RETRY,
-        )
-        return result
+        deadline = timedelta(seconds=batch.max_delay_seconds) + timedelta(seconds=30)
+        try:
+            outcomes: dict[str, int] = await workflow.execute_local_activity(
+                SEND_TRIGGERED,
+                batch,
+                result_type=dict[str, int],
+                schedule_to_close_timeout=deadline,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=_RETRY,
+            )
+        except ActivityError:
+            outcomes = await workflow.execute_local_activity(
+                SEND_TRIGGERED,
+                replace(batch, expire=True),
+                result_type=dict[str, int],
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=_RETRY,
+            )
+        return outcomes

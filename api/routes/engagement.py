@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.vault import tracking_key
 from rules.engagement import verify
-from store import engagement
+from store import engagement, outbox
 
 router = APIRouter(prefix="/engagement/email", tags=["engagement"], include_in_schema=False)
 
@@ -32,7 +32,11 @@ def _payload(request: Request, token: str) -> dict[str, Any] | None:
     return verify(tracking_key(ctx.settings, ctx.vault), token)
 
 
-async def _record(conn: AsyncConnection, p: dict[str, Any], event_type: str, **extra: str) -> dict[str, Any] | None:
+async def _record(
+    request: Request, conn: AsyncConnection, p: dict[str, Any], event_type: str, **extra: str
+) -> dict[str, Any] | None:
+    """The event, and the SYSTEM event-triggered campaigns and journeys it fires, in the
+    caller's transaction."""
     delivery = await engagement.delivery_by_key(conn, p["k"])
     if delivery is None:  # the delivery row is gone (retention): nothing to tie the event to
         return None
@@ -47,13 +51,8 @@ async def _record(conn: AsyncConnection, p: dict[str, Any], event_type: str, **e
     }
     row = engagement.event_row(p["a"], p.get("e") or p["r"], event_type, attributes)
     await engagement.record(conn, [row])
+    await outbox.record(conn, request.app.state.ctx.triggers, row["app_id"], [row], "SYSTEM")
     return row
-
-
-async def _system(request: Request, row: dict[str, Any] | None) -> None:
-    """Engagement events fire SYSTEM event-triggered campaigns, once stored."""
-    if row is not None:
-        await request.app.state.ctx.triggers.fire(row["app_id"], [row], "SYSTEM")
 
 
 @router.get("/open/{token}")
@@ -61,8 +60,7 @@ async def open_pixel(token: str, request: Request) -> Response:
     p = _payload(request, token)
     if p is not None:
         async with request.app.state.ctx.engine.begin() as conn:
-            row = await _record(conn, p, "_email.open")
-        await _system(request, row)
+            await _record(request, conn, p, "_email.open")
     # Answer the pixel even for a bad token: a broken image tells a reader nothing useful.
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
@@ -73,8 +71,7 @@ async def click(token: str, request: Request) -> Response:
     if p is None or not isinstance(p.get("u"), str):
         return Response("This link is not valid.", status_code=404, media_type="text/plain")
     async with request.app.state.ctx.engine.begin() as conn:
-        row = await _record(conn, p, "_email.click", link=p["u"])
-    await _system(request, row)
+        await _record(request, conn, p, "_email.click", link=p["u"])
     return RedirectResponse(p["u"], status_code=302, headers=NO_STORE)
 
 
@@ -106,7 +103,6 @@ async def unsubscribe(token: str, request: Request) -> Response:
             await engagement.set_opt_out(conn, p["a"], [p["e"]], "ALL")
         # The person asked for this address to get no more mail from the project.
         await engagement.set_opt_out_by_address(conn, p["a"], [p["r"]], "ALL", ["EMAIL"])
-        row = await _record(conn, p, "_email.unsubscribe")
-    await _system(request, row)
+        await _record(request, conn, p, "_email.unsubscribe")
     body = f"<p><b>{html.escape(p['r'])}</b> will receive no more email from us.</p>"
     return HTMLResponse(_PAGE.format(title="Unsubscribed", body=body), headers=NO_STORE)

@@ -14,6 +14,7 @@ from rules.events import MAX_EVENTS_PER_REQUEST, event_problem, event_row, sessi
 from store import apps as apps_store
 from store import endpoints as endpoints_store
 from store import events as store
+from store import outbox
 
 router = APIRouter(tags=["events"])
 
@@ -63,5 +64,7 @@ async def put_events(call: Call) -> dict[str, Any]:
             results[endpoint_id]["EndpointItemResponse"] = {"StatusCode": 400, "Message": message}
         await store.insert_events(conn, event_rows)
         await store.upsert_sessions(conn, session_rows)
-    await call.ctx.triggers.fire(call.app_id, event_rows)
+        # The triggers these events fire, in the same transaction: an acknowledged event never
+        # loses its trigger, and the request never waits on Temporal (store/outbox.py).
+        await outbox.record(conn, call.ctx.triggers, call.app_id, event_rows, "ENDPOINT")
     return {"Results": results}

@@ -27,7 +27,7 @@ from api.context import Context
 from rules.engagement import TWILIO_STATUS_EVENTS, keyword_of
 from store import apps as apps_store
 from store import channels as channels_store
-from store import engagement
+from store import engagement, outbox
 from store.tables import Event
 
 router = APIRouter(prefix="/engagement/twilio", tags=["engagement"], include_in_schema=False)
@@ -100,9 +100,8 @@ async def status(request: Request) -> Response:
         delivery["app_id"], endpoint_id, event_type, attributes, event_id=_event_id(sid, reported)
     )
     async with ctx.engine.begin() as conn:
-        recorded = await engagement.record_once(conn, row)
-    if recorded:  # provider events fire SYSTEM event-triggered campaigns
-        await ctx.triggers.fire(delivery["app_id"], [row], "SYSTEM")
+        if await engagement.record_once(conn, row):  # provider events fire SYSTEM triggers, once
+            await outbox.record(conn, ctx.triggers, delivery["app_id"], [row], "SYSTEM")
     return Response(status_code=204)
 
 

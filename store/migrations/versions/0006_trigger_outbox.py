@@ -42,6 +42,19 @@ UPGRADE = [
     CREATE INDEX ix_trigger_outbox_ready ON trigger_outbox (id) WHERE claimed_until IS NULL
     """,
     """
+    -- What became of each event-triggered campaign send (SENT, a filter, MAXIMUM_DELAY_EXCEEDED):
+    -- a trigger handed over twice is counted in the campaign's metrics once.
+    CREATE TABLE trigger_outcomes (
+        app_id varchar(32) NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        campaign_id varchar(32) NOT NULL,
+        trigger_key varchar(64) NOT NULL,
+        endpoint_id varchar NOT NULL,
+        outcome varchar(64) NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (app_id, campaign_id, trigger_key)
+    )
+    """,
+    """
     CREATE INDEX ix_trigger_outbox_claimed ON trigger_outbox (claimed_until) WHERE claimed_until IS NOT NULL
     """,
 ]
@@ -53,4 +66,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE trigger_outcomes")
     op.execute("DROP TABLE trigger_outbox")

@@ -1,0 +1,210 @@
+"""The trigger outbox (migration 0006): written with the events that fire it, drained by the
+worker's dispatcher.
+
+Writers (PutEvents, the delivery log, engagement and Twilio callbacks) call `record` inside the
+transaction that stores the events, so a trigger exists exactly when its event does. The commit
+also delivers a NOTIFY on `CHANNEL`, which wakes the dispatcher at once; the dispatcher polls as
+well, so a lost notification only delays a trigger by the poll interval.
+
+Readers claim rows under a lease (`FOR UPDATE SKIP LOCKED`: several dispatchers share the work),
+start the workflows that act on them and delete them. Rows of a dispatcher that died keep their
+lease until it runs out and are then claimed again; the workflows' idempotency keys make that
+second hand-over harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rules.schedules import resolve_start
+from rules.triggers import CampaignTrigger, JourneyTrigger, ProjectTriggers, outbox_rows
+from store.driver import columns_of, driver, unnest_insert
+
+CHANNEL = "openpoint_trigger_outbox"
+CACHE_SECONDS = 1.0  # a new or changed campaign / journey takes effect within this
+
+_CAMPAIGNS = text(
+    """
+    SELECT c.id, c.created_at, v.definition
+    FROM campaigns c
+    JOIN campaign_versions v ON v.app_id = c.app_id AND v.campaign_id = c.id AND v.version = c.version
+    WHERE c.app_id = :app AND c.state NOT IN ('COMPLETED', 'DELETED', 'INVALID')
+      AND v.definition -> 'Schedule' ->> 'Frequency' = 'EVENT'
+    """
+)
+_JOURNEYS = text(
+    """
+    SELECT id, definition -> 'StartCondition' -> 'EventStartCondition' -> 'EventFilter' AS filter
+    FROM journeys
+    WHERE app_id = :app AND state = 'ACTIVE' AND definition -> 'StartCondition' ? 'EventStartCondition'
+    """
+)
+_ANY_LISTENER = text("SELECT EXISTS (SELECT 1 FROM journey_listeners WHERE app_id = :app)")
+
+_COLUMNS = [
+    ("app_id", "text"),
+    ("kind", "text"),
+    ("target_id", "text"),
+    ("endpoint_id", "text"),
+    ("event_id", "text"),
+    ("event_time", "timestamptz"),
+    ("event", "jsonb"),
+]
+_INSERT = unnest_insert("trigger_outbox", _COLUMNS)
+_NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
+_CLAIM = """
+    UPDATE trigger_outbox o SET claimed_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
+    WHERE o.id IN (
+        SELECT id FROM trigger_outbox
+        WHERE claimed_until IS NULL OR claimed_until < now()
+        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING o.id, o.app_id, o.kind, o.target_id, o.endpoint_id, o.event_id, o.event_time, o.event, o.attempts
+"""
+
+
+class TriggerIndex:
+    """Each project's event campaigns, event-started journeys and whether anyone listens, read
+    in the writer's transaction and kept for a second per process: a busy ingest path does not
+    read them on every request."""
+
+    def __init__(self, cache_seconds: float = CACHE_SECONDS) -> None:
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, ProjectTriggers]] = {}
+
+    async def of(self, conn: AsyncConnection, app_id: str) -> ProjectTriggers:
+        cached = self._cache.get(app_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        campaigns: list[CampaignTrigger] = []
+        unreadable: list[str] = []
+        for r in await conn.execute(_CAMPAIGNS, {"app": app_id}):
+            schedule = r.definition["Schedule"]
+            if not schedule.get("EventFilter"):
+                continue
+            try:
+                resolved = resolve_start(schedule, created=r.created_at)
+            except ValueError:
+                unreadable.append(r.id)
+                continue
+            campaigns.append(
+                CampaignTrigger(r.id, resolved, schedule["EventFilter"], bool(r.definition.get("IsPaused")))
+            )
+        journeys = [JourneyTrigger(r.id, r.filter) for r in await conn.execute(_JOURNEYS, {"app": app_id}) if r.filter]
+        listening = bool(await conn.scalar(_ANY_LISTENER, {"app": app_id}))
+        found = ProjectTriggers(tuple(campaigns), tuple(journeys), listening, unreadable)
+        self._cache[app_id] = (time.monotonic() + self._cache_seconds, found)
+        return found
+
+    def forget(self, app_id: str) -> None:
+        self._cache.pop(app_id, None)
+
+
+async def record(
+    conn: AsyncConnection, index: TriggerIndex, app_id: str, event_rows: list[dict[str, Any]], filter_type: str
+) -> int:
+    """The triggers `event_rows` fire, written in the caller's transaction; the number written."""
+    if not event_rows:
+        return 0
+    rows = outbox_rows(await index.of(conn, app_id), app_id, event_rows, filter_type)
+    if not rows:
+        return 0
+    pg = await driver(conn)
+    await pg.execute(_INSERT, *columns_of(rows, _COLUMNS))
+    await pg.execute(_NOTIFY)  # delivered at commit, not before
+    return len(rows)
+
+
+async def claim(conn: AsyncConnection, *, limit: int, lease_seconds: float) -> list[dict[str, Any]]:
+    """Up to `limit` ready rows, oldest first, leased to the caller."""
+    pg = await driver(conn)
+    return [dict(r) for r in await pg.fetch(_CLAIM, limit, lease_seconds)]
+
+
+async def done(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    if ids:
+        await (await driver(conn)).execute("DELETE FROM trigger_outbox WHERE id = ANY($1::int8[])", list(ids))
+
+
+async def retry_later(conn: AsyncConnection, ids: Sequence[int], *, after_seconds: float) -> None:
+    """Rows whose hand-over failed (Temporal unreachable): claimable again after a pause."""
+    if ids:
+        await (await driver(conn)).execute(
+            "UPDATE trigger_outbox SET claimed_until = now() + make_interval(secs => $2) WHERE id = ANY($1::int8[])",
+            list(ids),
+            after_seconds,
+        )
+
+
+async def waiting(conn: AsyncConnection, app_id: str | None = None) -> int:
+    """Rows not yet handed over (all projects, or one)."""
+    if app_id is None:
+        return int(await conn.scalar(text("SELECT count(*) FROM trigger_outbox")) or 0)
+    return int(await conn.scalar(text("SELECT count(*) FROM trigger_outbox WHERE app_id = :a"), {"a": app_id}) or 0)
+
+
+async def oldest(conn: AsyncConnection) -> datetime | None:
+    found: datetime | None = await conn.scalar(text("SELECT min(created_at) FROM trigger_outbox"))
+    return found
+
+
+# -- outcomes of event-triggered campaign sends ---------------------------------------------------
+async def first_outcomes(
+    conn: AsyncConnection, app_id: str, campaign_id: str, outcomes: Sequence[tuple[str, str, str]]
+) -> set[str]:
+    """Record (trigger key, endpoint id, outcome) once per trigger; the keys recorded now for the
+    first time (only those are counted in the campaign's metrics)."""
+    if not outcomes:
+        return set()
+    pg = await driver(conn)
+    rows = await pg.fetch(
+        "INSERT INTO trigger_outcomes (app_id, campaign_id, trigger_key, endpoint_id, outcome)"
+        " SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])"
+        " ON CONFLICT DO NOTHING RETURNING trigger_key",
+        app_id,
+        campaign_id,
+        [o[0] for o in outcomes],
+        [o[1] for o in outcomes],
+        [o[2] for o in outcomes],
+    )
+    return {r["trigger_key"] for r in rows}
+
+
+async def add_event_counts(
+    conn: AsyncConnection,
+    app_id: str,
+    campaign_id: str,
+    activity_id: str,
+    *,
+    total: int,
+    successful: int,
+    metrics: dict[str, int],
+) -> None:
+    """Add to an event-triggered campaign's running activity: endpoint counts and execution
+    metrics (kept as strings, as ActivityResponse.ExecutionMetrics carries them)."""
+    pg = await driver(conn)
+    await pg.execute(
+        """
+        UPDATE campaign_activities a SET
+            total_endpoint_count = a.total_endpoint_count + $4,
+            successful_endpoint_count = a.successful_endpoint_count + $5,
+            execution_metrics = coalesce(a.execution_metrics, '{}'::jsonb) || coalesce((
+                SELECT jsonb_object_agg(k, (coalesce((a.execution_metrics ->> k)::int8, 0) + v)::text)
+                FROM unnest($6::text[], $7::int8[]) AS m(k, v)
+            ), '{}'::jsonb)
+        WHERE a.app_id = $1 AND a.campaign_id = $2 AND a.id = $3
+        """,
+        app_id,
+        campaign_id,
+        activity_id,
+        total,
+        successful,
+        list(metrics),
+        list(metrics.values()),
+    )

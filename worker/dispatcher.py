@@ -1,0 +1,224 @@
+"""The trigger dispatcher: hands the trigger outbox (store/outbox.py) to Temporal.
+
+It runs beside the Temporal worker in every worker process. Woken by the outbox's NOTIFY (and
+by a poll, for lost notifications and expired leases), it claims a batch of rows and:
+- starts one CampaignTriggerWorkflow per campaign for all of the batch's events that matched it
+  (not one workflow per event): its local activity sends them through the one delivery path;
+- starts one journey participant per event-started entry (admission is its first step);
+- signals the events to the participants waiting for them at a split.
+Started, it deletes the rows. Delivery to Temporal is at least once: a dispatcher that dies
+between the start and the delete leaves the rows to be claimed again when their lease ends, and
+the workflow ids (first row of the batch, participant entry) and the delivery log's idempotency
+keys make the repeat a no-op. While Temporal is unreachable the rows stay and are retried with
+backoff; PutEvents keeps accepting events all the while.
+
+Starts ask for eager execution: the worker in this process gets the workflow's first task with
+the start's answer, which saves a round trip through the server's task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from rules.triggers import CAMPAIGN, ENGAGEMENT, JOURNEY
+from store import journey_participants as participants
+from store import outbox
+from store.db import plain_dsn
+from workflows.campaign import CampaignTriggerWorkflow, TriggerBatch, TriggeredEvent, trigger_workflow_id
+from workflows.journey import ENGAGEMENT as ENGAGEMENT_SIGNAL
+from workflows.journey import JourneyParticipantWorkflow, ParticipantInput
+from workflows.journey_starts import ensure_search_attributes, participant_start_options
+
+log = logging.getLogger("openpoint.dispatcher")
+
+# Errors that mean "Temporal cannot be reached now": the rows wait and are tried again.
+_UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    batch_size: int = 1000  # outbox rows claimed at once
+    campaign_batch: int = 500  # events per CampaignTriggerWorkflow
+    lease_seconds: float = 30.0  # a claimed row is another dispatcher's after this
+    poll_seconds: float = 1.0  # look even without a notification this often
+    retry_seconds: float = 2.0  # rows Temporal did not take wait this long
+    max_delay_seconds: float = 300.0  # an event-triggered message later than this is dropped (recorded)
+    concurrency: int = 4  # batches handed over at once
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        client: Callable[[], Awaitable[Client]],
+        task_queue: str,
+        database_url: str,
+        settings: DispatchSettings | None = None,
+    ) -> None:
+        self._engine = engine
+        self._client = client
+        self._task_queue = task_queue
+        self._dsn = plain_dsn(database_url)
+        self.settings = settings or DispatchSettings()
+        self._wake = asyncio.Event()
+        self._gate = asyncio.Semaphore(self.settings.concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        listener = asyncio.create_task(self._listen())
+        try:
+            while True:
+                claimed = await self._claim_and_hand_over()
+                if claimed < self.settings.batch_size:
+                    # Drained: sleep until a notification or the next poll.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                    self._wake.clear()
+        finally:
+            listener.cancel()
+            for task in list(self._inflight):
+                task.cancel()
+            await asyncio.gather(listener, *self._inflight, return_exceptions=True)
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own, reconnecting after an outage."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=10)
+                await conn.add_listener(outbox.CHANNEL, lambda *_: self._wake.set())
+                self._wake.set()  # whatever arrived while not listening
+                while not conn.is_closed():
+                    await asyncio.sleep(5)
+                    await conn.execute("SELECT 1")  # notices a dead connection
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the poll covers for the listener while it is away
+                log.info("outbox listener reconnecting: %s", e)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1)
+            await asyncio.sleep(1)
+
+    async def _claim_and_hand_over(self) -> int:
+        try:
+            async with self._engine.begin() as conn:
+                rows = await outbox.claim(
+                    conn, limit=self.settings.batch_size, lease_seconds=self.settings.lease_seconds
+                )
+        except Exception as e:  # noqa: BLE001 - the database is away: try again at the next poll
+            log.warning("outbox claim failed: %s", e)
+            return 0
+        if rows:
+            await self._gate.acquire()
+            task = asyncio.create_task(self._hand_over(rows))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(rows)
+
+    async def drain(self) -> None:
+        """Hand over everything ready now and wait for it (tests, shutdown)."""
+        while await self._claim_and_hand_over():
+            pass
+        await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
+    async def _hand_over(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            done, failed = await self._start_all(rows)
+            async with self._engine.begin() as conn:
+                await outbox.done(conn, done)
+                await outbox.retry_later(conn, failed, after_seconds=self.settings.retry_seconds)
+        except Exception:  # noqa: BLE001 - the lease runs out and the rows are claimed again
+            log.exception("outbox hand-over failed")
+        finally:
+            self._gate.release()
+
+    async def _start_all(self, rows: list[dict[str, Any]]) -> tuple[list[int], list[int]]:
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            groups[(r["kind"], r["app_id"], r["target_id"])].append(r)
+        jobs: list[tuple[list[int], Awaitable[None]]] = []
+        for (kind, app_id, target), members in groups.items():
+            if kind == CAMPAIGN:
+                size = self.settings.campaign_batch
+                for i in range(0, len(members), size):
+                    chunk = members[i : i + size]
+                    jobs.append(([r["id"] for r in chunk], self._start_campaign(app_id, target, chunk)))
+            elif kind == JOURNEY:
+                jobs.extend(([r["id"]], self._start_participant(app_id, target, r)) for r in members)
+            elif kind == ENGAGEMENT:
+                jobs.append(([r["id"] for r in members], self._signal(app_id, members)))
+            else:  # written by a newer version: leave it for a dispatcher that knows it
+                log.warning("outbox rows of unknown kind %s left for another dispatcher", kind)
+        outcomes = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
+        done: list[int] = []
+        failed: list[int] = []
+        for (ids, _), outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.warning("%d outbox rows wait for Temporal: %s", len(ids), outcome)
+                failed.extend(ids)
+            else:
+                done.extend(ids)
+        return done, failed
+
+    async def _start_campaign(self, app_id: str, campaign_id: str, rows: list[dict[str, Any]]) -> None:
+        batch = TriggerBatch(
+            app_id,
+            campaign_id,
+            [TriggeredEvent(r["endpoint_id"], r["event_id"], r["event_time"].isoformat()) for r in rows],
+            max_delay_seconds=self.settings.max_delay_seconds,
+        )
+        client = await self._client()
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # handed over before: it runs already
+            await client.start_workflow(
+                CampaignTriggerWorkflow.run,
+                batch,
+                id=trigger_workflow_id(app_id, campaign_id, min(r["id"] for r in rows)),
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=True,
+            )
+
+    async def _start_participant(self, app_id: str, journey_id: str, row: dict[str, Any]) -> None:
+        who = ParticipantInput(
+            app_id, journey_id, row["endpoint_id"], f"event-{row['event_id']}", event_time=row["event_time"].isoformat()
+        )
+        client = await self._client()
+        options = participant_start_options(who, self._task_queue, searchable=await ensure_search_attributes(client))
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # the same event again
+            await client.start_workflow(JourneyParticipantWorkflow.run, who, request_eager_start=True, **options)
+
+    async def _signal(self, app_id: str, rows: list[dict[str, Any]]) -> None:
+        """Events of endpoints whose participants wait at a split, told to those participants."""
+        async with self._engine.connect() as conn:
+            waiting = await participants.listening(conn, app_id, sorted({r["endpoint_id"] for r in rows}))
+        if not waiting:
+            return
+        client = await self._client()
+        for listener in waiting:
+            for row in rows:
+                if row["endpoint_id"] != listener["endpoint_id"]:
+                    continue
+                if not listener["since"] <= row["event_time"] <= listener["until"]:
+                    continue
+                try:
+                    await client.get_workflow_handle(listener["workflow_id"]).signal(ENGAGEMENT_SIGNAL, row["event"])
+                except RPCError as e:
+                    if e.status in _UNREACHABLE:
+                        raise
+                    log.debug("participant %s moved on before the event: %s", listener["workflow_id"], e)
