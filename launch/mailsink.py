@@ -4,11 +4,16 @@ configured, and every message it accepts is saved as an .eml file to read."""
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every connection at INFO (its own start-up probe included), which would bury
+# `make run`'s output; warnings and errors still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class _SaveToFolder:

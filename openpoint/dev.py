@@ -226,11 +226,11 @@ OpenPoint is running.
   PostgreSQL              {redact(self.database_url)}
   Data directory          {self.data_dir}
 
-Providers (a local sink saves each message as a file; the README says how to use real ones):
-{providers}
-
   Access key id           {key_id}
   Secret access key       {secret}
+
+Providers (a local sink saves each message as a file; the README says how to use real ones):
+{providers}
 
 boto3:
 
@@ -261,6 +261,8 @@ def _while_stopping(signum: int, frame: FrameType | None) -> None:
 def main() -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The Twilio sink's status callbacks go out through httpx, which logs each request at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     stack = DevStack(get_settings())
     signal.signal(signal.SIGTERM, _raise_shutdown)
     signal.signal(signal.SIGHUP, _raise_shutdown)  # terminal closed

@@ -153,6 +153,33 @@ def test_sms_lands_in_a_file_and_its_delivery_report_is_an_event(
     assert _events(database_url, project).count("_SMS.SUCCESS") == 1
 
 
+def test_email_lands_in_an_eml_file(client: Any, dev: DevStack, project: str) -> None:
+    identity = "arn:aws:ses:us-east-1:000000000000:identity/example.com"
+    client.update_email_channel(
+        ApplicationId=project,
+        EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": identity, "Enabled": True},
+    )
+    to = f"{secrets.token_hex(4)}@example.com"
+    message = {"EmailMessage": {"SimpleEmail": {"Subject": {"Data": "Hi"}, "TextPart": {"Data": "Hello there"}}}}
+    _send(client, project, to, "EMAIL", message)
+    _wait_for("an .eml file", lambda: [p for p in (dev.data_dir / "mail").glob("*.eml") if to in p.read_text()])
+
+
+def test_twilio_sink_answers_a_repeated_create_once(dev: DevStack) -> None:
+    assert dev.sinks is not None and dev.sinks.twilio is not None
+    sid = "AC" + "5" * 32
+    url = f"{dev.sinks.twilio.url}/2010-04-01/Accounts/{sid}/Messages.json"
+    to = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
+    form = {"To": to, "From": "+15005550006", "Body": "once"}
+    headers = {"I-Twilio-Idempotency-Token": secrets.token_hex(8)}
+    first = httpx.post(url, data=form, headers=headers, auth=(sid, "token"))
+    again = httpx.post(url, data=form, headers=headers, auth=(sid, "token"))
+    assert first.status_code == again.status_code == 201
+    assert first.json()["sid"] == again.json()["sid"]
+    assert [m["sid"] for m in _files(dev.data_dir / "sms") if m["to"] == to] == [first.json()["sid"]]
+    assert httpx.post(url, data=form, auth=("AC" + "6" * 32, "token")).status_code == 401  # not its account
+
+
 def test_voice_lands_in_a_file_and_reports_success(client: Any, dev: DevStack, project: str, database_url: str) -> None:
     client.update_voice_channel(ApplicationId=project, VoiceChannelRequest={"Enabled": True})
     phone = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
