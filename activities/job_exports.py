@@ -5,7 +5,8 @@ endpoints under `{S3UrlPrefix}/{job id}/`.
 Endpoints are read a page at a time in id order and streamed through gzip into a local file,
 so memory stays flat whatever the size. A file is published whole (rename, or one S3 upload)
 and then recorded in the job row with the last endpoint id it holds; a retried export resumes
-after that id and overwrites any file it had not recorded.
+after that id and overwrites any file it had not recorded. An export that fails removes the
+files it published before it is marked FAILED.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from typing import Any
 import orjson
 from temporalio import activity
 
-from activities.job_sources import Location, SourceError, publish, staging_dir
+from activities.job_sources import Location, SourceError, parse_location, publish, staging_dir, unpublish
 from activities.jobs import JobResources, job_failed, load_job
 from api.codec import iso, prune
-from openpoint.errors import NotFound
+from openpoint.errors import BadRequest, NotFound
 from rules.endpoints import endpoint_response
 from store import jobs as jobs_store
 from workflows.jobs import EXPORT_ENDPOINTS, FINISH_EXPORT, JobFinish, JobInput, JobOutput
 
 PAGE = 1000
 FILE_ENDPOINTS = 100_000
+CLEANUP_ATTEMPTS = 5  # tries at removing a failed export's files before failing without
 
 
 class ExportActivities:
@@ -123,10 +125,38 @@ class ExportActivities:
     @activity.defn(name=FINISH_EXPORT)
     async def finish_export(self, finish: JobFinish) -> JobOutput:
         status = jobs_store.FAILED if finish.failure else jobs_store.COMPLETED
+        failure = finish.failure
+        if failure:
+            failure = await self._remove_files(finish, failure)
         async with self.r.engine.begin() as conn:
             try:
-                await jobs_store.finish(conn, finish.app_id, finish.job_id, status=status, failure=finish.failure)
+                await jobs_store.finish(conn, finish.app_id, finish.job_id, status=status, failure=failure)
                 row = await jobs_store.load(conn, finish.app_id, finish.job_id)
             except jobs_store.JobGone:
                 return JobOutput(jobs_store.FAILED)
         return JobOutput(row["status"])
+
+    async def _remove_files(self, finish: JobFinish, failure: str) -> str:
+        """A failed export leaves no files behind: a reader of the prefix must not take the
+        files it did write for the whole export. They go before the job is marked FAILED. If
+        they cannot be removed (the store is down), the activity is retried a few times; after
+        that the job fails all the same and its failure names what was left."""
+        try:
+            async with self.r.engine.connect() as conn:
+                row = await jobs_store.load(conn, finish.app_id, finish.job_id)
+        except jobs_store.JobGone:
+            return failure
+        if row["status"] in (jobs_store.COMPLETED, jobs_store.FAILED):
+            return failure  # already recorded (a retried activity): nothing to redo
+        try:
+            loc = parse_location(row["definition"]["S3UrlPrefix"], "S3UrlPrefix", self.r.root, export=True)
+        except BadRequest:
+            return failure  # the prefix itself was refused: nothing was written
+        try:
+            await asyncio.to_thread(unpublish, loc, finish.job_id, self.r.root, self.r.s3_for(loc))
+        except (SourceError, OSError) as e:
+            if activity.info().attempt < CLEANUP_ATTEMPTS:
+                raise
+            return f"{failure} (files written under {loc.url.rstrip('/')}/{finish.job_id}/ could not be removed: {e})"
+        return failure
+

@@ -13,9 +13,11 @@ through the same check), and proxies from the environment are not used.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -36,6 +38,7 @@ from rules.networks import Networks, Refused, pick
 EXTENSIONS = {"CSV": (".csv",), "JSON": (".json", ".jsonl", ".ndjson")}
 MAX_FILES = 1000  # keeps one job's workflow history small; more files than this is refused
 READ_BUFFER = 256 * 1024
+_EXPORT_FILE = re.compile(r"^\d{5,}\.gz$")  # the files an export publishes: 00001.gz, ...
 
 
 class SourceError(Exception):
@@ -62,6 +65,7 @@ class S3Client(Protocol):
     def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]: ...
     def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
     def upload_file(self, filename: str, bucket: str, key: str) -> None: ...
+    def delete_object(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 def parse_location(url: str, field: str, root: Path | None, *, export: bool = False) -> Location:
@@ -332,6 +336,45 @@ def publish(loc: Location, name: str, local: Path, root: Path | None, s3: S3Clie
     except S3UploadFailedError as e:
         raise SourceError(f"s3://{loc.bucket}/{key} cannot be written: {e}") from None
     return f"s3://{loc.bucket}/{key}"
+
+
+def unpublish(loc: Location, folder: str, root: Path | None, s3: S3Client | None) -> list[str]:
+    """Remove what an export wrote under `{prefix}/{folder}/`: its numbered files (`00001.gz`,
+    ...) and, for file://, the staging files a killed worker left; the folder goes too when
+    nothing else is in it. Returns the URLs removed. Files of other names are left alone."""
+    removed: list[str] = []
+    if loc.scheme == "file":
+        assert root is not None
+        top = inside_root(os.path.join(loc.path, folder), root, "S3UrlPrefix")
+        if not top.is_dir():
+            return removed
+        for entry in sorted(top.iterdir()):
+            if entry.is_file() and (_EXPORT_FILE.match(entry.name) or entry.name.endswith(".partial")):
+                entry.unlink(missing_ok=True)
+                removed.append(entry.as_uri())
+        with contextlib.suppress(OSError):  # not empty: someone else's files stay
+            top.rmdir()
+        return removed
+    from botocore.exceptions import ClientError
+
+    assert s3 is not None
+    prefix = f"{loc.key.rstrip('/')}/{folder}/" if loc.key.rstrip("/") else f"{folder}/"
+    try:
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"Bucket": loc.bucket, "Prefix": prefix}
+            if token:
+                args["ContinuationToken"] = token
+            page = s3.list_objects_v2(**args)
+            for obj in page.get("Contents", []):
+                if _EXPORT_FILE.match(obj["Key"][len(prefix) :]):
+                    s3.delete_object(Bucket=loc.bucket, Key=obj["Key"])
+                    removed.append(f"s3://{loc.bucket}/{obj['Key']}")
+            token = page.get("NextContinuationToken")
+            if not token:
+                return removed
+    except ClientError as e:
+        raise SourceError(f"s3://{loc.bucket}/{prefix} cannot be cleaned up: {_s3_error(e)}") from None
 
 
 def staging_dir(loc: Location, root: Path | None, folder: str) -> Path:

@@ -41,6 +41,14 @@ class JobGone(Exception):
     """The job row is gone (its project was deleted): there is nothing left to record."""
 
 
+async def count_active(conn: AsyncConnection, app_id: str, job_type: str) -> int:
+    """Jobs of the project still to finish (CREATED or PROCESSING)."""
+    stmt = select(func.count()).where(
+        jobs.c.app_id == app_id, jobs.c.job_type == job_type, jobs.c.status.in_((CREATED, PROCESSING))
+    )
+    return int(await conn.scalar(stmt) or 0)
+
+
 async def create(
     conn: AsyncConnection,
     *,

@@ -18,7 +18,7 @@ from activities.job_sources import parse_location
 from api.codec import iso
 from api.operations import Call, pinpoint
 from api.paging import created_after, next_created_token, page_size
-from openpoint.errors import BadRequest, InternalServerError, NotFound
+from openpoint.errors import BadRequest, InternalServerError, NotFound, TooManyRequests
 from store import apps as apps_store
 from store import jobs as store
 from store import segments as segments_store
@@ -40,6 +40,12 @@ MEMBERS = {
     ),
     EXPORT: ("RoleArn", "S3UrlPrefix", "SegmentId", "SegmentVersion"),
 }
+# PINPOINT.md §7: 10 active import jobs per account, applied per project as the other account
+# quotas are. Past it: TooManyRequestsException, because the limit is on concurrency and frees
+# itself as jobs finish, so the same request succeeds later unchanged; botocore's retry modes
+# treat that code as throttling and retry it with backoff. BadRequest would say the request is
+# wrong, which it is not.
+MAX_ACTIVE_IMPORT_JOBS = 10
 WORKFLOWS: dict[str, Callable[[Any, JobInput], Awaitable[JobOutput]]] = {
     IMPORT: ImportJobWorkflow.run,
     EXPORT: ExportJobWorkflow.run,
@@ -99,7 +105,13 @@ async def create_import_job(call: Call) -> dict[str, Any]:
         )
     definition = {k: body[k] for k in MEMBERS[IMPORT] if k in body}
     async with call.ctx.engine.begin() as conn:
-        await apps_store.get(conn, call.app_id)
+        # The project's row serialises creates, so two cannot both take the last place.
+        await apps_store.get(conn, call.app_id, lock=True)
+        if await store.count_active(conn, call.app_id, IMPORT) >= MAX_ACTIVE_IMPORT_JOBS:
+            raise TooManyRequests(
+                f"Too many active import jobs: a project runs at most {MAX_ACTIVE_IMPORT_JOBS} import jobs at a time;"
+                " retry when one has completed or failed."
+            )
         if segment_id:
             segment = await segments_store.get(conn, call.app_id, segment_id)
             if segment["segment_type"] != "IMPORT":

@@ -25,7 +25,13 @@ class _Source(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)  # type: ignore[attr-defined]
-        redirects = {"/to-http": "http://127.0.0.1:9/data.csv", "/to-https": "/data.csv"}
+        port = self.server.server_address[1]
+        redirects = {
+            "/to-http": "http://127.0.0.1:9/data.csv",
+            "/to-https": "/data.csv",
+            "/to-metadata": "https://169.254.169.254/latest/meta-data/",
+            "/to-other-loopback": f"https://127.0.0.2:{port}/data.csv",
+        }
         if self.path in redirects:
             self.send_response(302)
             self.send_header("Location", redirects[self.path])
@@ -95,3 +101,23 @@ def test_a_redirect_away_from_https_is_refused(source: Source, trust: ssl.SSLCon
     with pytest.raises(SourceError, match="HTTP 302 redirect to a URL that is not https:// refused"):
         read(f"{source.url}/to-http", trust, LOOPBACK)
     assert source.paths == ["/to-http"]
+
+
+def test_a_redirect_to_a_private_address_is_refused(source: Source, trust: ssl.SSLContext) -> None:
+    """Every hop is checked: an allowed source cannot bounce the worker to the metadata service."""
+    with pytest.raises(SourceError, match=r"refused: 169\.254\.169\.254 is in a private network \(link-local\)"):
+        read(f"{source.url}/to-metadata", trust, LOOPBACK)
+    assert source.paths == ["/to-metadata"]
+
+
+def test_a_redirect_leaving_the_allowed_network_is_refused(source: Source, trust: ssl.SSLContext) -> None:
+    with pytest.raises(SourceError, match=r"refused: 127\.0\.0\.2 is in a private network \(loopback\)"):
+        read(f"{source.url}/to-other-loopback", trust, parse_networks("127.0.0.1/32"))
+    assert source.paths == ["/to-other-loopback"]
+
+
+def test_a_host_name_is_judged_by_the_addresses_it_resolves_to(source: Source, trust: ssl.SSLContext) -> None:
+    port = source.url.rsplit(":", 1)[1]
+    with pytest.raises(SourceError, match="is in a private network \\(loopback\\)"):
+        read(f"https://localhost:{port}/data.csv", trust)
+    assert source.paths == []

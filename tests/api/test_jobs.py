@@ -759,3 +759,89 @@ class TestRestart:
         assert members(stack, app_id, segment_id) == set(expected)
         [seg] = segment_rows(stack, app_id, segment_id)
         assert seg["version"] == 1 and orjson.loads(seg["import_definition"])["Size"] == rows
+
+
+# -- quotas and failed exports ----------------------------------------------------------------
+
+
+class TestActiveImportQuota:
+    def test_an_eleventh_active_import_is_throttled_until_one_finishes(
+        self, pinpoint: Any, stack: Stack, app_id: str, file_root: Path
+    ) -> None:
+        # Ten jobs still running (as rows: real ones would finish before the test got going).
+        for i in range(10):
+            stack.sql(
+                "INSERT INTO jobs (app_id, id, job_type, status, definition) VALUES ($1, $2, 'IMPORT', $3, '{}')",
+                app_id,
+                f"busy{i}",
+                "CREATED" if i % 2 else "PROCESSING",
+            )
+        stack.sql(  # finished jobs and exports do not count
+            "INSERT INTO jobs (app_id, id, job_type, status, definition) VALUES"
+            " ($1, 'old', 'IMPORT', 'COMPLETED', '{}'), ($1, 'exp', 'EXPORT', 'PROCESSING', '{}')",
+            app_id,
+        )
+        src = write(folder(file_root), "q.csv", csv_rows(3, prefix="q"))
+        with pytest.raises(pinpoint.exceptions.TooManyRequestsException) as e:
+            start_import(pinpoint, app_id, src.as_uri())
+        assert "at most 10 import jobs" in e.value.response["Error"]["Message"]
+        assert stack.sql("SELECT count(*) AS n FROM jobs WHERE app_id = $1", app_id)[0]["n"] == 12  # nothing written
+
+        stack.sql("UPDATE jobs SET status = 'FAILED' WHERE app_id = $1 AND id = 'busy3'", app_id)
+        job = wait_import(pinpoint, app_id, start_import(pinpoint, app_id, src.as_uri())["Id"])
+        assert job["JobStatus"] == "COMPLETED", job
+
+
+class TestFailedExport:
+    def test_a_failed_export_removes_the_files_it_wrote(
+        self, pinpoint: Any, app_id: str, file_root: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seed(pinpoint, app_id, 5)
+        monkeypatch.setattr(job_exports, "FILE_ENDPOINTS", 2)
+        monkeypatch.setattr(job_exports, "PAGE", 2)
+        published: list[str] = []
+        real_publish = job_exports.publish
+
+        def publish_then_fail(*args: Any) -> str:
+            # Files 1 and 2 are published; the store refuses file 3 (a full disk, a revoked key).
+            if len(published) == 2:
+                raise job_exports.SourceError("the store refused the third file")
+            published.append(real_publish(*args))
+            return published[-1]
+
+        monkeypatch.setattr(job_exports, "publish", publish_then_fail)
+        out = folder(file_root)
+        (out / "keep.txt").write_text("not the export's")  # someone else's file beside the export
+        resp = pinpoint.create_export_job(
+            ApplicationId=app_id, ExportJobRequest={"RoleArn": ROLE, "S3UrlPrefix": out.as_uri()}
+        )
+        job = wait_export(pinpoint, app_id, resp["ExportJobResponse"]["Id"])
+        assert job["JobStatus"] == "FAILED" and job["Failures"] == ["the store refused the third file"], job
+        assert len(published) == 2
+        assert not (out / job["Id"]).exists()  # the two files, the staging files and their folder
+        assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+    def test_a_failed_s3_export_removes_its_objects(
+        self, pinpoint: Any, app_id: str, s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seed(pinpoint, app_id, 3)
+        monkeypatch.setattr(job_exports, "FILE_ENDPOINTS", 1)
+        monkeypatch.setattr(job_exports, "PAGE", 1)
+        calls: list[int] = []
+        real_publish = job_exports.publish
+
+        def publish_then_fail(*args: Any) -> str:
+            calls.append(1)
+            if len(calls) == 3:
+                raise job_exports.SourceError("the bucket refused the third file")
+            return real_publish(*args)
+
+        monkeypatch.setattr(job_exports, "publish", publish_then_fail)
+        s3.put_object(Bucket=bucket, Key="out/other.txt", Body=b"stays")
+        resp = pinpoint.create_export_job(
+            ApplicationId=app_id, ExportJobRequest={"RoleArn": ROLE, "S3UrlPrefix": f"s3://{bucket}/out/"}
+        )
+        job = wait_export(pinpoint, app_id, resp["ExportJobResponse"]["Id"])
+        assert job["JobStatus"] == "FAILED", job
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("Contents", [])]
+        assert keys == ["out/other.txt"]
