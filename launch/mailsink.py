@@ -11,6 +11,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from launch.server import HOST, SinkError
+from openpoint.embedded import port_is_free
+
 # aiosmtpd logs every connection at INFO (its own start-up probe included), which would bury
 # `make run`'s output; warnings and errors still show.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -32,14 +35,21 @@ class MailSink:
     def __init__(self, folder: Path, port: int) -> None:
         self.folder = folder
         self.port = port
-        self._controller = Controller(_SaveToFolder(folder), hostname="127.0.0.1", port=port)
+        self._controller = Controller(_SaveToFolder(folder), hostname=HOST, port=port)
+        self._started = False
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"smtp://{HOST}:{self.port}"
 
     def start(self) -> None:
+        # Checked first: aiosmtpd reports a taken port as a bare OSError from its thread.
+        if not port_is_free(self.port, HOST):
+            raise SinkError(f"the SMTP sink cannot listen on {HOST}:{self.port}: the port is in use")
         self._controller.start()
+        self._started = True
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._started:
+            self._controller.stop()
+            self._started = False

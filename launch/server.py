@@ -91,6 +91,8 @@ class SinkServer:
         return self
 
     def stop(self) -> None:
+        if self._thread.ident is None:  # never started (an earlier sink failed): nothing to stop
+            return
         if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout=10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ import pytest
 from botocore.config import Config
 
 from launch.push_sinks import DEV_KEY_ID, DEV_TEAM_ID
+from launch.server import SinkError
 from launch.sinks import LocalSinks, SinkPorts
 from openpoint.dev import DevStack
 from openpoint.embedded import free_port
@@ -303,3 +305,19 @@ def test_configured_providers_get_no_sink(tmp_path: Path) -> None:
     )
     # The webhook sink is a receiver, there whatever is configured; only its address is added.
     assert env["OPENPOINT_WEBHOOK_ALLOWED_NETWORKS"] == "10.0.0.0/8,127.0.0.1/32"
+
+
+@pytest.mark.parametrize(("taken_by", "name"), [("smtp", "SMTP"), ("fcm", "FCM")])
+def test_a_taken_port_is_a_clear_error_and_stop_is_safe(tmp_path: Path, taken_by: str, name: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = SinkPorts(*(port if field == taken_by else free_port() for field in SinkPorts.__dataclass_fields__))
+        sinks = LocalSinks(tmp_path, {}, webhook_secret="s", ports=ports)
+        with pytest.raises(SinkError, match=f"{name} sink cannot listen on 127.0.0.1:{port}"):
+            sinks.start()
+        sinks.stop()  # the sinks started before it stop; the others never started
+    assert sinks.webhook is None
+    if sinks.twilio is not None:
+        assert not sinks.twilio._thread.is_alive()
