@@ -4,11 +4,70 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from openpoint.settings import get_settings
+from openpoint.settings import Settings, get_settings
+
+
+class CliError(Exception):
+    """Printed without a traceback; the command exits 2."""
+
+
+def _postmaster_port(data_dir: Path) -> int | None:
+    """The port of the PostgreSQL server running on `data_dir`, from its postmaster.pid (line
+    1 the pid, line 4 the port), or None when none runs there (no file, a stale one, no answer)."""
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        pass  # alive, as another user (the embedded server runs as its own user under root)
+    except OSError:
+        return None
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return None
+    return port
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The database a command works on: DATABASE_URL when set; otherwise the development database
+    `make run` keeps in `{data_dir}/postgres` (database `postgres`, as `make run` uses it) —
+    the running server if `make run` is up, else that server started for the command alone and
+    stopped after it."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    data = Path(settings.data_dir).absolute() / "postgres"
+    if not (data / "PG_VERSION").exists():
+        raise CliError(
+            f"DATABASE_URL is not set and {data} holds no development database:"
+            " run `make run` once (from the project folder), or set DATABASE_URL"
+        )
+    port = _postmaster_port(data)
+    if port is not None:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        return
+    from openpoint.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(data)  # a free port: 5433 may belong to something else now
+    print(f"starting the development PostgreSQL in {data} for this command ...", file=sys.stderr, flush=True)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def _api() -> int:
@@ -43,11 +102,8 @@ def _worker() -> int:
 def _migrate() -> int:
     from store.migrate import upgrade
 
-    settings = get_settings()
-    if not settings.database_url:
-        print("DATABASE_URL is not set", file=sys.stderr)
-        return 2
-    upgrade(settings.database_url)
+    with database_url(get_settings()) as url:
+        upgrade(url)
     return 0
 
 
@@ -65,14 +121,15 @@ def _keys_create(projects: list[str] | None, description: str) -> int:
     settings = get_settings()
     key_id, secret = new_key_pair()
 
-    async def save() -> None:
-        engine = make_engine(settings.database_url, pool_size=1)
+    async def save(url: str) -> None:
+        engine = make_engine(url, pool_size=1)
         try:
             await store_key(engine, vault_from(settings), key_id, secret, description=description, project_ids=projects)
         finally:
             await engine.dispose()
 
-    asyncio.run(save())
+    with database_url(settings) as url:
+        asyncio.run(save(url))
     print(f"aws_access_key_id = {key_id}\naws_secret_access_key = {secret}")
     return 0
 
@@ -112,8 +169,8 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
             return 2
     settings = get_settings()
 
-    async def save() -> bool:
-        engine = make_engine(settings.database_url, pool_size=1)
+    async def save(url: str) -> bool:
+        engine = make_engine(url, pool_size=1)
         try:
             async with engine.begin() as conn:
                 row = await channels_store.get(conn, project, channel)
@@ -132,7 +189,9 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
         finally:
             await engine.dispose()
 
-    if not asyncio.run(save()):
+    with database_url(settings) as url:
+        stored = asyncio.run(save(url))
+    if not stored:
         print(f"project {project} has no {channel} channel yet: create it with Update*Channel first", file=sys.stderr)
         return 1
     print(f"stored {', '.join(given)} for the {channel} channel of {project}")
@@ -169,13 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("webhook-secret", help="print the secret custom-channel webhooks are signed with")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.command == "keys":
-        return _keys_create(args.project, args.description)
-    if args.command == "channels":
-        return _channel_credentials(args.project, args.channel, args.values)
-    if args.command == "webhook-secret":
-        return _webhook_secret()
-    return {"api": _api, "worker": _worker, "migrate": _migrate, "dev": _dev}[args.command]()
+    try:
+        if args.command == "keys":
+            return _keys_create(args.project, args.description)
+        if args.command == "channels":
+            return _channel_credentials(args.project, args.channel, args.values)
+        if args.command == "webhook-secret":
+            return _webhook_secret()
+        return {"api": _api, "worker": _worker, "migrate": _migrate, "dev": _dev}[args.command]()
+    except CliError as e:
+        print(f"openpoint {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

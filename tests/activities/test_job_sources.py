@@ -25,7 +25,7 @@ class _Source(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)  # type: ignore[attr-defined]
-        port = self.server.server_address[1]
+        port = self.server.server_address[1]  # type: ignore[index]
         redirects = {
             "/to-http": "http://127.0.0.1:9/data.csv",
             "/to-https": "/data.csv",

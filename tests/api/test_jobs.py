@@ -22,8 +22,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import activities.job_exports as job_exports
+from activities import job_sources
 from activities.job_rows import generated_id
-from activities.job_sources import parse_location
+from activities.job_sources import SourceError, parse_location
 from openpoint.errors import BadRequest
 from tests.stack import Stack
 
@@ -800,12 +801,12 @@ class TestFailedExport:
         monkeypatch.setattr(job_exports, "FILE_ENDPOINTS", 2)
         monkeypatch.setattr(job_exports, "PAGE", 2)
         published: list[str] = []
-        real_publish = job_exports.publish
+        real_publish = job_sources.publish
 
         def publish_then_fail(*args: Any) -> str:
             # Files 1 and 2 are published; the store refuses file 3 (a full disk, a revoked key).
             if len(published) == 2:
-                raise job_exports.SourceError("the store refused the third file")
+                raise SourceError("the store refused the third file")
             published.append(real_publish(*args))
             return published[-1]
 
@@ -828,12 +829,12 @@ class TestFailedExport:
         monkeypatch.setattr(job_exports, "FILE_ENDPOINTS", 1)
         monkeypatch.setattr(job_exports, "PAGE", 1)
         calls: list[int] = []
-        real_publish = job_exports.publish
+        real_publish = job_sources.publish
 
         def publish_then_fail(*args: Any) -> str:
             calls.append(1)
             if len(calls) == 3:
-                raise job_exports.SourceError("the bucket refused the third file")
+                raise SourceError("the bucket refused the third file")
             return real_publish(*args)
 
         monkeypatch.setattr(job_exports, "publish", publish_then_fail)
