@@ -159,4 +159,3 @@ class ExportActivities:
                 raise
             return f"{failure} (files written under {loc.url.rstrip('/')}/{finish.job_id}/ could not be removed: {e})"
         return failure
-

@@ -41,10 +41,7 @@ async def pending(conn: AsyncConnection) -> list[str]:
 def _batch_delete(table: str) -> str:
     # `ctid = ANY(ARRAY(...))` is a TID scan: the batch is found through the app_id index and
     # deleted by physical address, never by a scan of the whole table.
-    return (
-        f'DELETE FROM "{table}" WHERE ctid = ANY(ARRAY('
-        f'SELECT ctid FROM "{table}" WHERE app_id = :a LIMIT {BATCH}))'
-    )
+    return f'DELETE FROM "{table}" WHERE ctid = ANY(ARRAY(SELECT ctid FROM "{table}" WHERE app_id = :a LIMIT {BATCH}))'
 
 
 async def purge_some(engine: AsyncEngine, app_id: str, budget: int) -> int:

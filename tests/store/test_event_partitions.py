@@ -10,13 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 from alembic import command
+from sqlalchemy import text
 
 from openpoint.embedded import EmbeddedPostgres
 from store import events as events_store
 from store.db import make_engine, plain_dsn
 from store.migrate import alembic_config, upgrade
 
-PARTS = "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
+PARTS = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
+)
 
 
 @pytest.fixture
@@ -81,8 +84,6 @@ async def test_retention_drops_whole_partitions_received_long_ago(fresh_db: str)
     engine = make_engine(fresh_db, pool_size=1)
     try:
         async with engine.begin() as conn:
-            from sqlalchemy import text
-
             today = await conn.scalar(text("SELECT (now() AT TIME ZONE 'UTC')::date"))
             # The carried-over partition is empty here; old day partitions take its place.
             await conn.execute(text(f'DROP TABLE "events_r_before_{today:%Y%m%d}"'))
