@@ -167,7 +167,7 @@ class Platform:
         engine = make_engine(self.dsn, pool_size=1)
         await store_key(engine, Vault(base64.b64decode(self.master)), *self.key)
         await engine.dispose()
-        self.port, self.sink_port = free_port(), free_port()
+        self.port, self.sink_port = free_port(), self.sink_port or free_port()
         self.sink_url = f"https://127.0.0.1:{self.sink_port}"
         env = {
             **os.environ,

@@ -192,6 +192,9 @@ async def steady(platform: Platform, app_id: str, arrivals: Arrivals, indexes: l
         print(f"steady: only {len(latencies)} messages arrived")
         return
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    logged = await delivery_log_times(platform, list(answered))
+    to_log = [logged[r] - t for r, t in answered.items() if r in logged]
+    log_cuts = statistics.quantiles(to_log, n=100, method="inclusive") if len(to_log) > 1 else [float("nan")] * 99
     print(
         f"steady {rate:.0f} events/s for {len(indexes) / rate:.0f}s: {len(indexes):,} events,"
         f" {failed} PutEvents failed, {len(answered) - len(latencies)} messages missing"
@@ -200,7 +203,26 @@ async def steady(platform: Platform, app_id: str, arrivals: Arrivals, indexes: l
         f"  PutEvents answer → message at the sink: p50 {cuts[49] * 1000:,.0f} ms, p95 {cuts[94] * 1000:,.0f} ms,"
         f" p99 {cuts[98] * 1000:,.0f} ms, max {max(latencies) * 1000:,.0f} ms"
     )
+    print(
+        f"  of which PutEvents answer → delivery logged by the worker: p50 {log_cuts[49] * 1000:,.0f} ms,"
+        f" p99 {log_cuts[98] * 1000:,.0f} ms"
+    )
     print(f"  CPU: {cpu_line(before, after, span)}")
+
+
+async def delivery_log_times(platform: Platform, addresses: list[str]) -> dict[str, float]:
+    """When the worker logged each address's message, just before handing it to the sink."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain_dsn(platform.dsn))
+    try:
+        rows = await conn.fetch(
+            "SELECT address, extract(epoch FROM created_at) AS at FROM deliveries WHERE address = ANY($1::text[])",
+            addresses,
+        )
+    finally:
+        await conn.close()
+    return {r["address"]: float(r["at"]) for r in rows}
 
 
 async def burst(platform: Platform, app_id: str, arrivals: Arrivals, indexes: list[int]) -> float:
@@ -277,8 +299,9 @@ async def main() -> None:
         Path(tempfile.mkdtemp(prefix="openpoint-bench-triggers-")),
         SEND_CONCURRENCY,
         extra_env={"OPENPOINT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}"},
-        sink_argv=lambda port, cert, key: [__file__, "sink", str(smtp_port)],
+        sink_argv=lambda port, cert, key: [__file__, "sink", str(port)],
     )
+    platform.sink_port = smtp_port
     try:
         await start(platform, smtp_port)
         arrivals = Arrivals(platform)
