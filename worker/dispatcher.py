@@ -54,7 +54,7 @@ class DispatchSettings:
     campaign_batch: int = 500  # events per CampaignTriggerWorkflow
     lease_seconds: float = 30.0  # a claimed row is another dispatcher's after this
     poll_seconds: float = 1.0  # look even without a notification this often
-    retry_seconds: float = 2.0  # rows Temporal did not take wait this long
+    retry_seconds: float = 2.0  # rows Temporal did not take wait this long, times their attempts (≤ 60 s)
     max_delay_seconds: float = 300.0  # an event-triggered message later than this is dropped (recorded)
     concurrency: int = 4  # batches handed over at once
 
@@ -140,9 +140,15 @@ class Dispatcher:
     async def _hand_over(self, rows: list[dict[str, Any]]) -> None:
         try:
             done, failed = await self._start_all(rows)
+            # Backoff grows with the attempts, so a row Temporal keeps refusing costs little.
+            attempts = {r["id"]: r["attempts"] for r in rows}
+            waits: dict[float, list[int]] = defaultdict(list)
+            for row_id in failed:
+                waits[min(self.settings.retry_seconds * attempts[row_id], 60.0)].append(row_id)
             async with self._engine.begin() as conn:
                 await outbox.done(conn, done)
-                await outbox.retry_later(conn, failed, after_seconds=self.settings.retry_seconds)
+                for seconds, ids in waits.items():
+                    await outbox.retry_later(conn, ids, after_seconds=seconds)
         except Exception:  # noqa: BLE001 - the lease runs out and the rows are claimed again
             log.exception("outbox hand-over failed")
         finally:
