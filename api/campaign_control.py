@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from activities.campaigns import own_schedules
 from api.context import Context
-from openpoint.errors import InternalServerError
+from api.outages import engine_error
 from store import campaigns as campaigns_store
 from workflows.campaign import REFRESH, CampaignInput, CampaignWorkflow, workflow_id
 
@@ -40,7 +40,7 @@ async def start(ctx: Context, app_id: str, campaign_id: str) -> None:
                 start_signal=REFRESH,
             )
     except RPCError as e:
-        raise InternalServerError(f"The campaign could not be scheduled: {e}") from None
+        raise engine_error(e, "The campaign could not be scheduled") from None
 
 
 async def stop(ctx: Context, app_id: str, campaign_id: str) -> None:

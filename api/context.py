@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.service import RetryConfig
 
 from openpoint.errors import EngineUnavailable
 from openpoint.keys import KeyStore
@@ -36,7 +37,13 @@ class Context:
                 if self._temporal is None:
                     try:
                         self._temporal = await Client.connect(
-                            self.settings.temporal_address, namespace=self.settings.temporal_namespace
+                            self.settings.temporal_address,
+                            namespace=self.settings.temporal_namespace,
+                            # A call Temporal does not take is retried this long (the default is
+                            # 10 s), then the caller gets the retryable EngineUnavailable.
+                            retry_config=RetryConfig(
+                                max_elapsed_time_millis=int(self.settings.temporal_retry_seconds * 1000)
+                            ),
                         )
                     except RuntimeError as e:  # "Failed client connect: ..." (refused, unreachable)
                         raise EngineUnavailable() from e

@@ -9,12 +9,14 @@ from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.operations import Call
-from openpoint.errors import InternalServerError
+from api.outages import engine_error
 from workflows.direct_send import DirectSendWorkflow
 from workflows.shared import DeliveryResult, DirectSendInput
 
 
 async def run_direct_send(call: Call, workflow_id: str, request: DirectSendInput) -> list[DeliveryResult]:
+    """A workflow started while no worker polls waits in Temporal and completes once one does
+    (within the execution timeout); Temporal itself being down answers EngineUnavailable."""
     try:
         client = await call.ctx.temporal()
         output = await client.execute_workflow(
@@ -24,6 +26,6 @@ async def run_direct_send(call: Call, workflow_id: str, request: DirectSendInput
             task_queue=call.ctx.settings.task_queue,
             execution_timeout=timedelta(minutes=5),
         )
-    except (WorkflowFailureError, RPCError, RuntimeError, OSError) as e:
-        raise InternalServerError(f"The message could not be sent: {e}") from None
+    except (WorkflowFailureError, RPCError) as e:
+        raise engine_error(e, "The message could not be sent") from None
     return output.results

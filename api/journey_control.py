@@ -15,7 +15,8 @@ from temporalio.service import RPCError
 
 from api.codec import iso
 from api.context import Context
-from openpoint.errors import BadRequest, InternalServerError, NotFound
+from api.outages import engine_error
+from openpoint.errors import BadRequest, NotFound
 from store import endpoints as endpoints_store
 from store import journey_participants as participants
 from store import journeys as journeys_store
@@ -49,7 +50,7 @@ async def _signal_with_start(ctx: Context, app_id: str, journey_id: str, signal:
             start_signal=signal,
         )
     except RPCError as e:
-        raise InternalServerError(f"The journey could not be scheduled: {e}") from None
+        raise engine_error(e, "The journey could not be scheduled") from None
 
 
 _REFRESHING_ON = text(
@@ -220,5 +221,5 @@ async def _start_participant(ctx: Context, who: ParticipantInput) -> str:
     except WorkflowAlreadyStartedError:
         pass  # the same entry again: it is running already
     except RPCError as e:
-        raise InternalServerError(f"The participant could not be started: {e}") from None
+        raise engine_error(e, "The participant could not be started") from None
     return str(options["id"])

@@ -12,12 +12,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import Context
 from api.operations import new_request_id, not_implemented_router
+from api.outages import outage_of
 from api.routes import ROUTERS
 from openpoint.errors import InternalServerError, MethodNotAllowed, NotFound, PinpointError
 from openpoint.keys import KeyStore
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import vault_from
-from store.db import make_engine
+from store.db import DbTimeouts, make_engine
 
 log = logging.getLogger("openpoint.api")
 
@@ -37,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = make_engine(
+            settings.database_url, pool_size=settings.db_pool_size, timeouts=DbTimeouts.for_gateway(settings)
+        )
         vault = vault_from(settings)
         ctx = Context(settings=settings, engine=engine, vault=vault, keys=KeyStore(engine, vault))
         app.state.ctx = ctx
@@ -70,6 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        # PostgreSQL or Temporal unavailable: a retryable 503 (see openpoint.errors.Unavailable),
+        # whatever handler met it. Everything else is a bug, answered as one.
+        outage = outage_of(exc)
+        if outage is not None:
+            log.warning("%s %s: %s (%r)", request.method, request.url.path, outage.message, exc)
+            return error_response(request, outage)
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         return error_response(request, InternalServerError("Internal server error."))
 

@@ -47,3 +47,29 @@ class TooManyRequests(PinpointError):
 
 class InternalServerError(PinpointError):
     code, status = "InternalServerErrorException", 500
+
+
+class Unavailable(InternalServerError):
+    """A dependency (PostgreSQL, Temporal) cannot be reached: nothing is wrong with the request,
+    and the same request later will likely succeed.
+
+    Pinpoint models no 503, so this is its modeled InternalServerErrorException (what botocore
+    raises as `client.exceptions.InternalServerErrorException`) sent with HTTP 503 Service
+    Unavailable: the AWS SDKs' standard, adaptive and legacy retry modes all retry 5xx answers, and
+    load balancers and monitoring tell it from a bug's 500. (TooManyRequestsException would be
+    retried too, but would tell the caller it is sending too much, and adaptive mode would slow it
+    down for something that is not its doing.)"""
+
+    status = 503
+    what = "A service OpenPoint depends on"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or f"{self.what} is unavailable; retry the request.")
+
+
+class DatabaseUnavailable(Unavailable):
+    what = "The database"
+
+
+class EngineUnavailable(Unavailable):
+    what = "The workflow engine (Temporal)"

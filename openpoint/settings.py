@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     db_statement_timeout_seconds: float = 60.0
     db_stall_seconds: float = 0.5
     db_probe_timeout_seconds: float = 1.0
+    # How long the gateway retries a Temporal call that cannot reach the server before answering
+    # a retryable error (direct sends, starting campaigns, journeys and jobs).
+    temporal_retry_seconds: float = 1.5
 
     host: str = "127.0.0.1"
     port: int = 8080

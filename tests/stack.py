@@ -140,6 +140,17 @@ class Stack:
         self._dispatcher = asyncio.create_task(build_dispatcher(self.temporal, self.settings, self._engine).run())
         self._tasks.append(self._dispatcher)
 
+    def stop_worker(self) -> None:
+        """No worker polls the task queue until start_worker: workflows started meanwhile wait."""
+        self.run(self._worker.shutdown(), timeout=60)
+
+    def start_worker(self) -> None:
+        async def _start() -> None:
+            self._worker = build_worker(self.temporal, self.settings, self._engine, job_tls=self.job_tls)
+            self._tasks.append(asyncio.create_task(self._worker.run()))
+
+        self.run(_start())
+
     # -- helpers for tests ------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
         fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)

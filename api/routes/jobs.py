@@ -17,8 +17,9 @@ from temporalio.service import RPCError
 from activities.job_sources import parse_location
 from api.codec import iso
 from api.operations import Call, pinpoint
+from api.outages import engine_error
 from api.paging import created_after, next_created_token, page_size
-from openpoint.errors import BadRequest, InternalServerError, NotFound, TooManyRequests
+from openpoint.errors import BadRequest, EngineUnavailable, NotFound, TooManyRequests
 from store import apps as apps_store
 from store import jobs as store
 from store import segments as segments_store
@@ -83,10 +84,10 @@ async def _start(call: Call, row: dict[str, Any]) -> None:
             task_queue=call.ctx.settings.task_queue,
             execution_timeout=timedelta(days=7),
         )
-    except (RPCError, RuntimeError, OSError) as e:
+    except (RPCError, EngineUnavailable) as e:
         async with call.ctx.engine.begin() as conn:
             await store.finish(conn, call.app_id, row["id"], status=store.FAILED, failure=f"Not started: {e}")
-        raise InternalServerError(f"The {kind.lower()} job could not be started: {e}") from None
+        raise engine_error(e, f"The {kind.lower()} job could not be started") from None
 
 
 @pinpoint(router, "CreateImportJob")
