@@ -18,6 +18,7 @@ import orjson
 from botocore.model import Shape
 
 from openpoint.errors import BadRequest
+from rules import bounds
 
 
 class _Invalid(Exception):
@@ -71,7 +72,7 @@ def _checker(shape: Shape) -> Check:
 def _build(shape: Shape) -> Check:
     t = shape.type_name
     if t == "structure":
-        members = {name: _checker(m) for name, m in shape.members.items()}
+        members = {name: _member_checker(name, m) for name, m in shape.members.items()}
         required = [n for n in shape.required_members if "location" not in shape.members[n].serialization]
 
         def check_structure(value: Any) -> Any:
@@ -107,7 +108,7 @@ def _build(shape: Shape) -> Check:
         def check_list(value: Any) -> Any:
             if type(value) is not list:
                 raise _type_error("an array", value)
-            if item_check is _check_plain_string and all(type(v) is str for v in value):
+            if item_check is _check_plain_string and all(type(v) is str and "\x00" not in v for v in value):
                 return value
             out = []
             for i, v in enumerate(value):
@@ -125,7 +126,9 @@ def _build(shape: Shape) -> Check:
         def check_map(value: Any) -> Any:
             if type(value) is not dict:
                 raise _type_error("an object", value)
-            if value_check is _check_plain_string and all(type(v) is str for v in value.values()):
+            for k in value:
+                _check_key(k)
+            if value_check is _check_plain_string and all(type(v) is str and "\x00" not in v for v in value.values()):
                 return value
             out = {}
             for k, v in value.items():
@@ -155,7 +158,7 @@ def _build(shape: Shape) -> Check:
         return check_string
     return {
         "integer": _check_integer,
-        "long": _check_integer,
+        "long": _check_long,
         "double": _check_number,
         "float": _check_number,
         "boolean": _check_boolean,
@@ -164,25 +167,66 @@ def _build(shape: Shape) -> Check:
     }.get(t, lambda value: value)
 
 
+def _member_checker(name: str, shape: Shape) -> Check:
+    """The member's checker, bounded in length when its strings are identifiers (rules/bounds)."""
+    check = _checker(shape)
+    if check is not _check_plain_string or not bounds.is_identifier_member(name):
+        return check
+    return _check_identifier
+
+
+def _check_key(key: str) -> None:
+    problem = bounds.text_problem(key, bounds.MAX_IDENTIFIER)
+    if problem:
+        raise _Invalid(f"Invalid value for {{path}}: the key '{bounds.shown(key)}' {_as_clause(problem)}.")
+
+
+def _as_clause(problem: str) -> str:
+    # "at most 256 characters" reads as a sentence after "is"; the NUL text already has a verb.
+    return problem if problem.startswith("contains") else "is " + problem
+
+
 def _check_plain_string(value: Any) -> Any:
     if type(value) is not str:
         raise _type_error("a string", value)
+    if "\x00" in value:
+        raise _Invalid("Invalid value for {path}: contains a NUL character (U+0000).")
     return value
 
 
-def _check_integer(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise _type_error("an integer", value)
+def _check_identifier(value: Any) -> Any:
+    _check_plain_string(value)
+    problem = bounds.text_problem(value, bounds.MAX_IDENTIFIER)
+    if problem:
+        raise _Invalid(f"Invalid value for {{path}}: {problem}.")
     return value
+
+
+def _int_checker(type_name: str) -> Check:
+    def check_integer(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if not (isinstance(value, float) and value.is_integer()):
+                raise _type_error("an integer", value)
+            value = int(value)
+        problem = bounds.integer_problem(value, type_name)
+        if problem:
+            raise _Invalid(f"Invalid value for {{path}}: {problem}.")
+        return value
+
+    return check_integer
+
+
+_check_integer = _int_checker("integer")
+_check_long = _int_checker("long")
 
 
 def _check_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _type_error("a number", value)
-    if not math.isfinite(value):
-        raise _Invalid("Invalid value for {path}: numbers must be finite.")
+    if isinstance(value, int) and abs(value) > bounds.MAX_NUMBER:
+        raise _Invalid(f"Invalid value for {{path}}: {bounds.number_problem(float('inf'))}.")
+    if not math.isfinite(value) or bounds.number_problem(float(value)):
+        raise _Invalid(f"Invalid value for {{path}}: {bounds.number_problem(float('inf'))}.")
     return float(value)
 
 
@@ -209,15 +253,24 @@ def _check_blob(value: Any) -> Any:
 
 
 def parse_timestamp(value: Any, path: str) -> datetime:
-    """ISO-8601 text or epoch seconds, as botocore and the CLI send them."""
+    """ISO-8601 text or epoch seconds, as botocore and the CLI send them, within rules/bounds'
+    range (day arithmetic near year 1 or 9999 overflows)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
+        found = bounds.epoch_instant(float(value))
+        if found is None:
+            raise BadRequest(f"Invalid value for {path}: {bounds.instant_problem(bounds.LATEST)}.")
+        return found
     if isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise BadRequest(f"Invalid value for {path}: '{value}' is not an ISO-8601 date-time.") from None
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+            shown = bounds.shown(value)
+            raise BadRequest(f"Invalid value for {path}: '{shown}' is not an ISO-8601 date-time.") from None
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        problem = bounds.instant_problem(dt)
+        if problem:
+            raise BadRequest(f"Invalid value for {path}: {problem}.")
+        return dt
     raise BadRequest(f"Invalid value for {path}: expected an ISO-8601 date-time, got {_kind(value)}.")
 
 
@@ -236,20 +289,35 @@ def decode_body(raw: bytes, shape: Shape | None, member: str | None) -> dict[str
     return result
 
 
+def check_label(value: str, wire: str) -> str:
+    """A path label (an id or name in the URL), bounded like identifiers in bodies."""
+    problem = bounds.text_problem(value, bounds.label_limit(wire))
+    if problem:
+        raise BadRequest(f"Invalid value for {wire}: {problem}.")
+    return value
+
+
 def decode_query(value: list[str], shape: Shape, wire: str) -> Any:
     t = shape.type_name
     if t == "list":
         return [decode_query([v], shape.member, wire) for v in value]
     text = value[-1]
+    problem = bounds.text_problem(text, bounds.MAX_QUERY_VALUE)
+    if problem:
+        raise BadRequest(f"Invalid value for query parameter {wire}: {problem}.")
     if t == "boolean":
         if text.lower() not in ("true", "false"):
             raise BadRequest(f"Invalid value for query parameter {wire}: expected true or false.")
         return text.lower() == "true"
     if t in ("integer", "long"):
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             raise BadRequest(f"Invalid value for query parameter {wire}: expected an integer.") from None
+        problem = bounds.integer_problem(number, t)
+        if problem:
+            raise BadRequest(f"Invalid value for query parameter {wire}: {problem}.")
+        return number
     if t == "timestamp":
         return parse_timestamp(text, f"query parameter {wire}")
     return text

@@ -18,7 +18,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from api import sigv4
-from api.codec import decode_body, decode_query, prune
+from api.codec import check_label, decode_body, decode_query, prune
 from api.context import Context
 from api.model import Operation, json_schema, operation, operations
 from openpoint.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge
@@ -78,7 +78,10 @@ async def decode_call(op: Operation, request: Request) -> Call:
     if len(body) > limit:
         raise PayloadTooLarge(f"The request payload exceeds the {limit // (1024 * 1024)} MB limit of {op.name}.")
     principal = await authenticate(request, body, ctx)
-    labels = {member: unquote(str(request.path_params[wire.replace("-", "_")])) for wire, member in op.labels.items()}
+    labels = {
+        member: check_label(unquote(str(request.path_params[wire.replace("-", "_")])), wire)
+        for wire, member in op.labels.items()
+    }
     app_id = labels.get("ApplicationId")
     if app_id is not None and not principal.may_touch(app_id):
         raise Forbidden(f"The access key {principal.access_key_id} may not access project {app_id}.")

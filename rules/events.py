@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rules.bounds import instant_problem
+
 MAX_EVENTS_PER_REQUEST = 100
 MAX_KEYS_PER_EVENT = 40
 MAX_KEY_LENGTH = 50
@@ -13,11 +15,14 @@ MAX_EVENT_TYPE = 50
 
 
 def parse_instant(value: str) -> datetime | None:
+    """The instant, or None when it is not ISO-8601 or lies outside rules/bounds' range (day
+    arithmetic on year 1 or 9999 overflows, so such events are refused item by item)."""
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return None if instant_problem(dt) else dt
 
 
 def event_problem(event: dict[str, Any]) -> str | None:
@@ -26,7 +31,7 @@ def event_problem(event: dict[str, Any]) -> str | None:
     if not event_type or len(event_type) > MAX_EVENT_TYPE:
         return f"EventType must be 1 to {MAX_EVENT_TYPE} characters."
     if parse_instant(event.get("Timestamp", "")) is None:
-        return "Timestamp must be an ISO-8601 date-time."
+        return "Timestamp must be an ISO-8601 date-time from 1970 up to 3000."
     attributes = event.get("Attributes", {})
     metrics = event.get("Metrics", {})
     if len(attributes) + len(metrics) > MAX_KEYS_PER_EVENT:
@@ -40,10 +45,10 @@ def event_problem(event: dict[str, Any]) -> str | None:
     session = event.get("Session")
     if session is not None:
         if parse_instant(session["StartTimestamp"]) is None:
-            return "Session.StartTimestamp must be an ISO-8601 date-time."
+            return "Session.StartTimestamp must be an ISO-8601 date-time from 1970 up to 3000."
         stop = session.get("StopTimestamp")
         if stop is not None and parse_instant(stop) is None:
-            return "Session.StopTimestamp must be an ISO-8601 date-time."
+            return "Session.StopTimestamp must be an ISO-8601 date-time from 1970 up to 3000."
     return None
 
 

@@ -46,7 +46,7 @@ async def create(conn: AsyncConnection, *, template_type: str, name: str, conten
     stmt = insert(templates).values(template_type=template_type, name=name, latest_version=1, active_version=1)
     created = await conn.execute(stmt.on_conflict_do_nothing().returning(templates.c.name))
     if created.first() is None:
-        raise BadRequest(f"Template {name} of type {template_type} already exists.")
+        raise BadRequest(f"Invalid value for TemplateName: template {name} of type {template_type} already exists.")
     await conn.execute(
         insert(versions).values(template_type=template_type, name=name, version=1, **_version_values(content))
     )

@@ -20,6 +20,7 @@ sends are keyed `{workflow id}/{activity}/{endpoint}` in the delivery log, so no
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,8 +51,17 @@ def journey_workflow_id(app_id: str, journey_id: str) -> str:
     return f"journey-{app_id}-{journey_id}"
 
 
+MAX_WORKFLOW_ID_BYTES = 1000  # Temporal's default limit.maxIDLength
+
+
 def participant_workflow_id(app_id: str, journey_id: str, participant: str, entry_key: str) -> str:
-    return f"journey-{app_id}-{journey_id}-{participant}-{entry_key}"
+    """The participant's workflow id. An endpoint id and an event id may each be 512 bytes
+    (rules/bounds), which together pass Temporal's limit: such an id names the two by digest."""
+    found = f"journey-{app_id}-{journey_id}-{participant}-{entry_key}"
+    if len(found.encode()) <= MAX_WORKFLOW_ID_BYTES:
+        return found
+    digest = hashlib.sha256(f"{participant}\n{entry_key}".encode()).hexdigest()
+    return f"journey-{app_id}-{journey_id}-{participant[:100]}-sha256-{digest}"
 
 
 # -- the journey ----------------------------------------------------------------------------------

@@ -393,7 +393,7 @@ class TestRefusals:
         create(pinpoint, EMAIL, name, {"Subject": "first"})
         with pytest.raises(pinpoint.exceptions.BadRequestException) as exc:
             create(pinpoint, EMAIL, name, {"Subject": "second"})
-        assert error(exc)[1] == f"Template {name} of type EMAIL already exists."
+        assert error(exc)[1] == f"Invalid value for TemplateName: template {name} of type EMAIL already exists."
         assert get(pinpoint, EMAIL, name)["Subject"] == "first" and rows(stack, name) == [("EMAIL", 1)]
 
     @pytest.mark.parametrize("name", ["-leading-hyphen", "x" * 129, "has space", "dot.ted"])
