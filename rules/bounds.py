@@ -81,6 +81,14 @@ def epoch_instant(seconds: float) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def version_number(raw: str) -> int | None:
+    """A version label ("1", "2", ...) as the int4 the store keeps, or None when it is not one."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    number = int(raw)
+    return number if 1 <= number <= INT_RANGES["integer"][1] else None
+
+
 def shown(value: str, limit: int = 40) -> str:
     """A client value as an error message may quote it: NULs visible, long ones cut."""
     text = value.replace("\x00", "\\0")

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from openpoint.errors import BadRequest
+from rules.bounds import instant_problem
 from rules.event_filters import check_event_filter
 from rules.segments import parse_instant
 from rules.settings import check_campaign_limits, check_hook, check_quiet_time
@@ -143,6 +144,9 @@ def _instant(value: str, field: str) -> datetime:
     parsed = parse_instant(value)
     if parsed is None:
         raise _fail(field, f"'{value}' is not IMMEDIATE or an ISO-8601 date and time.")
+    problem = instant_problem(parsed)  # a run in year 9999 overflows the schedule's day arithmetic
+    if problem:
+        raise _fail(field, f"'{value}' {problem}.")
     return parsed
 
 

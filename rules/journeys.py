@@ -28,6 +28,7 @@ from typing import Any
 
 from openpoint.errors import BadRequest
 from rules import journey_timing
+from rules.bounds import instant_problem
 from rules.campaigns import UTC_OFFSETS
 from rules.event_filters import check_event_filter
 from rules.journey_graph import ACTIVITY_TYPES
@@ -88,6 +89,9 @@ def _instant(value: object, at: str) -> datetime:
     parsed = parse_instant(value) if isinstance(value, str) else None
     if parsed is None:
         raise _fail(at, f"'{value}' is not an ISO-8601 date and time.")
+    problem = instant_problem(parsed)  # timers and day arithmetic overflow near year 9999
+    if problem:
+        raise _fail(at, f"'{value}' {problem}.")
     return parsed
 
 

@@ -71,7 +71,10 @@ def parse_instant(value: str) -> datetime | None:
         int((fraction or "0").ljust(6, "0")),
         tzinfo=tz,
     )
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-14:00 is in year 10000 in UTC, past datetime's range
+        return None
 
 
 def _fail(field: str, why: str) -> BadRequest:

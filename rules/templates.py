@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from openpoint.errors import BadRequest
+from rules.bounds import shown, version_number
 
 # The CRUD paths spell the type in lower case, the versions and active-version paths in upper
 # case; either spelling is accepted everywhere.
@@ -117,9 +118,10 @@ def parse_substitutions(raw: str | None, field: str) -> dict[str, str]:
 
 def parse_version(raw: str, field: str = "version") -> int:
     """Version identifiers are decimal strings starting at "1"."""
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-        raise BadRequest(f"Invalid value for {field}: '{raw}' is not a template version.")
-    return int(raw)
+    number = version_number(raw)
+    if number is None:
+        raise BadRequest(f"Invalid value for {field}: '{shown(raw)}' is not a template version.")
+    return number
 
 
 def update_target(

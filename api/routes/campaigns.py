@@ -25,6 +25,7 @@ from api.paging import (
 from api.routes.tags import TAGGABLE
 from openpoint.errors import BadRequest, NotFound
 from rules import campaigns as rules
+from rules.bounds import shown, version_number
 from rules.tags import check_tags
 from store import apps as apps_store
 from store import campaigns as store
@@ -166,10 +167,11 @@ async def get_campaign(call: Call) -> dict[str, Any]:
 @pinpoint(router, "GetCampaignVersion")
 async def get_campaign_version(call: Call) -> dict[str, Any]:
     raw = call.labels["Version"]
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-        raise BadRequest(f"Invalid value for version: '{raw}' is not a campaign version (1, 2, ...).")
+    version = version_number(raw)
+    if version is None:
+        raise BadRequest(f"Invalid value for version: '{shown(raw)}' is not a campaign version (1, 2, ...).")
     async with call.ctx.engine.connect() as conn:
-        return await response(call, conn, await store.get(conn, call.app_id, call.labels["CampaignId"], int(raw)))
+        return await response(call, conn, await store.get(conn, call.app_id, call.labels["CampaignId"], version))
 
 
 @pinpoint(router, "GetCampaigns")

@@ -22,6 +22,7 @@ from api.paging import (
 )
 from api.routes.tags import TAGGABLE
 from openpoint.errors import BadRequest, NotFound
+from rules.bounds import shown, version_number
 from rules.segments import check_segment
 from rules.tags import check_tags
 from store import apps as apps_store
@@ -143,6 +144,8 @@ def _version(raw: str) -> int:
         raise BadRequest(f"Invalid value for version: '{raw}' is not a whole number.") from None
     if version < 1:
         raise BadRequest("Invalid value for version: versions start at 1.")
+    if version_number(str(version)) is None:  # versions are int4 in the store
+        raise BadRequest(f"Invalid value for version: '{shown(raw)}' is past the last possible version.")
     return version
 
 

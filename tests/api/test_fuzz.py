@@ -234,7 +234,7 @@ def label_values(project: Project, wire: str) -> st.SearchStrategy[str]:
         "kpi-name": ["email-open-rate", "successful-delivery-rate"],
         "attribute-type": ["endpoint-custom-attributes", "endpoint-user-attributes"],
         "resource-arn": [f"arn:aws:mobiletargeting:us-east-1:000000000000:apps/{project.app_id}"],
-        "version": ["1", "latest"],
+        "version": ["1", "latest", "99999999999999999999"],
     }.get(wire, ["x1"])
     return st.one_of(st.sampled_from(real), st.sampled_from(real), st.sampled_from(ODD_STRINGS))
 
@@ -489,3 +489,47 @@ def test_event_with_an_odd_timestamp_is_refused_on_its_own(stamp: str, stack: St
     assert items["ev-2"]["StatusCode"] == 202
     stored = stack.sql("SELECT event_id FROM events WHERE app_id = $1", project.app_id)
     assert [r["event_id"] for r in stored] == ["ev-2"]
+
+
+def test_odd_values_deeper_in_valid_requests(stack: Stack, project: Project) -> None:
+    """Odd values that pass the codec's types and reach a resource's own rules or the store."""
+    app, seg = project.app_id, project.segment_id
+    message = {"EmailMessage": {"Title": "t", "HtmlBody": "<p>x</p>"}}
+    campaign = {"Name": "c", "SegmentId": seg, "MessageConfiguration": message}
+    journey = {"Name": "j", "StartActivity": "w", "StartCondition": {"SegmentStartCondition": {"SegmentId": seg}}}
+    cases = [
+        (
+            "POST",
+            f"/v1/apps/{app}/campaigns",
+            {**campaign, "Schedule": {"StartTime": "9999-12-31T23:59:59Z"}},
+            "WriteCampaignRequest.Schedule.StartTime",
+        ),
+        (
+            "POST",
+            f"/v1/apps/{app}/campaigns",
+            {
+                **campaign,
+                "Schedule": {
+                    "StartTime": "2099-01-01T00:00:00Z",
+                    "EndTime": "9999-12-31T23:59:59-14:00",
+                    "Frequency": "DAILY",
+                },
+            },
+            "WriteCampaignRequest.Schedule.EndTime",
+        ),
+        (
+            "POST",
+            f"/v1/apps/{app}/journeys",
+            {**journey, "Activities": {"w": {"Wait": {"WaitTime": {"WaitUntil": "9999-12-31T00:00:00Z"}}}}},
+            "WriteJourneyRequest.Activities.w.Wait.WaitTime.WaitUntil",
+        ),
+        ("GET", f"/v1/apps/{app}/campaigns/{project.campaign_id}/versions/99999999999999999999", None, "version"),
+        ("GET", f"/v1/apps/{app}/segments/{seg}/versions/99999999999999999999", None, "version"),
+        ("GET", f"/v1/templates/{project.template}/email?version=99999999999999999999", None, "version"),
+    ]
+    for method, path, body, field in cases:
+        before = stack.sql(FINGERPRINT, app)
+        reply = send(stack, method, path, body)
+        assert reply.status == 400 and reply.error_type == "BadRequestException", (path, reply.status, reply.body)
+        assert field in reply.body["Message"], reply.body
+        assert stack.sql(FINGERPRINT, app) == before
