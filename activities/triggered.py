@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.campaigns import (
     MAX_ATTEMPTS,
+    SEND_CONCURRENCY,
     SETUP_SECONDS,
     SUB_BATCH,
     CampaignActivities,
@@ -156,10 +157,13 @@ class TriggeredSends:
                     merged[(treatment, b.channel)] = into = DeliveryBatch(**{**b.__dict__, "recipients": []})
                 into.recipients.extend(b.recipients)
                 owner.update((r.key, trigger_key(event)) for r in b.recipients)
+        # Spread over the sends in flight a page may have, so the last event of a batch does not
+        # wait for all the others on one connection.
+        size = min(SUB_BATCH, max(10, -(-sum(len(b.recipients) for b in merged.values()) // SEND_CONCURRENCY)))
         batches = [
-            (treatment, DeliveryBatch(**{**b.__dict__, "recipients": b.recipients[i : i + SUB_BATCH]}))
+            (treatment, DeliveryBatch(**{**b.__dict__, "recipients": b.recipients[i : i + size]}))
             for (treatment, _), b in merged.items()
-            for i in range(0, len(b.recipients), SUB_BATCH)
+            for i in range(0, len(b.recipients), size)
         ]
         if not batches:
             return {}

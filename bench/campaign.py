@@ -190,9 +190,7 @@ class Platform:
         }
         for role, argv in commands.items():
             log = (self.tmp / f"{role}.log").open("wb")
-            # A sink given by `sink_argv` reports on stdout, which the bench reads.
-            out: Any = subprocess.PIPE if role == "sink" and self.sink_argv else log
-            self.children[role] = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=out, stderr=log)
+            self.children[role] = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=log)
         wait_for_port("127.0.0.1", self.port, timeout=60)
         wait_for_port("127.0.0.1", self.sink_port, timeout=60)
         deadline = time.monotonic() + 60

@@ -29,7 +29,6 @@ import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import aiosmtplib
 import orjson
@@ -48,56 +47,102 @@ DOMAIN = "bench.test"
 STALL_SECONDS = 30  # no new message for this long: the rest are missing
 
 
-# -- the sink: `bench/triggers.py sink PORT`, in a process of its own -----------------------------
-def serve_sink(port: int) -> None:
-    """aiosmtpd on loopback; prints `<recipient> <arrival wall clock>` per message, flushed."""
-    from aiosmtpd.controller import Controller
+# -- the sink: `bench/triggers.py sink PORT FILE`, in a process of its own ----------------------
+def serve_sink(port: int, path: str) -> None:
+    """A minimal SMTP server on loopback (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, 250 to
+    everything), which appends `<recipient> <arrival wall clock>` per message to `path` — a file,
+    not a pipe, so that a busy reader never holds it up. Not aiosmtpd: the bench measures the
+    platform, and the sink must not be what limits it (baseline and platform share it)."""
+    out = open(path, "a", buffering=1 << 16)  # noqa: SIM115 - open for the process's life
 
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            now = time.time()
-            sys.stdout.write("".join(f"{r} {now:.6f}\n" for r in envelope.rcpt_tos))
-            sys.stdout.flush()
-            return "250 OK"
+    class Session(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.buffer = b""
+            self.in_data = False
+            self.recipients: list[bytes] = []
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, decode_data=False)
-    controller.start()
-    try:
-        while True:
-            time.sleep(3600)
-    finally:
-        controller.stop()
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport  # type: ignore[assignment]
+            self.transport.write(b"220 bench ESMTP\r\n")  # type: ignore[attr-defined]
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            replies: list[bytes] = []
+            while True:
+                if self.in_data:
+                    end = self.buffer.find(b"\r\n.\r\n")
+                    if end < 0:
+                        break
+                    self.buffer = self.buffer[end + 5 :]
+                    self.in_data = False
+                    now = f" {time.time():.6f}\n"
+                    out.write("".join(r.decode() + now for r in self.recipients))
+                    out.flush()
+                    self.recipients = []
+                    replies.append(b"250 OK\r\n")
+                    continue
+                end = self.buffer.find(b"\r\n")
+                if end < 0:
+                    break
+                line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    replies.append(b"250-bench\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                elif verb == b"RCPT":
+                    self.recipients.append(line.split(b":", 1)[1].strip().strip(b"<>").split(b">")[0])
+                    replies.append(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    self.in_data = True
+                    replies.append(b"354 go ahead\r\n")
+                elif verb == b"QUIT":
+                    replies.append(b"221 bye\r\n")
+                    self.transport.write(b"".join(replies))  # type: ignore[attr-defined]
+                    self.transport.close()
+                    return
+                else:  # HELO, MAIL, RSET, NOOP
+                    replies.append(b"250 OK\r\n")
+            if replies:
+                self.transport.write(b"".join(replies))  # type: ignore[attr-defined]
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Session, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
 
 
 class Arrivals:
-    """Reads the sink's output: when each recipient's message arrived."""
+    """When each recipient's message arrived, read from the sink's file."""
 
-    def __init__(self, platform: Platform) -> None:
-        self._out = platform.children["sink"].stdout
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0
         self.at: dict[str, float] = {}
-        self.count = 0
 
-    async def follow(self) -> None:
-        assert self._out is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, self._out.readline)
-            if not line:
-                return
-            recipient, at = line.decode().split()
+    def refresh(self) -> None:
+        if not self._path.exists():
+            return
+        with self._path.open("rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.decode().splitlines():
+            recipient, at = line.split()
             self.at.setdefault(recipient, float(at))
-            self.count += 1
 
     async def wait_for(self, recipients: list[str]) -> None:
         """Until all arrived, or none more for STALL_SECONDS."""
         seen, changed = -1, time.monotonic()
         while time.monotonic() - changed < STALL_SECONDS:
+            self.refresh()
             arrived = sum(1 for r in recipients if r in self.at)
             if arrived == len(recipients):
                 return
             if arrived != seen:
                 seen, changed = arrived, time.monotonic()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
 
 
 def address(i: int) -> str:
@@ -295,17 +340,18 @@ async def main() -> None:
     args = parser.parse_args()
     steady_count = int(args.rate * args.seconds)
     smtp_port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-triggers-"))
+    arrivals_file = tmp / "arrivals.txt"
     platform = Platform(
-        Path(tempfile.mkdtemp(prefix="openpoint-bench-triggers-")),
+        tmp,
         SEND_CONCURRENCY,
         extra_env={"OPENPOINT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}"},
-        sink_argv=lambda port, cert, key: [__file__, "sink", str(port)],
+        sink_argv=lambda port, cert, key: [__file__, "sink", str(port), str(arrivals_file)],
     )
     platform.sink_port = smtp_port
     try:
         await start(platform, smtp_port)
-        arrivals = Arrivals(platform)
-        follower = asyncio.create_task(arrivals.follow())
+        arrivals = Arrivals(arrivals_file)
         t0 = time.perf_counter()
         app_id = await asyncio.to_thread(setup, platform, steady_count + args.burst)
         print(f"{steady_count + args.burst:,} endpoints and the EVENT campaign in {time.perf_counter() - t0:.0f}s")
@@ -315,7 +361,6 @@ async def main() -> None:
         direct = await baseline(platform, arrivals, args.burst, smtp_port)
         print(f"ratio burst / baseline    : {rate / direct:.2f}")
         await report_outbox(platform)
-        follower.cancel()
     finally:
         platform.stop()
 
@@ -339,6 +384,6 @@ async def report_outbox(platform: Platform) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["sink"]:
-        serve_sink(int(sys.argv[2]))
+        serve_sink(int(sys.argv[2]), sys.argv[3])
     else:
         asyncio.run(main())
