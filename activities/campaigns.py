@@ -30,6 +30,7 @@ from activities.webhook import WebhookProvider
 from api.codec import iso
 from rules import limits as limit_rules
 from rules import quiet_time, schedules, treatments
+from rules.campaigns import own_schedules
 from rules.endpoints import endpoint_response
 from rules.messages import Template, campaign_content, template_ref
 from rules.networks import Refused
@@ -77,11 +78,6 @@ def activity_id(campaign_id: str, run_number: int, treatment_id: str) -> str:
 
 def treatment_ids(definition: dict[str, Any]) -> list[str]:
     return ["0"] + [t["Id"] for t in definition.get("AdditionalTreatments") or []]
-
-
-def own_schedules(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Additional treatments that carry a Schedule of their own: each runs on it, apart."""
-    return {t["Id"]: t["Schedule"] for t in definition.get("AdditionalTreatments") or [] if t.get("Schedule")}
 
 
 def group_treatments(definition: dict[str, Any], group: str | None) -> list[str]:

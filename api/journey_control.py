@@ -1,6 +1,6 @@
-"""How the journey API drives the journey workflows: the journey's own workflow is told of every
-change (publish, update, pause, resume, cancel, delete) by one signal-with-start after the write
-commits; API entries and test participants start participant workflows directly."""
+"""API entries and test participants: the participant workflows the journey API starts directly
+and answers with. (The journey's own workflow hears of every change through a command written
+with it: engine/commands.py.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -21,54 +19,11 @@ from store import endpoints as endpoints_store
 from store import journey_participants as participants
 from store import journeys as journeys_store
 from workflows.journey import (
-    REFRESH,
-    SEGMENT_CHANGED,
-    JourneyInput,
     JourneyParticipantWorkflow,
-    JourneyWorkflow,
     ParticipantInput,
     TestOptions,
-    journey_workflow_id,
 )
 from workflows.journey_starts import ensure_search_attributes, participant_start_options
-
-
-async def start(ctx: Context, app_id: str, journey_id: str) -> None:
-    """Start the journey's workflow, or tell the running one to read the journey again."""
-    await _signal_with_start(ctx, app_id, journey_id, REFRESH)
-
-
-async def _signal_with_start(ctx: Context, app_id: str, journey_id: str, signal: str) -> None:
-    client = await ctx.temporal()
-    try:
-        await client.start_workflow(
-            JourneyWorkflow.run,
-            JourneyInput(app_id, journey_id),
-            id=journey_workflow_id(app_id, journey_id),
-            task_queue=ctx.settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            start_signal=signal,
-        )
-    except RPCError as e:
-        raise engine_error(e, "The journey could not be scheduled") from None
-
-
-_REFRESHING_ON = text(
-    """
-    SELECT id FROM journeys
-    WHERE app_id = :app AND state = 'ACTIVE'
-      AND (definition ->> 'RefreshOnSegmentUpdate')::boolean
-      AND definition -> 'StartCondition' -> 'SegmentStartCondition' ->> 'SegmentId' = :segment
-    """
-)
-
-
-async def segment_changed(ctx: Context, app_id: str, segment_id: str) -> None:
-    """UpdateSegment: journeys started from it with RefreshOnSegmentUpdate admit its new members."""
-    async with ctx.engine.connect() as conn:
-        ids = [r.id for r in await conn.execute(_REFRESHING_ON, {"app": app_id, "segment": segment_id})]
-    for journey_id in ids:
-        await _signal_with_start(ctx, app_id, journey_id, SEGMENT_CHANGED)
 
 
 @dataclass

@@ -79,6 +79,11 @@ def _fail(field: str, why: str) -> BadRequest:
     return BadRequest(f"Invalid value for {field}: {why}")
 
 
+def own_schedules(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Additional treatments that carry a Schedule of their own: each runs on it, apart."""
+    return {t["Id"]: t["Schedule"] for t in definition.get("AdditionalTreatments") or [] if t.get("Schedule")}
+
+
 def frequency(request: dict[str, Any]) -> str:
     return str((request.get("Schedule") or {}).get("Frequency", "ONCE"))
 

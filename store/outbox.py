@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rules.schedules import resolve_start
 from rules.triggers import CampaignTrigger, JourneyTrigger, ProjectTriggers, outbox_rows
-from store.driver import columns_of, driver, unnest_insert
+from store.driver import columns_of, driver, jsonb, unnest_insert
 
 CHANNEL = "openpoint_trigger_outbox"
+COMMAND = "command"  # a workflow command of the API (engine/commands.py), not an event's trigger
 CACHE_SECONDS = 1.0  # a new or changed campaign / journey takes effect within this
 
 _CAMPAIGNS = text(
@@ -119,6 +120,23 @@ async def record(
     await pg.execute(_INSERT, *columns_of(rows, _COLUMNS))
     await pg.execute(_NOTIFY)  # delivered at commit, not before
     return len(rows)
+
+
+async def command(
+    conn: AsyncConnection, app_id: str, op: str, target_id: str, args: dict[str, Any] | None = None
+) -> None:
+    """A workflow command (engine/commands.py), in the transaction of the change it acts on."""
+    pg = await driver(conn)
+    await pg.execute(
+        "INSERT INTO trigger_outbox (app_id, kind, target_id, endpoint_id, event_id, event_time, event)"
+        " VALUES ($1, $2, $3, '', $4, now(), $5::jsonb)",
+        app_id,
+        COMMAND,
+        target_id,
+        op,
+        jsonb({"op": op, **(args or {})}),
+    )
+    await pg.execute(_NOTIFY)
 
 
 async def claim(conn: AsyncConnection, *, limit: int, lease_seconds: float) -> list[dict[str, Any]]:

@@ -64,7 +64,7 @@ async def finish_if_clean(engine: AsyncEngine, app_id: str) -> bool:
     """Forget the queue entry once the grace time is over (the caller found nothing left)."""
     async with engine.begin() as conn:
         result = await conn.execute(
-            text("DELETE FROM app_purges WHERE app_id = :a AND deleted_at < now() - :grace"),
+            text("DELETE FROM app_purges WHERE app_id = :a AND deleted_at < now() - CAST(:grace AS interval)"),
             {"a": app_id, "grace": GRACE},
         )
     return bool(result.rowcount)

@@ -11,6 +11,7 @@ import base64
 import secrets
 import ssl
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from pathlib import Path
@@ -135,19 +136,31 @@ class Stack:
 
         self.run(_restart(), timeout=60)
 
+    def drain_outbox(self, app_id: str, timeout: float = 20) -> None:
+        """Wait until the dispatcher has handed over the project's outbox rows (event triggers,
+        and the workflow commands the API writes with campaign and journey changes)."""
+        deadline = time.monotonic() + timeout
+        while self.sql("SELECT count(*) AS n FROM trigger_outbox WHERE app_id = $1", app_id)[0]["n"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the outbox of project {app_id} was not drained within {timeout:g}s")
+            time.sleep(0.05)
+
     def _start_dispatcher(self) -> None:
         """The trigger outbox's dispatcher, beside the worker as in `openpoint worker`."""
         self._dispatcher = asyncio.create_task(build_dispatcher(self.temporal, self.settings, self._engine).run())
         self._tasks.append(self._dispatcher)
 
     def stop_worker(self) -> None:
-        """No worker polls the task queue until start_worker: workflows started meanwhile wait."""
+        """No worker polls the task queue until start_worker: workflows started meanwhile wait,
+        and so do the outbox's rows (the dispatcher lives in the worker process)."""
+        self._dispatcher.cancel()
         self.run(self._worker.shutdown(), timeout=60)
 
     def start_worker(self) -> None:
         async def _start() -> None:
             self._worker = build_worker(self.temporal, self.settings, self._engine, job_tls=self.job_tls)
             self._tasks.append(asyncio.create_task(self._worker.run()))
+            self._start_dispatcher()
 
         self.run(_start())
 

@@ -5,7 +5,9 @@ by a poll, for lost notifications and expired leases), it claims a batch of rows
 - starts one CampaignTriggerWorkflow per campaign for all of the batch's events that matched it
   (not one workflow per event): its local activity sends them through the one delivery path;
 - starts one journey participant per event-started entry (admission is its first step);
-- signals the events to the participants waiting for them at a split.
+- signals the events to the participants waiting for them at a split;
+- carries out the API's workflow commands (engine/commands.py: start or stop a campaign's
+  workflows, signal a journey's), written with the change they act on.
 Started, it deletes the rows. Delivery to Temporal is at least once: a dispatcher that dies
 between the start and the delete leaves the rows to be claimed again when their lease ends, and
 the workflow ids (first row of the batch, participant entry) and the delivery log's idempotency
@@ -31,8 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
+from engine import commands
 from rules.triggers import CAMPAIGN, ENGAGEMENT, JOURNEY
 from store import journey_participants as participants
 from store import outbox
@@ -44,8 +47,6 @@ from workflows.journey_starts import ensure_search_attributes, participant_start
 
 log = logging.getLogger("openpoint.dispatcher")
 
-# Errors that mean "Temporal cannot be reached now": the rows wait and are tried again.
-_UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ class Dispatcher:
                 jobs.extend(([r["id"]], self._start_participant(app_id, target, r)) for r in members)
             elif kind == ENGAGEMENT:
                 jobs.append(([r["id"] for r in members], self._signal(app_id, members)))
+            elif kind == outbox.COMMAND:
+                jobs.extend(([r["id"]], self._command(r)) for r in members)
             else:  # written by a newer version: leave it for a dispatcher that knows it
                 log.warning("outbox rows of unknown kind %s left for another dispatcher", kind)
         outcomes = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
@@ -213,6 +216,9 @@ class Dispatcher:
         with contextlib.suppress(WorkflowAlreadyStartedError):  # the same event again
             await client.start_workflow(JourneyParticipantWorkflow.run, who, request_eager_start=True, **options)
 
+    async def _command(self, row: dict[str, Any]) -> None:
+        await commands.execute(await self._client(), self._engine, self._task_queue, row)
+
     async def _signal(self, app_id: str, rows: list[dict[str, Any]]) -> None:
         """Events of endpoints whose participants wait at a split, told to those participants."""
         async with self._engine.connect() as conn:
@@ -229,6 +235,6 @@ class Dispatcher:
                 try:
                     await client.get_workflow_handle(listener["workflow_id"]).signal(ENGAGEMENT_SIGNAL, row["event"])
                 except RPCError as e:
-                    if e.status in _UNREACHABLE:
+                    if e.status in commands.UNREACHABLE:
                         raise
                     log.debug("participant %s moved on before the event: %s", listener["workflow_id"], e)

@@ -1,6 +1,7 @@
 """Campaigns: Create/Get/Update/Delete, GetCampaigns, GetCampaignVersion(s). Every update is a
 new version that replaces the definition; the campaign workflow is started or told to re-read
-the campaign once the write has committed (api/campaign_control.py)."""
+the campaign by a command written with the change (engine/commands.py) and carried out by the
+worker's outbox dispatcher once it has committed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.render import check_template
-from api import campaign_control
 from api.arns import Arn
 from api.codec import iso
 from api.operations import Call, pinpoint
@@ -23,6 +23,7 @@ from api.paging import (
     version_from,
 )
 from api.routes.tags import TAGGABLE
+from engine import commands
 from openpoint.errors import BadRequest, NotFound
 from rules import campaigns as rules
 from rules.bounds import shown, version_number
@@ -117,13 +118,17 @@ async def _lock_project(call: Call, conn: AsyncConnection) -> None:
     await apps_store.get(conn, call.app_id, lock=rules.frequency(call.body) == rules.EVENT)
 
 
-async def _drive(call: Call, campaign_id: str, definition: dict[str, Any], *, updated: bool) -> None:
-    """After the commit, so the workflow reads the campaign as written. Event campaigns have no
-    workflow (PutEvents sends them); one left from a time-based version is stopped."""
+async def _drive(
+    conn: AsyncConnection, call: Call, campaign_id: str, definition: dict[str, Any], *, updated: bool
+) -> None:
+    """The workflow command, in the transaction of the change: the worker's dispatcher starts or
+    signals the campaign's workflow once it has committed (engine/commands.py), also when
+    Temporal is away right now. Event campaigns have no workflow (PutEvents sends them); one
+    left from a time-based version is stopped."""
     if rules.frequency(definition) != rules.EVENT:
-        await campaign_control.start(call.ctx, call.app_id, campaign_id)
+        await commands.start_campaign(conn, call.app_id, campaign_id)
     elif updated:
-        await campaign_control.stop(call.ctx, call.app_id, campaign_id)
+        await commands.stop_campaign(conn, call.app_id, campaign_id)
 
 
 @pinpoint(router, "CreateCampaign")
@@ -139,7 +144,7 @@ async def create_campaign(call: Call) -> dict[str, Any]:
         if tags:
             await tags_store.put(conn, campaign_arn(call, campaign_id), call.app_id, tags)
         out = await response(call, conn, await store.get(conn, call.app_id, campaign_id))
-    await _drive(call, campaign_id, definition, updated=False)
+        await _drive(conn, call, campaign_id, definition, updated=False)
     return out
 
 
@@ -154,7 +159,7 @@ async def update_campaign(call: Call) -> dict[str, Any]:
         definition = await _accept(call, conn, call.body, current)
         version = await store.add_version(conn, app_id=call.app_id, campaign_id=campaign_id, definition=definition)
         out = await response(call, conn, await store.get(conn, call.app_id, campaign_id, version))
-    await _drive(call, campaign_id, definition, updated=True)
+        await _drive(conn, call, campaign_id, definition, updated=True)
     return out
 
 
@@ -204,5 +209,5 @@ async def delete_campaign(call: Call) -> dict[str, Any]:
         out = await response(call, conn, await store.get(conn, call.app_id, campaign_id, lock=True))
         await store.remove(conn, call.app_id, campaign_id)
         await tags_store.drop(conn, campaign_arn(call, campaign_id))
-    await campaign_control.stop(call.ctx, call.app_id, campaign_id)
+        await commands.stop_campaign(conn, call.app_id, campaign_id)
     return out

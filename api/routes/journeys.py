@@ -3,8 +3,9 @@
 
 A request is checked on its own (rules.journeys.check_journey), then against the project: what
 it names must exist, and publishing (State ACTIVE) needs a review without errors and room in the
-active-journey quotas. The journey's workflow hears of every committed change
-(api/journey_control.py); it also purges a deleted journey, which the API hides at once.
+active-journey quotas. The journey's workflow hears of every committed change (a command written
+with it, engine/commands.py, carried out by the worker's outbox dispatcher); it also purges a
+deleted journey, which the API hides at once.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import orjson
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api import journey_control
 from api.arns import Arn
 from api.codec import iso
 from api.context import Context
 from api.operations import Call, pinpoint
 from api.paging import encode_token, page_size, project_list, version_from
 from api.routes.tags import TAGGABLE
+from engine import commands
 from openpoint.errors import BadRequest, Conflict, NotFound
 from rules import journeys as rules
 from rules.journey_graph import MESSAGE_TYPES, activity_type
@@ -239,7 +240,7 @@ async def create_journey(call: Call) -> dict[str, Any]:
             await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
         await store.create(conn, app_id=call.app_id, journey_id=journey_id, state=state, definition=definition)
         out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
-    await journey_control.start(call.ctx, call.app_id, journey_id)
+        await commands.refresh_journey(conn, call.app_id, journey_id)
     return out
 
 
@@ -267,7 +268,7 @@ async def update_journey(call: Call) -> dict[str, Any]:
             raise review_failed(errors)
         await store.replace(conn, call.app_id, journey_id, state=state, definition=definition)
         out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
-    await journey_control.start(call.ctx, call.app_id, journey_id)
+        await commands.refresh_journey(conn, call.app_id, journey_id)
     return out
 
 
@@ -333,7 +334,7 @@ async def update_journey_state(call: Call) -> dict[str, Any]:
             )
         await change(conn, call.app_id, journey)
         out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
-    await journey_control.start(call.ctx, call.app_id, journey_id)
+        await commands.refresh_journey(conn, call.app_id, journey_id)
     return out
 
 
@@ -384,5 +385,5 @@ async def delete_journey(call: Call) -> dict[str, Any]:
         # Hidden from the API at once; the journey's workflow stops its participants, then purges it.
         await store.set_state(conn, call.app_id, journey_id, store.HIDDEN)
         await tags_store.drop(conn, journey_arn(call.ctx, call.app_id, journey_id))
-    await journey_control.start(call.ctx, call.app_id, journey_id)
+        await commands.refresh_journey(conn, call.app_id, journey_id)
     return out

@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api import journey_control
 from api.arns import Arn
 from api.codec import iso
 from api.operations import Call, pinpoint
@@ -21,6 +20,7 @@ from api.paging import (
     version_from,
 )
 from api.routes.tags import TAGGABLE
+from engine import commands
 from openpoint.errors import BadRequest, NotFound
 from rules.bounds import shown, version_number
 from rules.segments import check_segment
@@ -126,8 +126,8 @@ async def update_segment(call: Call) -> dict[str, Any]:
             import_definition=current["import_definition"],
         )
         out = await response(call, conn, await store.get(conn, call.app_id, segment_id, version))
-    # After the commit, so journeys refreshing on segment updates read the new version.
-    await journey_control.segment_changed(call.ctx, call.app_id, segment_id)
+        # Carried out after the commit, so journeys refreshing on segment updates read the new version.
+        await commands.segment_changed(conn, call.app_id, segment_id)
     return out
 
 

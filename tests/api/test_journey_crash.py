@@ -144,7 +144,7 @@ class Journey:
         return participant_workflow_id(self.app_id, self.id, endpoint_id, "run-0")
 
     async def publish(self, definition: dict[str, Any], task_queue: str) -> None:
-        """Write it ACTIVE and start its workflow on `task_queue`, as journey_control.start does
+        """Write it ACTIVE and start its workflow on `task_queue`, as the journey command does
         on the stack's own queue (whose in-process worker cannot be killed)."""
         check_journey(definition, now=datetime.now(UTC))
         async with self.engine.begin() as conn:

@@ -128,6 +128,7 @@ class TestCreateGetList:
         assert made["State"] == "ACTIVE"
         row = stack.sql("SELECT published_at FROM journeys WHERE app_id = $1 AND id = $2", app_id, made["Id"])
         assert row[0]["published_at"] is not None
+        stack.drain_outbox(app_id)  # the API's command to the journey's workflow
         handle = stack.temporal.get_workflow_handle(f"journey-{app_id}-{made['Id']}")
         assert stack.run(handle.describe()).id == handle.id  # the journey's workflow was started
 
@@ -437,6 +438,7 @@ class TestSegmentUpdates:
         app_id, seg, template = project
         made = create(pinpoint, app_id, journey(seg, template, State="ACTIVE", RefreshOnSegmentUpdate=True))
         pinpoint.update_segment(ApplicationId=app_id, SegmentId=seg, WriteSegmentRequest={"Dimensions": GOLD})
+        stack.drain_outbox(app_id)  # the API's command to the journey's workflow
         handle = stack.temporal.get_workflow_handle(f"journey-{app_id}-{made['Id']}")
         signals: list[str] = []
         for _ in range(50):  # the history is read back while the server may still be writing it

@@ -1,7 +1,7 @@
 """Journeys on Temporal's time-skipping test server, with the real worker, PostgreSQL and SMTP.
 
 Journeys are written as CreateJourney writes them (checked by the same rules), and their
-workflow is started here on the time-skipping server, as api/journey_control.start does on the
+workflow is started here on the time-skipping server, as engine/commands.py does on the
 dev server. What tests read is what a user sees: the mail that arrived, the steps recorded (what
 execution metrics read) and the participants' queries.
 """

@@ -144,7 +144,7 @@ class Campaigns:
         campaign.handle = await self._drive(campaign.app_id, campaign.id)
 
     async def _drive(self, app_id: str, campaign_id: str) -> WorkflowHandle[Any, Any]:
-        """What the API does after writing (api/campaign_control.start): one signal-with-start,
+        """What the API does after writing (engine/commands.py): one signal-with-start,
         which starts the workflow or tells the running one to re-read the campaign."""
         return await self.env.client.start_workflow(
             CampaignWorkflow.run,

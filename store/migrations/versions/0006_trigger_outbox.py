@@ -1,6 +1,7 @@
-"""The trigger outbox: what accepted events set off (event-triggered campaign sends, event-entry
-journey participants, engagement told to participants waiting at a split), written in the same
-transaction as the events, and handed to Temporal by the worker's dispatcher.
+"""The outbox: what accepted events set off (event-triggered campaign sends, event-entry
+journey participants, engagement told to participants waiting at a split) and the API's workflow
+commands (engine/commands.py), each written in the same transaction as what caused it, and
+handed to Temporal by the worker's dispatcher.
 
 Rows are a queue, not a log: the dispatcher claims a batch under a lease, starts the workflows
 that act on it, then deletes the rows. A dispatcher that dies holding a lease leaves its rows to
@@ -26,7 +27,9 @@ UPGRADE = [
         app_id varchar(32) NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
         -- campaign: send an event-triggered campaign's message to the endpoint;
         -- journey: enter the endpoint into an event-started journey;
-        -- engagement: tell the endpoint's participants waiting at a split of the event.
+        -- engagement: tell the endpoint's participants waiting at a split of the event;
+        -- command: a workflow command of the API, written with the change it acts on
+        --          (event = {"op": "campaign.start" | "campaign.stop" | "journey.signal", ...}).
         kind varchar(16) NOT NULL,
         target_id varchar(64) NOT NULL,          -- campaign or journey id ('' for engagement)
         endpoint_id varchar NOT NULL,

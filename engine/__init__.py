@@ -1,0 +1,1 @@
+"""The Temporal client side: how workflows are started, signalled and stopped."""

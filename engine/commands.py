@@ -1,0 +1,124 @@
+"""Workflow commands: what the API writes into the outbox (store/outbox.py) together with the
+change they act on, and what the worker's dispatcher does with them.
+
+A campaign or journey change and the instruction to its workflow commit in one transaction, so
+neither exists without the other: CreateCampaign answered 201 always gets its workflow, also
+when Temporal was down at the time (the command waits in the outbox), and a request that fails
+leaves no campaign without a workflow behind. The commands only say "read the campaign / the
+journey again" (or "stop"); the workflows read the current state themselves, so commands that
+arrive late, twice or out of order still converge on what the database says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from rules.campaigns import own_schedules
+from store import campaigns as campaigns_store
+from store import outbox
+from workflows.campaign import REFRESH as CAMPAIGN_REFRESH
+from workflows.campaign import CampaignInput, CampaignWorkflow, workflow_id
+from workflows.journey import REFRESH as JOURNEY_REFRESH
+from workflows.journey import SEGMENT_CHANGED, JourneyInput, JourneyWorkflow, journey_workflow_id
+
+CAMPAIGN_START = "campaign.start"  # start the campaign's workflows, or have them re-read it
+CAMPAIGN_STOP = "campaign.stop"  # cancel them (DeleteCampaign, or a switch to EVENT)
+JOURNEY_SIGNAL = "journey.signal"  # signal-with-start the journey's workflow
+
+# Errors that mean Temporal is away: the command stays in the outbox and is tried again.
+UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+_REFRESHING_ON = text(
+    """
+    SELECT id FROM journeys
+    WHERE app_id = :app AND state = 'ACTIVE'
+      AND (definition ->> 'RefreshOnSegmentUpdate')::boolean
+      AND definition -> 'StartCondition' -> 'SegmentStartCondition' ->> 'SegmentId' = :segment
+    """
+)
+
+
+# -- written by the gateway, in the transaction of the change ------------------------------------
+async def start_campaign(conn: AsyncConnection, app_id: str, campaign_id: str) -> None:
+    await outbox.command(conn, app_id, CAMPAIGN_START, campaign_id)
+
+
+async def stop_campaign(conn: AsyncConnection, app_id: str, campaign_id: str) -> None:
+    await outbox.command(conn, app_id, CAMPAIGN_STOP, campaign_id)
+
+
+async def refresh_journey(conn: AsyncConnection, app_id: str, journey_id: str) -> None:
+    """Any change of the journey (publish, update, pause, resume, cancel, delete)."""
+    await outbox.command(conn, app_id, JOURNEY_SIGNAL, journey_id, {"signal": JOURNEY_REFRESH})
+
+
+async def segment_changed(conn: AsyncConnection, app_id: str, segment_id: str) -> None:
+    """UpdateSegment: journeys started from it with RefreshOnSegmentUpdate admit its new members."""
+    for r in await conn.execute(_REFRESHING_ON, {"app": app_id, "segment": segment_id}):
+        await outbox.command(conn, app_id, JOURNEY_SIGNAL, r.id, {"signal": SEGMENT_CHANGED})
+
+
+# -- carried out by the dispatcher ------------------------------------------------------------------
+async def execute(client: Client, engine: AsyncEngine, task_queue: str, row: dict[str, Any]) -> None:
+    """One command row; raises what Temporal raised when it could not be reached."""
+    op, app_id, target = row["event"]["op"], row["app_id"], row["target_id"]
+    if op == CAMPAIGN_START:
+        await _start_campaign(client, engine, task_queue, app_id, target)
+    elif op == CAMPAIGN_STOP:
+        await _stop_campaign(client, app_id, target)
+    elif op == JOURNEY_SIGNAL:
+        await client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(app_id, target),
+            id=journey_workflow_id(app_id, target),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            start_signal=row["event"]["signal"],
+        )
+    else:
+        raise ValueError(f"unknown workflow command {op!r}")
+
+
+async def _start_campaign(client: Client, engine: AsyncEngine, task_queue: str, app_id: str, campaign_id: str) -> None:
+    """Start the campaign's workflows or tell the running ones to re-read the campaign (one
+    signal-with-start each, so a create racing an update cannot start two). A campaign
+    re-scheduled after its workflow ended goes on from its next run number, so its new runs get
+    new idempotency keys and activities instead of colliding with the old ones."""
+    async with engine.connect() as conn:
+        done = await conn.scalar(
+            text("SELECT max(run_number) + 1 FROM campaign_activities WHERE app_id = :a AND campaign_id = :c"),
+            {"a": app_id, "c": campaign_id},
+        )
+        found = await campaigns_store.definition(conn, app_id, campaign_id)
+    if found is None or found["state"] == "DELETED":
+        return  # deleted before the command was carried out
+    for group in [None, *own_schedules(found["definition"])]:
+        await client.start_workflow(
+            CampaignWorkflow.run,
+            CampaignInput(app_id=app_id, campaign_id=campaign_id, run_number=done or 0, treatment=group),
+            id=workflow_id(app_id, campaign_id, group),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            start_signal=CAMPAIGN_REFRESH,
+        )
+
+
+async def _stop_campaign(client: Client, app_id: str, campaign_id: str) -> None:
+    """No run starts after this; a batch being sent finishes. The campaign's workflow and those
+    of treatments on schedules of their own (at most 4)."""
+    for group in (None, "1", "2", "3", "4"):
+        handle: WorkflowHandle[CampaignWorkflow, None] = client.get_workflow_handle(
+            workflow_id(app_id, campaign_id, group)
+        )
+        try:
+            await handle.cancel()
+        except RPCError as e:
+            if e.status in UNREACHABLE:
+                raise
+            continue  # not running (completed, or never started)
