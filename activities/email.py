@@ -29,6 +29,7 @@ import aiosmtplib
 
 from activities.content import context_of
 from activities.deliveries import Outcome, Send, TransientDeliveryError
+from activities.email_mime import Composed, NeedsSmtpUtf8, check_header, compose
 from activities.render import render
 from rules.engagement import sign
 from store.channels import ChannelConfig
@@ -79,11 +80,16 @@ def message_id_for(key: str) -> str:
 
 def build_message(
     content: dict[str, Any], r: Recipient, tracking: Tracking | None = None, app_id: str = ""
-) -> EmailMessage:
+) -> Composed | EmailMessage:
     """The MIME message for one recipient. `content` keys: from, reply_to, subject, text, html,
     headers, raw (base64 MIME), substitutions (the message-level maps, lowest precedence first),
-    defaults (the template's DefaultSubstitutions)."""
-    ctx = context_of(content, r)
+    defaults (the template's DefaultSubstitutions), envelope_from.
+
+    Usually the finished bytes (Composed, written by activities.email_mime: the stdlib's
+    EmailPolicy costs as much CPU as the rest of a send). An EmailMessage, for aiosmtplib to
+    flatten with the relay's 8BITMIME/SMTPUTF8 choices, for raw MIME and for the rare mailbox
+    that is not ASCII (only SMTPUTF8 carries those)."""
+    message_id = f"<{message_id_for(r.key)}>"
     raw = r.overrides.get("RawContent")
     raw_bytes = raw.encode() if raw is not None else (base64.b64decode(content["raw"]) if content.get("raw") else None)
     if raw_bytes is not None:
@@ -93,30 +99,47 @@ def build_message(
             msg["From"] = content["from"]
         if msg["To"] is None:
             msg["To"] = r.address
-    else:
-        msg = EmailMessage()
-        msg["From"] = content["from"]
-        msg["To"] = r.address
-        subject = r.overrides.get("TitleOverride") or content.get("subject")
-        msg["Subject"] = render(subject, ctx) or ""
-        text = r.overrides.get("BodyOverride") or content.get("text")
-        html = None if "BodyOverride" in r.overrides else content.get("html")
-        html_text = render(html, ctx, html=True) if html is not None else None
-        msg.set_content(render(text, ctx) or ("" if html_text is None else _strip_html(html_text)))
-        if html_text is not None:
-            if tracking is not None:
-                html_text = tracking.track_html(html_text, app_id, r)
-            msg.add_alternative(html_text, subtype="html")
-        if content.get("reply_to"):
-            msg["Reply-To"] = ", ".join(content["reply_to"])
-        for header in content.get("headers", []):
-            msg[header["Name"]] = render(header["Value"], ctx) or ""
-        if tracking is not None and "List-Unsubscribe" not in msg:
-            msg["List-Unsubscribe"] = f"<{tracking.unsubscribe_url(app_id, r)}>"
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    if "Message-ID" in msg:
         del msg["Message-ID"]
-    msg["Message-ID"] = f"<{message_id_for(r.key)}>"
+        msg["Message-ID"] = message_id
+        return msg
+    ctx = context_of(content, r)
+    subject = r.overrides.get("TitleOverride") or content.get("subject")
+    headers = [("From", content["from"]), ("To", r.address), ("Subject", render(subject, ctx) or "")]
+    text = r.overrides.get("BodyOverride") or content.get("text")
+    html = None if "BodyOverride" in r.overrides else content.get("html")
+    html_text = render(html, ctx, html=True) if html is not None else None
+    plain = render(text, ctx) or ("" if html_text is None else _strip_html(html_text))
+    if html_text is not None and tracking is not None:
+        html_text = tracking.track_html(html_text, app_id, r)
+    if content.get("reply_to"):
+        headers.append(("Reply-To", ", ".join(content["reply_to"])))
+    headers += [(h["Name"], render(h["Value"], ctx) or "") for h in content.get("headers", [])]
+    if tracking is not None and all(name.lower() != "list-unsubscribe" for name, _ in headers):
+        headers.append(("List-Unsubscribe", f"<{tracking.unsubscribe_url(app_id, r)}>"))
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    envelope_from = content.get("envelope_from") or ""
+    if r.address.isascii() and envelope_from.isascii():
+        try:
+            return compose(headers, plain, html_text, message_id)
+        except NeedsSmtpUtf8:
+            pass
+    return _stdlib_message(headers, plain, html_text, message_id)
+
+
+def _stdlib_message(headers: list[tuple[str, str]], plain: str, html: str | None, message_id: str) -> EmailMessage:
+    """The same message as compose() writes, built with EmailPolicy for aiosmtplib to flatten."""
+    for name, value in headers:
+        check_header(name, value)  # EmailPolicy checks values, not names
+    msg = EmailMessage()
+    for name, value in headers[:3]:  # From, To, Subject, then the content (as before compose)
+        msg[name] = value
+    msg.set_content(plain)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    for name, value in headers[3:]:
+        msg[name] = value
+    del msg["Message-ID"]
+    msg["Message-ID"] = message_id
     return msg
 
 
@@ -175,7 +198,13 @@ class EmailProvider:
             msg = build_message(batch.content, r, self._tracking, batch.app_id)
             sender = batch.content.get("envelope_from") or None
             try:
-                await smtp.send_message(msg, sender=sender, recipients=[r.address])
+                if isinstance(msg, Composed):
+                    if not (sender or msg.sender):
+                        raise ValueError("No From header provided in message")  # as send_message says
+                    # Bytes as they are: send_message would flatten (and copy) an EmailMessage.
+                    await smtp.sendmail(sender or msg.sender or "", [r.address], msg.data)
+                else:
+                    await smtp.send_message(msg, sender=sender, recipients=[r.address])
             except aiosmtplib.SMTPRecipientsRefused as e:
                 refused = e.recipients[0]
                 return _classify(refused.code, refused.message)
