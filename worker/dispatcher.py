@@ -40,7 +40,7 @@ from rules.triggers import CAMPAIGN, ENGAGEMENT, JOURNEY
 from store import journey_participants as participants
 from store import outbox
 from store.db import plain_dsn
-from workflows.campaign import CampaignTriggerWorkflow, TriggerBatch, TriggeredEvent, trigger_workflow_id
+from workflows.campaign import CampaignTriggerWorkflow, TriggerBatch, trigger_workflow_id
 from workflows.journey import ENGAGEMENT as ENGAGEMENT_SIGNAL
 from workflows.journey import JourneyParticipantWorkflow, ParticipantInput
 from workflows.journey_starts import ensure_search_attributes, participant_start_options
@@ -193,7 +193,9 @@ class Dispatcher:
         batch = TriggerBatch(
             app_id,
             campaign_id,
-            [TriggeredEvent(r["endpoint_id"], r["event_id"], r["event_time"].isoformat()) for r in rows],
+            [r["endpoint_id"] for r in rows],
+            [r["event_id"] for r in rows],
+            [r["event_time"].isoformat() for r in rows],
             max_delay_seconds=self.settings.max_delay_seconds,
         )
         client = await self._client()
