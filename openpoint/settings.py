@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # An event-triggered campaign message that cannot go out this long after its event is dropped
     # and counted (MAXIMUM_DELAY_EXCEEDED); Pinpoint's delay is 5 minutes.
     trigger_max_delay_seconds: float = 300.0
+    # Whether a worker process also runs the outbox dispatcher (worker/dispatcher.py). Every
+    # worker may (they share the rows); turn it off for workers on task queues of their own.
+    dispatch_outbox: bool = True
 
     # SigV4 allows this much clock skew, as AWS does.
     max_clock_skew_seconds: int = 900

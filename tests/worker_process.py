@@ -26,6 +26,9 @@ class WorkerProcess:
             "OPENPOINT_MASTER_KEY": stack.settings.master_key,
             "OPENPOINT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             "OPENPOINT_DB_POOL_SIZE": "5",
+            # A worker on a private queue: the stack's own worker dispatches the outbox, which
+            # would otherwise also be handed to this one's queue.
+            "OPENPOINT_DISPATCH_OUTBOX": "false",
             **env,
         }
         self.log = log

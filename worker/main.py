@@ -136,7 +136,9 @@ async def run(settings: Settings | None = None) -> None:
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         worker = build_worker(client, settings, engine)
-        dispatcher = asyncio.create_task(build_dispatcher(client, settings, engine).run())
+        dispatcher = asyncio.create_task(
+            build_dispatcher(client, settings, engine).run() if settings.dispatch_outbox else asyncio.sleep(0)
+        )
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # Purges queued while no worker ran (or Temporal was down) and event retention.
         await wake_housekeeping(client, settings.task_queue)

@@ -115,6 +115,7 @@ def test_sigkill_mid_campaign_delivers_every_message_exactly_once(
         # now, before it can send anything (checked below from its history), and the same
         # workflow, under the same id, is started on the worker processes' queue instead.
         wid = workflow_id(app_id, cid)
+        stack.drain_outbox(app_id)  # the API's command to start it has been carried out
         gateway_run = stack.run(stack.temporal.get_workflow_handle(wid).describe()).run_id
         gateway_copy = stack.temporal.get_workflow_handle(wid, run_id=gateway_run)
         stack.run(gateway_copy.terminate("moved to a worker process the test can kill"))

@@ -122,6 +122,7 @@ def test_sigkill_mid_email_campaign_sends_at_most_once_and_reports_the_uncertain
         # Moved from the stack's in-process worker (which cannot be killed) to the worker
         # processes' queue before StartTime, as in test_campaign_crash (checked below).
         wid = workflow_id(app_id, cid)
+        stack.drain_outbox(app_id)  # the API's command to start it has been carried out
         gateway_run = stack.run(stack.temporal.get_workflow_handle(wid).describe()).run_id
         gateway_copy = stack.temporal.get_workflow_handle(wid, run_id=gateway_run)
         stack.run(gateway_copy.terminate("moved to a worker process the test can kill"))
