@@ -477,6 +477,14 @@ async def _pace(sent: int, messages_per_second: int | None, started: float) -> N
         await asyncio.sleep(remaining)
 
 
+def allocation_of(definition: dict[str, Any]) -> Any:
+    """Which cohorts go to the holdout and to each treatment."""
+    return treatments.allocate(
+        int(definition.get("HoldoutPercent") or 0),
+        [(t["Id"], int(t["SizePercent"])) for t in definition.get("AdditionalTreatments") or []],
+    )
+
+
 class _PagePlan:
     """Where each member of a page goes: a metric, quiet time, or a batch."""
 
@@ -489,6 +497,7 @@ class _PagePlan:
         history: dict[str, tuple[int, int]],
         now: datetime,
         trigger: str | None = None,
+        allocation: Any = None,  # treatments.allocate's answer, when the caller made it already
     ) -> None:
         self.run = run
         # An event-triggered send: its own targeting record and idempotency key per event.
@@ -504,10 +513,7 @@ class _PagePlan:
         self.limits = definition.get("Limits") or {}
         self.app_limits = app_settings.get("Limits") or {}
         self.history = history
-        self.allocation = treatments.allocate(
-            int(definition.get("HoldoutPercent") or 0),
-            [(t["Id"], int(t["SizePercent"])) for t in definition.get("AdditionalTreatments") or []],
-        )
+        self.allocation = allocation or allocation_of(definition)
         self.now = now
         self.expired = not limit_rules.within_maximum_duration(self.limits, _instant(run.scheduled_start), self.now)
         self.by_treatment: dict[str, TreatmentCounts] = {}

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import html as html_lib
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -177,13 +178,17 @@ class EmailProvider:
     def __init__(self, smtp_url: str, *, timeout: float = 30.0, tracking: Tracking | None = None) -> None:
         self._tracking = tracking
         self._timeout = timeout
-        self._options = smtp_options(smtp_url, timeout)
+        # The name EHLO gives, found once: left to aiosmtplib, every connection looks it up
+        # again in a thread (socket.getfqdn), which a stream of small batches pays for each time.
+        self._hostname = socket.getfqdn()
+        self._options = {**smtp_options(smtp_url, timeout), "local_hostname": self._hostname}
 
     @asynccontextmanager
     async def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AsyncIterator[Send]:
         # A project may name its own relay (`openpoint channels credentials ... SmtpUrl=...`).
         own = channel.secrets.get("SmtpUrl") if channel is not None else None
-        smtp = aiosmtplib.SMTP(**(smtp_options(own, self._timeout) if own else self._options))
+        options = {**smtp_options(own, self._timeout), "local_hostname": self._hostname} if own else self._options
+        smtp = aiosmtplib.SMTP(**options)
 
         async def ensure_connected() -> None:
             if smtp.is_connected:

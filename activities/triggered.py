@@ -32,6 +32,7 @@ from activities.campaigns import (
     _instant,
     _PagePlan,
     activity_id,
+    allocation_of,
     targets,
 )
 from store import apps as apps_store
@@ -117,6 +118,7 @@ class TriggeredSends:
                     rows = {r["id"]: r for r in await endpoints_store.get_many(conn, batch.app_id, ids)}
                     run = RunRef(batch.app_id, batch.campaign_id, 0, setup.found["version"], fresh[0].event_time)
                     history = await self._c._history(conn, run, ids)
+            allocation = allocation_of(setup.found["definition"]) if setup is not None else None
             for event in fresh:
                 if run is None or setup is None or event.endpoint_id not in members or event.endpoint_id not in rows:
                     outcomes[trigger_key(event)] = (event, "FILTERED_OUT_BY_SEGMENT")
@@ -124,7 +126,9 @@ class TriggeredSends:
                 key = trigger_key(event)
                 event_run = RunRef(batch.app_id, batch.campaign_id, 0, setup.found["version"], event.event_time)
                 settings = setup.app.get("settings") or {}
-                plan = _PagePlan(event_run, setup.found["definition"], settings, setup.treatments, history, now, key)
+                plan = _PagePlan(
+                    event_run, setup.found["definition"], settings, setup.treatments, history, now, key, allocation
+                )
                 plan.place(dict(rows[event.endpoint_id]))
                 if plan.targeted:
                     # A second event of the same endpoint in this batch sees the first one's

@@ -147,6 +147,7 @@ class Platform:
         default_factory=lambda: ("OPBENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30))
     )
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. another bench's SMTP sink
+    workers: int = 1  # `openpoint worker` processes
     # The sink's command line (after the interpreter), given the sink port, the TLS certificate
     # and key; default: this module's HTTPS webhook sink.
     sink_argv: Callable[[int, Path, Path], list[str]] | None = None
@@ -187,6 +188,8 @@ class Platform:
             "sink": self.sink_argv(self.sink_port, cert, cert_key)
             if self.sink_argv
             else [__file__, "sink", str(self.sink_port), str(cert), str(cert_key), str(self.concurrency)],
+            # Further replicas on the same task queue, as production scales workers.
+            **{f"worker-{n}": ["-m", "openpoint.cli", "worker"] for n in range(2, self.workers + 1)},
         }
         for role, argv in commands.items():
             log = (self.tmp / f"{role}.log").open("wb")

@@ -337,6 +337,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="steady events per second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=1, help="`openpoint worker` processes (replicas)")
     args = parser.parse_args()
     steady_count = int(args.rate * args.seconds)
     smtp_port = free_port()
@@ -347,6 +348,7 @@ async def main() -> None:
         SEND_CONCURRENCY,
         extra_env={"OPENPOINT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}"},
         sink_argv=lambda port, cert, key: [__file__, "sink", str(port), str(arrivals_file)],
+        workers=args.workers,
     )
     platform.sink_port = smtp_port
     try:
