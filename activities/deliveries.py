@@ -195,14 +195,17 @@ class Deliverer:
         # the window SENDING; an idempotent provider (whole batch as one window) gets those sent
         # again under the same key, any other reports them UNKNOWN_FAILURE, so the window is
         # kept small for them.
-        window = max(1, len(todo)) if getattr(provider, "idempotent", False) else UNCERTAIN_WINDOW
+        idempotent = bool(getattr(provider, "idempotent", False))
+        window = max(1, len(todo)) if idempotent else UNCERTAIN_WINDOW
         try:
             async with provider.session(batch, channel) as send:
                 for start in range(0, len(todo), window):
                     group = todo[start : start + window]
                     beat(start)
                     async with self._engine.begin() as conn:
-                        await log.mark_sending(conn, [r.key for r in group])
+                        mine = await log.mark_sending(conn, [r.key for r in group], resend=idempotent)
+                    # A key another worker is sending right now is left to it: no result here.
+                    group = [r for r in group if r.key in mine]
                     outcomes: list[tuple[Recipient, Outcome | None]] = []
                     try:
                         for r in group:

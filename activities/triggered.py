@@ -4,10 +4,11 @@ reported them.
 
 Each event is its own trigger: its own targeting record (Limits count it), its own idempotency
 key (`campaign-{app}-{campaign}/{trigger}/{endpoint}`, the trigger a hash of endpoint and event),
-and one recorded outcome (`trigger_outcomes`) — SENT, a filter's metric, or
-MAXIMUM_DELAY_EXCEEDED when the message could not go out within the allowed delay. Only an
-outcome recorded for the first time is counted in the campaign's ExecutionMetrics, so a batch
-handed over twice, or retried after a crash, counts and sends nothing twice.
+and one row in `trigger_outcomes`: claimed (PENDING, owned by the workflow that got it first),
+then its outcome — SENT, a filter's metric, or MAXIMUM_DELAY_EXCEEDED when the message could not
+go out within the allowed delay. A trigger handed over twice at once is acted on by its owner
+only, and only an outcome recorded for the first time is counted in the campaign's
+ExecutionMetrics, so neither a second hand-over nor a retry after a crash sends or counts twice.
 """
 
 from __future__ import annotations
@@ -91,8 +92,15 @@ class TriggeredSends:
         max_delay = timedelta(seconds=batch.max_delay_seconds)
         outcomes: dict[str, tuple[TriggeredEvent, str]] = {}
         fresh: list[TriggeredEvent] = []
-        # The same event twice in one batch (a retried PutEvents): one trigger.
+        # The same event twice in one batch (a retried PutEvents): one trigger. And a trigger
+        # that another workflow claimed first (handed over twice at once) is left to it.
         events = list({trigger_key(e): e for e in batch.events}.values())
+        owner = activity.info().workflow_id or ""
+        async with self._c._engine.begin() as conn:
+            mine = await outbox.claim_triggers(
+                conn, batch.app_id, batch.campaign_id, owner, [(trigger_key(e), e.endpoint_id) for e in events]
+            )
+        events = [e for e in events if trigger_key(e) in mine]
         for event in events:
             if batch.expire or now - _instant(event.event_time) > max_delay:
                 outcomes[trigger_key(event)] = (event, EXPIRED)
@@ -193,15 +201,16 @@ class TriggeredSends:
                 definition, version = found["definition"], found["version"]
             else:
                 definition, version = setup.found["definition"], setup.found["version"]
-            first = await outbox.first_outcomes(
+            first = await outbox.finish_triggers(
                 conn,
                 batch.app_id,
                 batch.campaign_id,
-                [(key, event.endpoint_id, outcome) for key, (event, outcome) in outcomes.items()],
+                activity.info().workflow_id or "",
+                [(key, outcome) for key, (_, outcome) in outcomes.items()],
             )
             if not first:
                 return
-            start = RunRef(batch.app_id, batch.campaign_id, 0, version, batch.events[0].event_time)
+            start = RunRef(batch.app_id, batch.campaign_id, 0, version, next(iter(outcomes.values()))[0].event_time)
             await self._c.start_event_activities(conn, start, definition)
             targeted = [row for event, plan in plans if trigger_key(event) in first for row in plan.targeted]
             if targeted:

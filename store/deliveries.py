@@ -60,9 +60,13 @@ async def set_status(conn: AsyncConnection, key: str, status: str, **values: Any
     )
 
 
+# A compare-and-set: only rows still in one of the given states move to SENDING. Two workers
+# that hold the same key at once (a trigger handed over twice, a retried activity racing the
+# attempt it replaced) cannot both send: the second UPDATE waits for the first to commit, then
+# finds the row SENDING and leaves it.
 _MARK = (
     "UPDATE deliveries SET status = $2, attempts = attempts + 1, updated_at = now()"
-    " WHERE idempotency_key = ANY($1::text[])"
+    " WHERE idempotency_key = ANY($1::text[]) AND status = ANY($3::text[]) RETURNING idempotency_key"
 )
 _RECORD = (
     "UPDATE deliveries d SET status = u.status, status_code = u.code, status_message = u.message,"
@@ -72,9 +76,12 @@ _RECORD = (
 )
 
 
-async def mark_sending(conn: AsyncConnection, keys: Sequence[str]) -> None:
-    """One statement for a window of messages about to be handed over."""
-    await (await driver(conn)).execute(_MARK, list(keys), SENDING)
+async def mark_sending(conn: AsyncConnection, keys: Sequence[str], *, resend: bool = False) -> set[str]:
+    """One statement for a window of messages about to be handed over; the keys this caller may
+    send (PENDING ones, and with `resend` those a dead worker left SENDING too)."""
+    allowed = [PENDING, SENDING] if resend else [PENDING]
+    rows = await (await driver(conn)).fetch(_MARK, list(keys), SENDING, allowed)
+    return {r["idempotency_key"] for r in rows}
 
 
 async def record_many(

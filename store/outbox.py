@@ -172,24 +172,59 @@ async def oldest(conn: AsyncConnection) -> datetime | None:
     return found
 
 
-# -- outcomes of event-triggered campaign sends ---------------------------------------------------
-async def first_outcomes(
-    conn: AsyncConnection, app_id: str, campaign_id: str, outcomes: Sequence[tuple[str, str, str]]
+# -- event-triggered campaign sends: who acts on a trigger, and what became of it -------------------
+PENDING = "PENDING"
+
+
+async def claim_triggers(
+    conn: AsyncConnection, app_id: str, campaign_id: str, owner: str, triggers: Sequence[tuple[str, str]]
 ) -> set[str]:
-    """Record (trigger key, endpoint id, outcome) once per trigger; the keys recorded now for the
-    first time (only those are counted in the campaign's metrics)."""
-    if not outcomes:
+    """Claim (trigger key, endpoint id) pairs for `owner` (a workflow id); the keys it may act on:
+    those it claims now and those it claimed on an earlier attempt and has not finished."""
+    if not triggers:
         return set()
     pg = await driver(conn)
+    await pg.execute(
+        "INSERT INTO trigger_outcomes (app_id, campaign_id, trigger_key, endpoint_id, outcome, owner)"
+        " SELECT $1, $2, k, e, $5, $6 FROM unnest($3::text[], $4::text[]) AS t(k, e)"
+        " ON CONFLICT DO NOTHING",
+        app_id,
+        campaign_id,
+        [t[0] for t in triggers],
+        [t[1] for t in triggers],
+        PENDING,
+        owner,
+    )
     rows = await pg.fetch(
-        "INSERT INTO trigger_outcomes (app_id, campaign_id, trigger_key, endpoint_id, outcome)"
-        " SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])"
-        " ON CONFLICT DO NOTHING RETURNING trigger_key",
+        "SELECT trigger_key FROM trigger_outcomes WHERE app_id = $1 AND campaign_id = $2"
+        " AND trigger_key = ANY($3::text[]) AND owner = $4 AND outcome = $5",
+        app_id,
+        campaign_id,
+        [t[0] for t in triggers],
+        owner,
+        PENDING,
+    )
+    return {r["trigger_key"] for r in rows}
+
+
+async def finish_triggers(
+    conn: AsyncConnection, app_id: str, campaign_id: str, owner: str, outcomes: Sequence[tuple[str, str]]
+) -> set[str]:
+    """Record (trigger key, outcome) for triggers `owner` holds; the keys finished now (only
+    those are counted in the campaign's metrics: a retry that finds them done counts nothing)."""
+    if not outcomes:
+        return set()
+    rows = await (await driver(conn)).fetch(
+        "UPDATE trigger_outcomes o SET outcome = u.outcome, recorded_at = now()"
+        " FROM unnest($3::text[], $4::text[]) AS u(key, outcome)"
+        " WHERE o.app_id = $1 AND o.campaign_id = $2 AND o.trigger_key = u.key AND o.owner = $5"
+        " AND o.outcome = $6 RETURNING o.trigger_key",
         app_id,
         campaign_id,
         [o[0] for o in outcomes],
         [o[1] for o in outcomes],
-        [o[2] for o in outcomes],
+        owner,
+        PENDING,
     )
     return {r["trigger_key"] for r in rows}
 

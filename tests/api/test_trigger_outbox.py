@@ -6,6 +6,7 @@ died holding them, or for triggers that waited out an outage."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
+from workflows.campaign import CampaignTriggerWorkflow, TriggerBatch, trigger_workflow_id
 
 EVENT = "cart.abandoned"
 
@@ -167,3 +169,32 @@ def test_a_trigger_past_the_allowed_delay_is_counted_not_sent(
     assert smtp.sink.to(addresses[6]) == []
     outcome = stack.sql("SELECT outcome FROM trigger_outcomes WHERE app_id = $1 AND endpoint_id = 'e06'", app_id)
     assert [r["outcome"] for r in outcome] == ["MAXIMUM_DELAY_EXCEEDED"]
+
+
+def test_the_same_trigger_in_two_workflows_at_once_sends_once(
+    pinpoint: Any, stack: Stack, smtp: SmtpServer, event_campaign: tuple[str, str, list[str]]
+) -> None:
+    """What an at-least-once hand-over can do: the same event's trigger reaches two workflows at
+    the same moment. The first to claim it sends; the other leaves it alone."""
+    app_id, campaign_id, addresses = event_campaign
+    at = datetime.now(UTC).isoformat()
+    batches = [TriggerBatch(app_id, campaign_id, ["e08", "e09"], ["ev-8", f"ev-9-{n}"], [at, at]) for n in range(2)]
+
+    async def both() -> list[dict[str, int]]:
+        handles = [
+            await stack.temporal.start_workflow(
+                CampaignTriggerWorkflow.run,
+                batch,
+                id=f"{trigger_workflow_id(app_id, campaign_id, 0)}-{n}-{secrets.token_hex(3)}",
+                task_queue=stack.settings.task_queue,
+            )
+            for n, batch in enumerate(batches)
+        ]
+        return list(await asyncio.gather(*(h.result() for h in handles)))
+
+    results = stack.run(both())
+    assert sum(r.get("SENT", 0) for r in results) == 3  # e08 once, and e09's two different events
+    assert len(smtp.sink.to(addresses[8])) == 1
+    assert wait_until(lambda: len(smtp.sink.to(addresses[9])) == 2)
+    got = wait_until(lambda: activity(pinpoint, app_id, campaign_id).get("TotalEndpointCount") == 3)
+    assert got
