@@ -136,12 +136,6 @@ class Dispatcher:
             task.add_done_callback(self._inflight.discard)
         return len(rows)
 
-    async def drain(self) -> None:
-        """Hand over everything ready now and wait for it (tests, shutdown)."""
-        while await self._claim_and_hand_over():
-            pass
-        await asyncio.gather(*list(self._inflight), return_exceptions=True)
-
     async def _hand_over(self, rows: list[dict[str, Any]]) -> None:
         try:
             done, failed = await self._start_all(rows)
