@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.codec import prune
 from api.context import Context
-from api.operations import MAX_BODY, authenticate, new_request_id
+from api.operations import MAX_BODY, answering_outages, authenticate
 from openpoint.errors import BadRequest, Forbidden, PayloadTooLarge
 from openpoint.keys import Principal
 
@@ -107,14 +107,16 @@ def extension(
 ) -> Callable[[E], E]:
     def register(handler: E) -> E:
         async def endpoint(request: Request) -> Response:
-            request.state.request_id = new_request_id()
-            call = await _decode(request)
-            return Response(
-                content=orjson.dumps(prune(await handler(call))),
-                status_code=status,
-                media_type="application/json",
-                headers={"x-amzn-RequestId": call.request_id},
-            )
+            async def answer() -> Response:
+                call = await _decode(request)
+                return Response(
+                    content=orjson.dumps(prune(await handler(call))),
+                    status_code=status,
+                    media_type="application/json",
+                    headers={"x-amzn-RequestId": call.request_id},
+                )
+
+            return await answering_outages(request, answer)
 
         endpoint.__name__ = name
         router.add_api_route(

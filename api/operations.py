@@ -7,6 +7,7 @@ decoded, validated `Call` and returns the output payload (a dict, or None for em
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from api import sigv4
 from api.codec import check_label, decode_body, decode_query, prune
 from api.context import Context
 from api.model import Operation, json_schema, operation, operations
-from openpoint.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge
+from api.outages import outage_of
+from openpoint.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, PinpointError
 from openpoint.keys import Principal
 
 MAX_BODY = 7 * 1024 * 1024  # the published request payload quota
@@ -29,6 +31,8 @@ MAX_BODY_BY_OPERATION = {"PutEvents": 4 * 1024 * 1024}
 
 Handler = Callable[["Call"], Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
+
+log = logging.getLogger("openpoint.api")
 
 IMPLEMENTED: set[str] = set()
 
@@ -151,11 +155,31 @@ def operation_output_shape(op: Operation) -> Any:
     return out.members[op.output_payload]
 
 
+async def answering_outages(request: Request, answer: Callable[[], Awaitable[Response]]) -> Response:
+    """`answer()`, with a dependency outage met anywhere below it (the key lookup, a store call,
+    a workflow) raised as the modeled retryable error, which the PinpointError handler answers.
+    Left to the catch-all handler, Starlette re-raises it after answering and the server then
+    drops the keep-alive connection under the client."""
+    request.state.request_id = new_request_id()
+    try:
+        return await answer()
+    except PinpointError:
+        raise
+    except Exception as e:
+        outage = outage_of(e)
+        if outage is None:
+            raise
+        log.warning("%s %s: %s (%r)", request.method, request.url.path, outage.message, e)
+        raise outage from e
+
+
 def _add_route(router: APIRouter, op: Operation, handler: Handler, summary: str | None) -> None:
     async def endpoint(request: Request) -> Response:
-        request.state.request_id = new_request_id()
-        call = await decode_call(op, request)
-        return encode(op, await handler(call), call.request_id)
+        async def answer() -> Response:
+            call = await decode_call(op, request)
+            return encode(op, await handler(call), call.request_id)
+
+        return await answering_outages(request, answer)
 
     endpoint.__name__ = op.name
     router.add_api_route(
