@@ -28,9 +28,10 @@ from launch.push_sinks import DEV_KEY_ID, DEV_TEAM_ID
 from launch.server import SinkError
 from launch.sinks import LocalSinks, SinkPorts
 from openpoint.dev import DevStack
-from openpoint.embedded import free_port
+from openpoint.embedded import EmbeddedPostgres, free_port
 from openpoint.settings import Settings
 from store.db import plain_dsn
+from store.migrate import upgrade
 
 T = TypeVar("T")
 # Providers a developer's shell may configure; the sinks stand in only for unset ones.
@@ -77,13 +78,22 @@ def _events(database_url: str, app_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def dev(database_url: str, temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+def dev_database(pg_server: EmbeddedPostgres) -> str:
+    """A database of its own: the session stack's outbox dispatcher would otherwise also hand this
+    stack's campaign commands to the session's worker, which does not trust the sinks' CA."""
+    url = pg_server.create_database(f"openpoint_sinks_{secrets.token_hex(4)}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def dev(dev_database: str, temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     data_dir = tmp_path_factory.mktemp("dev-data")
     with pytest.MonkeyPatch.context() as env:
         for name in PROVIDER_VARIABLES:
             env.delenv(name, raising=False)
         for name, value in {
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": dev_database,
             "TEMPORAL_ADDRESS": temporal_address,
             "OPENPOINT_TASK_QUEUE": f"openpoint-dev-{secrets.token_hex(4)}",
             "OPENPOINT_HOST": "127.0.0.1",
@@ -133,7 +143,7 @@ def _send(client: Any, app_id: str, address: str, channel: str, message: dict[st
 
 
 def test_sms_lands_in_a_file_and_its_delivery_report_is_an_event(
-    client: Any, dev: DevStack, project: str, database_url: str
+    client: Any, dev: DevStack, project: str, dev_database: str
 ) -> None:
     # What the AWS SDK's SMS example does, on a fresh clone with no Twilio account.
     client.update_sms_channel(ApplicationId=project, SMSChannelRequest={"Enabled": True})
@@ -151,8 +161,8 @@ def test_sms_lands_in_a_file_and_its_delivery_report_is_an_event(
 
     # The sink's signed status report comes back through the gateway's Twilio hook; repeats of
     # it (the sink reports the final status more than once) are recorded once.
-    _wait_for("_SMS.SUCCESS", lambda: "_SMS.SUCCESS" in _events(database_url, project))
-    assert _events(database_url, project).count("_SMS.SUCCESS") == 1
+    _wait_for("_SMS.SUCCESS", lambda: "_SMS.SUCCESS" in _events(dev_database, project))
+    assert _events(dev_database, project).count("_SMS.SUCCESS") == 1
 
 
 def test_email_lands_in_an_eml_file(client: Any, dev: DevStack, project: str) -> None:
@@ -182,7 +192,7 @@ def test_twilio_sink_answers_a_repeated_create_once(dev: DevStack) -> None:
     assert httpx.post(url, data=form, auth=("AC" + "6" * 32, "token")).status_code == 401  # not its account
 
 
-def test_voice_lands_in_a_file_and_reports_success(client: Any, dev: DevStack, project: str, database_url: str) -> None:
+def test_voice_lands_in_a_file_and_reports_success(client: Any, dev: DevStack, project: str, dev_database: str) -> None:
     client.update_voice_channel(ApplicationId=project, VoiceChannelRequest={"Enabled": True})
     phone = "+1555" + str(secrets.randbelow(10**7)).zfill(7)
     message = {"VoiceMessage": {"Body": "Your code is 5678", "LanguageCode": "en-US", "VoiceId": "Joanna"}}
@@ -191,7 +201,7 @@ def test_voice_lands_in_a_file_and_reports_success(client: Any, dev: DevStack, p
     [call] = _wait_for("voice file", lambda: [m for m in _files(dev.data_dir / "voice") if m["to"] == phone])
     assert call["spoken"] == "Your code is 5678"
     assert 'voice="Polly.Joanna"' in call["twiml"]
-    _wait_for("_voice.success", lambda: "_voice.success" in _events(database_url, project))
+    _wait_for("_voice.success", lambda: "_voice.success" in _events(dev_database, project))
 
 
 def test_gcm_push_lands_in_a_file(client: Any, dev: DevStack, project: str) -> None:
