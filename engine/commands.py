@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -21,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from rules.campaigns import own_schedules
 from store import campaigns as campaigns_store
+from store import journeys as journeys_store
 from store import outbox
 from workflows.campaign import REFRESH as CAMPAIGN_REFRESH
 from workflows.campaign import CampaignInput, CampaignWorkflow, workflow_id
@@ -33,15 +33,6 @@ JOURNEY_SIGNAL = "journey.signal"  # signal-with-start the journey's workflow
 
 # Errors that mean Temporal is away: the command stays in the outbox and is tried again.
 UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
-
-_REFRESHING_ON = text(
-    """
-    SELECT id FROM journeys
-    WHERE app_id = :app AND state = 'ACTIVE'
-      AND (definition ->> 'RefreshOnSegmentUpdate')::boolean
-      AND definition -> 'StartCondition' -> 'SegmentStartCondition' ->> 'SegmentId' = :segment
-    """
-)
 
 
 # -- written by the gateway, in the transaction of the change ------------------------------------
@@ -60,8 +51,8 @@ async def refresh_journey(conn: AsyncConnection, app_id: str, journey_id: str) -
 
 async def segment_changed(conn: AsyncConnection, app_id: str, segment_id: str) -> None:
     """UpdateSegment: journeys started from it with RefreshOnSegmentUpdate admit its new members."""
-    for r in await conn.execute(_REFRESHING_ON, {"app": app_id, "segment": segment_id}):
-        await outbox.command(conn, app_id, JOURNEY_SIGNAL, r.id, {"signal": SEGMENT_CHANGED})
+    for journey_id in await journeys_store.refreshing_on(conn, app_id, segment_id):
+        await outbox.command(conn, app_id, JOURNEY_SIGNAL, journey_id, {"signal": SEGMENT_CHANGED})
 
 
 # -- carried out by the dispatcher ------------------------------------------------------------------
@@ -91,17 +82,14 @@ async def _start_campaign(client: Client, engine: AsyncEngine, task_queue: str, 
     re-scheduled after its workflow ended goes on from its next run number, so its new runs get
     new idempotency keys and activities instead of colliding with the old ones."""
     async with engine.connect() as conn:
-        done = await conn.scalar(
-            text("SELECT max(run_number) + 1 FROM campaign_activities WHERE app_id = :a AND campaign_id = :c"),
-            {"a": app_id, "c": campaign_id},
-        )
+        done = await campaigns_store.next_run_number(conn, app_id, campaign_id)
         found = await campaigns_store.definition(conn, app_id, campaign_id)
     if found is None or found["state"] == "DELETED":
         return  # deleted before the command was carried out
     for group in [None, *own_schedules(found["definition"])]:
         await client.start_workflow(
             CampaignWorkflow.run,
-            CampaignInput(app_id=app_id, campaign_id=campaign_id, run_number=done or 0, treatment=group),
+            CampaignInput(app_id=app_id, campaign_id=campaign_id, run_number=done, treatment=group),
             id=workflow_id(app_id, campaign_id, group),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

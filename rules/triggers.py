@@ -15,7 +15,7 @@ itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +48,6 @@ class ProjectTriggers:
     campaigns: tuple[CampaignTrigger, ...] = ()
     journeys: tuple[JourneyTrigger, ...] = ()
     listening: bool = False  # some participant waits at a split for an event
-    unreadable: list[str] = field(default_factory=list)  # campaigns whose schedule cannot be read
 
     @property
     def empty(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -154,3 +154,13 @@ async def count_event_campaigns(conn: AsyncConnection, app_id: str, *, excluding
 async def remove(conn: AsyncConnection, app_id: str, campaign_id: str) -> None:
     """Versions, activities and targets go with the campaign (foreign keys cascade)."""
     await conn.execute(delete(campaigns).where(campaigns.c.app_id == app_id, campaigns.c.id == campaign_id))
+
+
+async def next_run_number(conn: AsyncConnection, app_id: str, campaign_id: str) -> int:
+    """The run number a campaign's workflow goes on from (0 when it never ran): a campaign
+    scheduled again after its workflow ended gets new run numbers, so new idempotency keys."""
+    done = await conn.scalar(
+        text("SELECT max(run_number) + 1 FROM campaign_activities WHERE app_id = :a AND campaign_id = :c"),
+        {"a": app_id, "c": campaign_id},
+    )
+    return int(done or 0)

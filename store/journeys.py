@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import and_, delete, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import NotFound
@@ -178,3 +178,18 @@ async def existing_templates(
         frozenset((t, n) for t, n in await conn.execute(kinds)),
         frozenset((t, n, str(v)) for t, n, v in await conn.execute(numbered)),
     )
+
+
+_REFRESHING_ON = text(
+    """
+    SELECT id FROM journeys
+    WHERE app_id = :app AND state = 'ACTIVE'
+      AND (definition ->> 'RefreshOnSegmentUpdate')::boolean
+      AND definition -> 'StartCondition' -> 'SegmentStartCondition' ->> 'SegmentId' = :segment
+    """
+)
+
+
+async def refreshing_on(conn: AsyncConnection, app_id: str, segment_id: str) -> list[str]:
+    """ACTIVE journeys started from the segment that admit its new members on every update."""
+    return [r.id for r in await conn.execute(_REFRESHING_ON, {"app": app_id, "segment": segment_id})]

@@ -14,9 +14,9 @@ second hand-over harmless.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rules.schedules import resolve_start
 from rules.triggers import CampaignTrigger, JourneyTrigger, ProjectTriggers, outbox_rows
 from store.driver import columns_of, driver, jsonb, unnest_insert
+
+log = logging.getLogger("openpoint.triggers")
 
 CHANNEL = "openpoint_trigger_outbox"
 COMMAND = "command"  # a workflow command of the API (engine/commands.py), not an event's trigger
@@ -84,27 +86,23 @@ class TriggerIndex:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         campaigns: list[CampaignTrigger] = []
-        unreadable: list[str] = []
         for r in await conn.execute(_CAMPAIGNS, {"app": app_id}):
             schedule = r.definition["Schedule"]
             if not schedule.get("EventFilter"):
                 continue
             try:
                 resolved = resolve_start(schedule, created=r.created_at)
-            except ValueError:
-                unreadable.append(r.id)
+            except ValueError:  # a schedule the rules cannot read triggers nothing
+                log.warning("project %s: campaign %s has an unreadable schedule; it triggers nothing", app_id, r.id)
                 continue
             campaigns.append(
                 CampaignTrigger(r.id, resolved, schedule["EventFilter"], bool(r.definition.get("IsPaused")))
             )
         journeys = [JourneyTrigger(r.id, r.filter) for r in await conn.execute(_JOURNEYS, {"app": app_id}) if r.filter]
         listening = bool(await conn.scalar(_ANY_LISTENER, {"app": app_id}))
-        found = ProjectTriggers(tuple(campaigns), tuple(journeys), listening, unreadable)
+        found = ProjectTriggers(tuple(campaigns), tuple(journeys), listening)
         self._cache[app_id] = (time.monotonic() + self._cache_seconds, found)
         return found
-
-    def forget(self, app_id: str) -> None:
-        self._cache.pop(app_id, None)
 
 
 async def record(
@@ -158,18 +156,6 @@ async def retry_later(conn: AsyncConnection, ids: Sequence[int], *, after_second
             list(ids),
             after_seconds,
         )
-
-
-async def waiting(conn: AsyncConnection, app_id: str | None = None) -> int:
-    """Rows not yet handed over (all projects, or one)."""
-    if app_id is None:
-        return int(await conn.scalar(text("SELECT count(*) FROM trigger_outbox")) or 0)
-    return int(await conn.scalar(text("SELECT count(*) FROM trigger_outbox WHERE app_id = :a"), {"a": app_id}) or 0)
-
-
-async def oldest(conn: AsyncConnection) -> datetime | None:
-    found: datetime | None = await conn.scalar(text("SELECT min(created_at) FROM trigger_outbox"))
-    return found
 
 
 # -- event-triggered campaign sends: who acts on a trigger, and what became of it -------------------
