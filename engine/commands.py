@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from rules.campaigns import own_schedules
+from rules.campaigns import EVENT, frequency, own_schedules
 from store import campaigns as campaigns_store
 from store import journeys as journeys_store
 from store import outbox
@@ -86,6 +86,8 @@ async def _start_campaign(client: Client, engine: AsyncEngine, task_queue: str, 
         found = await campaigns_store.definition(conn, app_id, campaign_id)
     if found is None or found["state"] == "DELETED":
         return  # deleted before the command was carried out
+    if frequency(found["definition"]) == EVENT:
+        return  # turned into an event campaign since: its sends start from the outbox
     for group in [None, *own_schedules(found["definition"])]:
         await client.start_workflow(
             CampaignWorkflow.run,

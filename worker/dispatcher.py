@@ -169,7 +169,9 @@ class Dispatcher:
             elif kind == ENGAGEMENT:
                 jobs.append(([r["id"] for r in members], self._signal(app_id, members)))
             elif kind == outbox.COMMAND:
-                jobs.extend(([r["id"]], self._command(r)) for r in members)
+                # One target's commands in the order written: a stop must not overtake the start
+                # it follows (the workflow would run until it read the change itself).
+                jobs.append(([r["id"] for r in members], self._commands(sorted(members, key=lambda r: r["id"]))))
             else:  # written by a newer version: leave it for a dispatcher that knows it
                 log.warning("outbox rows of unknown kind %s left for another dispatcher", kind)
         outcomes = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
@@ -212,8 +214,10 @@ class Dispatcher:
         with contextlib.suppress(WorkflowAlreadyStartedError):  # the same event again
             await client.start_workflow(JourneyParticipantWorkflow.run, who, request_eager_start=True, **options)
 
-    async def _command(self, row: dict[str, Any]) -> None:
-        await commands.execute(await self._client(), self._engine, self._task_queue, row)
+    async def _commands(self, rows: list[dict[str, Any]]) -> None:
+        client = await self._client()
+        for row in rows:
+            await commands.execute(client, self._engine, self._task_queue, row)
 
     async def _signal(self, app_id: str, rows: list[dict[str, Any]]) -> None:
         """Events of endpoints whose participants wait at a split, told to those participants."""
