@@ -29,6 +29,15 @@ class NotFound(PinpointError):
     code, status = "NotFoundException", 404
 
 
+# Pinpoint's words for what a request's path names but does not exist [I]: "Application not
+# found" for a project, "Resource not found" for anything in it (endpoints, users, segments,
+# campaigns, journeys, templates, jobs, channels). Clients written against Pinpoint compare them;
+# the ids are in the request path already. References inside a request body (a campaign's
+# SegmentId, a journey's TemplateName) keep OpenPoint's message naming the member.
+APP_NOT_FOUND = "Application not found"
+RESOURCE_NOT_FOUND = "Resource not found"
+
+
 class MethodNotAllowed(PinpointError):
     code, status = "MethodNotAllowedException", 405
 

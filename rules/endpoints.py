@@ -153,6 +153,15 @@ def merge_endpoint(
     return row
 
 
+def stamped(request: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """The endpoint write with the RequestId that GetEndpoint shows: "the most recent request to
+    update the endpoint" (the model's words), in Pinpoint's examples an id of the service's own.
+    A client that names one keeps it (the Amplify libraries send a uuid of theirs: the member is
+    in the request for that); otherwise it is the id the write was answered with (RequestID and
+    x-amzn-RequestId), so an endpoint can be traced to the request that last changed it."""
+    return request if request.get("RequestId") else {**request, "RequestId": request_id}
+
+
 def endpoint_response(row: dict[str, Any], iso: Any) -> dict[str, Any]:
     user: dict[str, Any] = {}
     if row["user_id"] is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from rules.journey_drafts import gaps
 from rules.journey_graph import (
     MESSAGE_TYPES,
     PUSH_CHANNELS,
@@ -188,6 +189,12 @@ def _unsupported_findings(j: _Journey) -> Iterator[Finding]:
             yield Finding(activity_id, "LAMBDA_NOT_SUPPORTED", why)
 
 
+def _draft_findings(j: _Journey) -> Iterator[Finding]:
+    """What a DRAFT still lacks (a Wait's WaitTime, a split's conditions): saved, not published."""
+    for gap in gaps(j.definition):
+        yield Finding(gap.activity, gap.code, gap.message)
+
+
 def _wait_findings(j: _Journey) -> Iterator[Finding]:
     end = schedule_time((j.definition.get("Schedule") or {}).get("EndTime"))
     for activity_id, activity, _kind in j.of_type("Wait", "ConditionalSplit", "MultiCondition"):
@@ -255,6 +262,7 @@ _ERRORS: tuple[_Rule, ...] = (
     _graph_findings,
     _message_findings,
     _unsupported_findings,
+    _draft_findings,
     _wait_findings,
     _condition_findings,
 )

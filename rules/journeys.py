@@ -4,7 +4,9 @@
 against the model's types, enums and required members) to everything that needs no project data,
 raising BadRequest that names the member path (`WriteJourneyRequest.Activities.welcome.EMAIL...`).
 What blocks publishing given the project's data is rules/journey_review.py; the shape of an
-activity (type, paths, conditions) is rules/journey_graph.py.
+activity (type, paths, conditions) is rules/journey_graph.py. A DRAFT may be half-built (a Wait
+without its WaitTime, a split without its conditions): what it still lacks is no refusal here but
+a review error (rules/journey_drafts.py); only what is malformed is refused.
 
 Pinpoint's own rules worth knowing: Schedule.StartTime must be written with the offset of
 Schedule.Timezone (its error text is kept, §1.4; botocore sends every timestamp in UTC, so SDK
@@ -137,10 +139,20 @@ def _check_bounds(values: dict[str, Any], bounds: dict[str, tuple[int, int]], at
 
 def _exactly_one(obj: dict[str, Any], members: Iterable[str], at: str) -> str:
     names = tuple(members)
+    found = _at_most_one(obj, names, at)
+    if found is None:
+        raise _fail(at, f"set exactly one of {', '.join(names)} (0 set).")
+    return found
+
+
+def _at_most_one(obj: dict[str, Any], members: Iterable[str], at: str) -> str | None:
+    """The one member set, or None when none is: a DRAFT may be half-built (rules/journey_drafts.py
+    names what it lacks), but two at once is a contradiction."""
+    names = tuple(members)
     given = [m for m in names if obj.get(m) is not None]
-    if len(given) != 1:
+    if len(given) > 1:
         raise _fail(at, f"set exactly one of {', '.join(names)} ({len(given)} set).")
-    return given[0]
+    return given[0] if given else None
 
 
 # --- check_journey: activities ----------------------------------------------------------------
@@ -148,9 +160,10 @@ def _exactly_one(obj: dict[str, Any], members: Iterable[str], at: str) -> str:
 
 def _check_wait_time(wait: dict[str, Any] | None, at: str) -> None:
     wait = wait or {}
-    if _exactly_one(wait, ("WaitFor", "WaitUntil"), at) == "WaitFor":
+    member = _at_most_one(wait, ("WaitFor", "WaitUntil"), at)
+    if member == "WaitFor":
         parse_duration(wait["WaitFor"], f"{at}.WaitFor")
-    else:
+    elif member == "WaitUntil":
         _instant(wait["WaitUntil"], f"{at}.WaitUntil")
 
 
@@ -160,15 +173,14 @@ def _check_event_dimensions(condition: dict[str, Any], at: str) -> None:
 
 
 def _check_simple_condition(condition: dict[str, Any] | None, at: str) -> None:
+    # An empty condition, a SegmentCondition without its SegmentId and an EventCondition without
+    # Dimensions are a DRAFT still being built: rules/journey_drafts.py.
     condition = condition or {}
-    member = _exactly_one(condition, ("EventCondition", "SegmentCondition", "SegmentDimensions"), at)
-    body, where = condition[member], f"{at}.{member}"
-    if member == "EventCondition":
-        _check_event_dimensions(body, where)
+    member = _at_most_one(condition, ("EventCondition", "SegmentCondition", "SegmentDimensions"), at)
+    if member == "EventCondition" and condition[member].get("Dimensions") is not None:
+        _check_event_dimensions(condition[member], f"{at}.{member}")
     elif member == "SegmentDimensions":
-        check_dimensions(body, where)
-    elif not body.get("SegmentId"):
-        raise _missing(f"{where}.SegmentId", "name the segment to test.")
+        check_dimensions(condition[member], f"{at}.{member}")
 
 
 def _check_evaluation(body: dict[str, Any], at: str) -> None:
@@ -204,8 +216,6 @@ def _check_wait(body: dict[str, Any], at: str) -> None:
 
 def _check_yes_no(body: dict[str, Any], at: str) -> None:
     conditions = (body.get("Condition") or {}).get("Conditions") or []
-    if not conditions:
-        raise _missing(f"{at}.Condition.Conditions", "a yes/no split tests at least one condition.")
     for i, condition in enumerate(conditions):
         _check_simple_condition(condition, f"{at}.Condition.Conditions[{i}]")
     _check_evaluation(body, at)
@@ -213,7 +223,7 @@ def _check_yes_no(body: dict[str, Any], at: str) -> None:
 
 def _check_multi(body: dict[str, Any], at: str) -> None:
     branches = body.get("Branches") or []
-    if not 1 <= len(branches) <= MAX_MULTI_BRANCHES:
+    if len(branches) > MAX_MULTI_BRANCHES:
         raise _fail(f"{at}.Branches", f"a multivariate split has 1 to {MAX_MULTI_BRANCHES} branches besides Else.")
     for i, branch in enumerate(branches):
         _check_simple_condition(branch.get("Condition"), f"{at}.Branches[{i}].Condition")
@@ -221,18 +231,20 @@ def _check_multi(body: dict[str, Any], at: str) -> None:
 
 
 def _check_random(body: dict[str, Any], at: str) -> None:
+    # Too few branches, a branch without its Percentage, shares that do not add up to 100: a
+    # DRAFT still being built (rules/journey_drafts.py).
     branches = body.get("Branches") or []
     low, high = RANDOM_BRANCHES
-    if not low <= len(branches) <= high:
+    if len(branches) > high:
         raise _fail(f"{at}.Branches", f"a random split has {low} to {high} branches.")
     for i, branch in enumerate(branches):
-        _check_range(branch.get("Percentage"), 0, 100, f"{at}.Branches[{i}].Percentage")
-    if sum(b["Percentage"] for b in branches) != 100:
-        raise _fail(f"{at}.Branches", "the branches' Percentage must add up to exactly 100.")
+        if branch.get("Percentage") is not None:
+            _check_range(branch["Percentage"], 0, 100, f"{at}.Branches[{i}].Percentage")
 
 
 def _check_holdout(body: dict[str, Any], at: str) -> None:
-    _check_range(body.get("Percentage"), 0, 100, f"{at}.Percentage")
+    if body.get("Percentage") is not None:
+        _check_range(body["Percentage"], 0, 100, f"{at}.Percentage")
 
 
 def _check_nothing(body: dict[str, Any], at: str) -> None:
@@ -307,15 +319,15 @@ def _check_start_condition(body: dict[str, Any]) -> None:
     if start is None:
         return  # a draft may leave it out; review() blocks publishing without one
     at = f"{FIELD}.StartCondition"
-    member = _exactly_one(start, ("SegmentStartCondition", "EventStartCondition"), at)
-    condition, where = start[member], f"{at}.{member}"
-    if member == "SegmentStartCondition":
-        if not condition.get("SegmentId"):
-            raise _missing(f"{where}.SegmentId", "name the segment whose members enter the journey.")
-        return
-    event_filter = condition.get("EventFilter")
+    member = _at_most_one(start, ("SegmentStartCondition", "EventStartCondition"), at)
+    if member != "EventStartCondition":
+        return  # the segment may be named later, as the condition itself may: review() says so
+    where = f"{at}.{member}"
+    if body.get("LocalTime"):
+        raise _fail(f"{FIELD}.LocalTime", "local time is not supported for event-triggered journeys.")
+    event_filter = start[member].get("EventFilter")
     if not event_filter:
-        raise _missing(f"{where}.EventFilter", "an event-triggered journey needs the event that starts it.")
+        return  # the event may be chosen later: rules/journey_drafts.py
     check_event_filter(event_filter, f"{where}.EventFilter")
     # One event type starts a journey. Attribute values are alternatives; a MetricDimension holds one
     # Value by its shape, so "a metric cannot take several values" needs no check of its own.
@@ -325,8 +337,6 @@ def _check_start_condition(body: dict[str, Any]) -> None:
             f"{where}.EventFilter.Dimensions.EventType",
             "an event-triggered journey starts on exactly one event type (INCLUSIVE, one value).",
         )
-    if body.get("LocalTime"):
-        raise _fail(f"{FIELD}.LocalTime", "local time is not supported for event-triggered journeys.")
 
 
 def _check_schedule(schedule: dict[str, Any], now: datetime) -> None:

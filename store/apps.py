@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import NotFound
+from openpoint.errors import APP_NOT_FOUND, NotFound
 from store import purge
 from store.tables import App
 
@@ -26,7 +26,7 @@ async def get(conn: AsyncConnection, app_id: str, *, lock: bool = False) -> dict
         stmt = stmt.with_for_update()
     row = (await conn.execute(stmt)).mappings().first()
     if row is None:
-        raise NotFound(f"Project {app_id} was not found.")
+        raise NotFound(APP_NOT_FOUND)
     return dict(row)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
 from store.tables import Campaign, CampaignActivity
 
 campaigns: Any = Campaign.__table__  # type: ignore[attr-defined]
@@ -18,7 +18,7 @@ activities: Any = CampaignActivity.__table__  # type: ignore[attr-defined]
 async def require_campaign(conn: AsyncConnection, app_id: str, campaign_id: str) -> None:
     found = await conn.scalar(select(exists().where(campaigns.c.app_id == app_id, campaigns.c.id == campaign_id)))
     if not found:
-        raise NotFound(f"Campaign {campaign_id} was not found in project {app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
 
 
 async def page(

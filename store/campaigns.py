@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
 from store.segments import versions as segment_versions
 from store.tables import Campaign, CampaignVersion
 
@@ -72,15 +72,14 @@ def _joined() -> Any:
 async def get(
     conn: AsyncConnection, app_id: str, campaign_id: str, version: int | None = None, *, lock: bool = False
 ) -> dict[str, Any]:
-    """The campaign at `version` (the latest when None); NotFound names what is missing."""
+    """The campaign at `version` (the latest when None); NotFound when there is none."""
     stmt = _joined().where(campaigns.c.app_id == app_id, campaigns.c.id == campaign_id)
     stmt = stmt.where(versions.c.version == (version if version is not None else campaigns.c.version))
     if lock:
         stmt = stmt.with_for_update(of=campaigns)
     row = (await conn.execute(stmt)).mappings().first()
     if row is None:
-        what = f"Campaign {campaign_id}" + (f" version {version}" if version is not None else "")
-        raise NotFound(f"{what} was not found in project {app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return dict(row)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import String, any_, bindparam, func, select, text, tuple_, upda
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
 from store import segments as segments_store
 from store.driver import driver
 from store.tables import Endpoint, Job
@@ -70,7 +70,7 @@ async def get(conn: AsyncConnection, app_id: str, job_id: str, job_type: str) ->
     stmt = select(jobs).where(jobs.c.app_id == app_id, jobs.c.id == job_id, jobs.c.job_type == job_type)
     row = (await conn.execute(stmt)).mappings().first()
     if row is None:
-        raise NotFound(f"{job_type.capitalize()} job {job_id} was not found in project {app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return dict(row)
 
 

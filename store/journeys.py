@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
 from store.tables import Journey, JourneyParticipant, JourneyRun, Segment, Template, TemplateVersion
 
 journeys: Any = Journey.__table__  # type: ignore[attr-defined]
@@ -52,7 +52,7 @@ async def get(
         stmt = stmt.with_for_update(of=journeys)
     r = (await conn.execute(stmt)).mappings().first()
     if r is None:
-        raise NotFound(f"Journey {journey_id} was not found in project {app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return _row(r)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
 from store.tables import Segment, SegmentMember, SegmentVersion
 
 segments: Any = Segment.__table__  # type: ignore[attr-defined]
@@ -98,15 +98,14 @@ def _joined() -> Any:
 async def get(
     conn: AsyncConnection, app_id: str, segment_id: str, version: int | None = None, *, lock: bool = False
 ) -> dict[str, Any]:
-    """The segment at `version` (the latest when None); NotFound names what is missing."""
+    """The segment at `version` (the latest when None); NotFound when there is none."""
     stmt = _joined().where(segments.c.app_id == app_id, segments.c.id == segment_id)
     stmt = stmt.where(versions.c.version == (version if version is not None else segments.c.version))
     if lock:
         stmt = stmt.with_for_update(of=segments)
     row = (await conn.execute(stmt)).mappings().first()
     if row is None:
-        what = f"Segment {segment_id}" + (f" version {version}" if version is not None else "")
-        raise NotFound(f"{what} was not found in project {app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return dict(row)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import BadRequest, NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, BadRequest, NotFound
 from rules.templates import parse_substitutions
 from store.tables import Template, TemplateVersion
 
@@ -22,11 +22,6 @@ versions: Any = TemplateVersion.__table__  # type: ignore[attr-defined]
 
 def _key(table: Any, template_type: str, name: str) -> Any:
     return (table.c.template_type == template_type) & (table.c.name == name)
-
-
-def _missing(template_type: str, name: str, version: int | None = None) -> NotFound:
-    what = f"Template {name} of type {template_type}" + (f" version {version}" if version is not None else "")
-    return NotFound(f"{what} was not found.")
 
 
 def _version_values(content: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +55,7 @@ async def head(conn: AsyncConnection, template_type: str, name: str, *, lock: bo
         stmt = stmt.with_for_update()
     row = (await conn.execute(stmt)).mappings().first()
     if row is None:
-        raise _missing(template_type, name)
+        raise NotFound(RESOURCE_NOT_FOUND)
     stats = (
         await conn.execute(
             select(func.max(versions.c.version), func.count()).where(_key(versions, template_type, name))
@@ -101,7 +96,7 @@ async def set_active(conn: AsyncConnection, template_type: str, name: str, versi
 async def _version_exists(conn: AsyncConnection, template_type: str, name: str, version: int) -> None:
     stmt = select(versions.c.version).where(_key(versions, template_type, name), versions.c.version == version)
     if (await conn.execute(stmt)).first() is None:
-        raise _missing(template_type, name, version)
+        raise NotFound(RESOURCE_NOT_FOUND)
 
 
 def _joined() -> Any:
@@ -128,7 +123,7 @@ async def get(conn: AsyncConnection, template_type: str, name: str, version: int
     stmt = stmt.where(versions.c.version == (version if version is not None else templates.c.active_version))
     row = (await conn.execute(stmt)).mappings().first()
     if row is None:
-        raise _missing(template_type, name, version)
+        raise NotFound(RESOURCE_NOT_FOUND)
     return dict(row)
 
 

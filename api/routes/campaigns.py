@@ -102,13 +102,13 @@ async def _segment(conn: AsyncConnection, app_id: str, segment_id: str, version:
     """The segment the campaign targets; NotFound (as Pinpoint answers) names the member."""
     try:
         return await segments_store.get(conn, app_id, segment_id, version)
-    except NotFound as e:
+    except NotFound:
         if version is None:
-            raise NotFound(f"{FIELD}.SegmentId: {e.message}") from None
+            raise NotFound(f"{FIELD}.SegmentId: segment {segment_id} was not found.") from None
     try:
         await segments_store.get(conn, app_id, segment_id)
-    except NotFound as e:
-        raise NotFound(f"{FIELD}.SegmentId: {e.message}") from None
+    except NotFound:
+        raise NotFound(f"{FIELD}.SegmentId: segment {segment_id} was not found.") from None
     raise NotFound(f"{FIELD}.SegmentVersion: segment {segment_id} has no version {version}.")
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter
 
 from api.codec import iso
 from api.operations import Call, pinpoint
-from openpoint.errors import BadRequest, NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, BadRequest, NotFound
 from store import apps as apps_store
 from store import channels as store
 
@@ -94,7 +94,7 @@ def _register(kind: ChannelKind) -> None:
             await apps_store.get(conn, call.app_id)
             row = await store.get(conn, call.app_id, kind.channel_type)
         if row is None:
-            raise NotFound(f"The {kind.channel_type} channel is not configured for project {call.app_id}.")
+            raise NotFound(RESOURCE_NOT_FOUND)
         return channel_response(kind, row)
 
     @pinpoint(router, "Update" + kind.suffix)
@@ -122,7 +122,7 @@ def _register(kind: ChannelKind) -> None:
             await apps_store.get(conn, call.app_id, lock=True)
             row = await store.get(conn, call.app_id, kind.channel_type)
             if row is None:
-                raise NotFound(f"The {kind.channel_type} channel is not configured for project {call.app_id}.")
+                raise NotFound(RESOURCE_NOT_FOUND)
             await store.remove(conn, call.app_id, kind.channel_type)
         return channel_response(kind, row)
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 
 from api.codec import iso
 from api.operations import Call, pinpoint
-from openpoint.errors import BadRequest, NotFound
-from rules.endpoints import check_endpoint_request, endpoint_response
+from openpoint.errors import RESOURCE_NOT_FOUND, BadRequest, NotFound
+from rules.endpoints import check_endpoint_request, endpoint_response, stamped
 from store import apps as apps_store
 from store import endpoints as store
 
@@ -33,7 +33,7 @@ async def write_endpoints(call: Call, items: list[tuple[str, dict[str, Any]]]) -
 async def update_endpoint(call: Call) -> dict[str, Any]:
     endpoint_id = call.labels["EndpointId"]
     check_endpoint_request(call.body, "EndpointRequest")
-    await write_endpoints(call, [(endpoint_id, call.body)])
+    await write_endpoints(call, [(endpoint_id, stamped(call.body, call.request_id))])
     return {"Message": "Accepted", "RequestID": call.request_id}
 
 
@@ -48,7 +48,7 @@ async def update_endpoints_batch(call: Call) -> dict[str, Any]:
         if not item.get("Id"):
             raise BadRequest(f"Missing required member {field}.Id.")
         check_endpoint_request(item, field)
-        batch.append((item["Id"], {k: v for k, v in item.items() if k != "Id"}))
+        batch.append((item["Id"], stamped({k: v for k, v in item.items() if k != "Id"}, call.request_id)))
     await write_endpoints(call, batch)
     return {"Message": "Accepted", "RequestID": call.request_id}
 
@@ -59,7 +59,7 @@ async def get_endpoint(call: Call) -> dict[str, Any]:
         await apps_store.get(conn, call.app_id)
         row = await store.get(conn, call.app_id, call.labels["EndpointId"])
     if row is None:
-        raise NotFound(f"Endpoint {call.labels['EndpointId']} was not found in project {call.app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return _response(row)
 
 
@@ -70,7 +70,7 @@ async def delete_endpoint(call: Call) -> dict[str, Any]:
         await apps_store.get(conn, call.app_id)
         row = await store.get(conn, call.app_id, endpoint_id)
         if row is None:
-            raise NotFound(f"Endpoint {endpoint_id} was not found in project {call.app_id}.")
+            raise NotFound(RESOURCE_NOT_FOUND)
         await store.delete_ids(conn, call.app_id, [endpoint_id])
     return _response(row)
 
@@ -81,7 +81,7 @@ async def get_user_endpoints(call: Call) -> dict[str, Any]:
         await apps_store.get(conn, call.app_id)
         rows = await store.of_user(conn, call.app_id, call.labels["UserId"])
     if not rows:
-        raise NotFound(f"User {call.labels['UserId']} has no endpoints in project {call.app_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return {"Item": [_response(r) for r in rows]}
 
 
@@ -92,6 +92,6 @@ async def delete_user_endpoints(call: Call) -> dict[str, Any]:
         await apps_store.get(conn, call.app_id)
         rows = await store.of_user(conn, call.app_id, user_id, lock=True)
         if not rows:
-            raise NotFound(f"User {user_id} has no endpoints in project {call.app_id}.")
+            raise NotFound(RESOURCE_NOT_FOUND)
         await store.delete_ids(conn, call.app_id, [r["id"] for r in rows])
     return {"Item": [_response(r) for r in rows]}

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from api.operations import Call, pinpoint
 from openpoint.errors import BadRequest
-from rules.endpoints import check_endpoint_request
+from rules.endpoints import check_endpoint_request, stamped
 from rules.events import MAX_EVENTS_PER_REQUEST, event_problem, event_row, session_row
 from store import apps as apps_store
 from store import endpoints as endpoints_store
@@ -43,7 +43,7 @@ async def put_events(call: Call) -> dict[str, Any]:
             item["EndpointItemResponse"] = {"StatusCode": 400, "Message": e.message}
         else:
             item["EndpointItemResponse"] = ACCEPTED
-            upserts.append((endpoint_id, batch["Endpoint"]))
+            upserts.append((endpoint_id, stamped(batch["Endpoint"], call.request_id)))
         for event_id, event in batch["Events"].items():
             problem = event_problem(event)
             if problem:

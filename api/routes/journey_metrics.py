@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.codec import iso
 from api.operations import Call, pinpoint
 from api.routes.analytics import date_range_kpi
-from openpoint.errors import NotFound
+from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
 from rules import kpis
 from rules.journey_graph import activity_type, metrics_type
 from store import journey_metrics as store
@@ -59,14 +59,14 @@ def _paths(activity: dict[str, Any]) -> list[str]:
 def _activity(journey: dict[str, Any], activity_id: str) -> dict[str, Any]:
     activity = ((journey["definition"] or {}).get("Activities") or {}).get(activity_id)
     if not isinstance(activity, dict):
-        raise NotFound(f"Activity {activity_id} was not found in journey {journey['id']}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return activity
 
 
 async def _run(conn: AsyncConnection, app_id: str, journey_id: str, run_id: str) -> dict[str, int]:
     found = await store.run(conn, app_id, journey_id, run_id)
     if found is None:
-        raise NotFound(f"Run {run_id} was not found in journey {journey_id}.")
+        raise NotFound(RESOURCE_NOT_FOUND)
     return found
 
 

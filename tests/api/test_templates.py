@@ -407,7 +407,7 @@ class TestRefusals:
         extra = {SMS.request: {"Body": "x"}} if verb == "update" else {}
         with pytest.raises(pinpoint.exceptions.NotFoundException) as exc:
             call(pinpoint, verb, SMS, unique("missing"), **extra)
-        assert "was not found" in error(exc)[1]
+        assert error(exc)[1] == "Resource not found"
 
     def test_missing_template_versions_and_active_version(self, pinpoint: Any) -> None:
         name = unique("missing")
