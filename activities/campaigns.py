@@ -25,16 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.custom_channel import CustomChannel, HookFailed
 from activities.deliveries import Deliverer, TransientDeliveryError, beat
-from activities.webhook import WebhookProvider
 from api.codec import iso
 from rules import limits as limit_rules
 from rules import quiet_time, schedules, treatments
 from rules.campaigns import own_schedules
 from rules.endpoints import endpoint_response
 from rules.messages import Template, campaign_content, template_ref
-from rules.networks import Refused
 from rules.segments import parse_instant
+from rules.settings import effective_hook
 from store import apps as apps_store
 from store import campaigns as campaigns_store
 from store import channels as channels_store
@@ -115,10 +115,10 @@ class _Treatment:
 
 
 class CampaignActivities:
-    def __init__(self, engine: AsyncEngine, deliverer: Deliverer, hooks: WebhookProvider | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, deliverer: Deliverer, hooks: CustomChannel | None = None) -> None:
         self._engine = engine
         self._deliverer = deliverer
-        self._hooks = hooks  # calls CampaignHook web URLs (FILTER mode)
+        self._hooks = hooks  # calls CampaignHooks (web URLs and Lambda functions)
 
     # -- planning -----------------------------------------------------------------------------
     @activity.defn(name=PLAN_RUN)
@@ -320,17 +320,14 @@ class CampaignActivities:
                 now=_instant(request.now),
                 zones=request.zones,
             )
-            setups = await self._treatments(conn, run.app_id, definition)
+            setups = await self._treatments(conn, run.app_id, definition, app.get("settings") or {})
             history = await self._history(conn, run, [r["id"] for r in rows])
         plan = _PagePlan(run, definition, app.get("settings") or {}, setups, history, _instant(request.now))
         for row in rows:
             plan.place(dict(row))
-        # The campaign's own hook, else the project's default (application settings).
-        hook = definition.get("Hook") or {}
-        if not hook.get("WebUrl"):
-            hook = (app.get("settings") or {}).get("CampaignHook") or {}
-        if hook.get("WebUrl") and hook.get("Mode", "FILTER") == "FILTER":
-            await self._filter_through_hook(hook["WebUrl"], plan, setups, last_attempt)
+        hook = effective_hook(definition.get("Hook"), (app.get("settings") or {}).get("CampaignHook"))
+        if hook is not None and hook[1] == "FILTER":
+            await self._filter_through_hook(hook[0], [plan], setups, last_attempt)
         async with self._engine.begin() as conn:
             if plan.targeted:
                 await conn.execute(insert(targets).values(plan.targeted).on_conflict_do_nothing())
@@ -353,42 +350,55 @@ class CampaignActivities:
         return PageResult(next_after, plan.by_treatment)
 
     async def _filter_through_hook(
-        self, url: str, plan: _PagePlan, setups: list[_Treatment], last_attempt: bool
+        self, target: str, plans: list[_PagePlan], setups: list[_Treatment], last_attempt: bool
     ) -> None:
-        """CampaignHook in FILTER mode: the hook gets each treatment's recipients of the page as
-        Pinpoint sends them to a Lambda, and answers the endpoints to send to (it may change
-        their data, which the message then renders)."""
-        if self._hooks is None:
+        """CampaignHook in FILTER mode: the hook (a Lambda function or a web URL) gets each
+        treatment's recipients of the page (or of a batch of event triggers) as Pinpoint sent
+        them to a Lambda, and answers the endpoints to send to (it may change their data, which
+        the message then renders)."""
+        if self._hooks is None or not plans:
             return
+        run = plans[0].run
+        functions = await self._deliverer.channel_config(run.app_id, "CUSTOM")  # the project's AWS keys
         configs = {s.id: s.config for s in setups}
-        for treatment, recipients in plan.recipients_by_treatment().items():
+        members: dict[str, list[tuple[_PagePlan, Recipient]]] = {}
+        for plan in plans:
+            for treatment, recipients in plan.recipients_by_treatment().items():
+                members.setdefault(treatment, []).extend((plan, r) for r in recipients)
+        for treatment, pairs in members.items():
             body = {
                 "MessageConfiguration": configs.get(treatment, {}),
-                "ApplicationId": plan.run.app_id,
-                "CampaignId": plan.run.campaign_id,
+                "ApplicationId": run.app_id,
+                "CampaignId": run.campaign_id,
                 "TreatmentId": treatment,
-                "ActivityId": activity_id(plan.run.campaign_id, plan.run.run_number, treatment),
-                "ScheduledTime": plan.run.scheduled_start,
-                "Endpoints": {r.endpoint_id: r.endpoint for r in recipients},
+                "ActivityId": activity_id(run.campaign_id, run.run_number, treatment),
+                "ScheduledTime": run.scheduled_start,
+                "Endpoints": {r.endpoint_id: r.endpoint for _, r in pairs},
             }
+            answer: dict[str, Any] = {}
+            metric = "HOOK_FAILURE"  # nothing is sent to endpoints the hook could not judge, as in Pinpoint
             try:
-                answer = await self._hooks.call_hook(url, body)
-            except Refused as e:
-                plan.keep(treatment, {}, "HOOK_REFUSED")
-                activity.logger.warning("campaign hook refused: %s", e)
-                continue
+                answer, metric = await self._hooks.call_hook(target, body, functions), "FILTERED_BY_HOOK"
+            except HookFailed as e:
+                activity.logger.warning("campaign hook failed: %s", e)
             except TransientDeliveryError as e:
                 if not last_attempt:
                     raise ApplicationError(str(e), type="TransientDeliveryError") from None
-                plan.keep(treatment, {}, "HOOK_FAILURE")
-                continue
-            plan.keep(treatment, answer if isinstance(answer, dict) else {}, "FILTERED_BY_HOOK")
+            for plan in {id(p): p for p, _ in pairs}.values():
+                plan.keep(treatment, answer, metric)
 
-    async def _treatments(self, conn: Any, app_id: str, definition: dict[str, Any]) -> list[_Treatment]:
+    async def _treatments(
+        self, conn: Any, app_id: str, definition: dict[str, Any], app_settings: dict[str, Any]
+    ) -> list[_Treatment]:
         custom = definition.get("CustomDeliveryConfiguration")
+        hook = effective_hook(definition.get("Hook"), app_settings.get("CampaignHook"))
+        if hook is not None and hook[1] == "DELIVERY":
+            # The hook delivers instead of the channels (Pinpoint's DELIVERY mode, the custom
+            # channel's ancestor): every endpoint goes to it as to a custom channel.
+            custom = {"DeliveryUri": hook[0], "Hook": True}
         out = []
         for t in [{**definition, "Id": "0"}, *(definition.get("AdditionalTreatments") or [])]:
-            own_custom = t.get("CustomDeliveryConfiguration") or custom
+            own_custom = custom if custom and custom.get("Hook") else t.get("CustomDeliveryConfiguration") or custom
             out.append(
                 _Treatment(
                     id=t["Id"],
@@ -414,6 +424,8 @@ class CampaignActivities:
                     if found is not None:
                         template = Template(found["name"], found["content"], found["default_substitutions"])
                 content = campaign_content(setup.config, channel, template, setup.custom_uri)
+                if content is not None and channel == "CUSTOM" and custom and custom.get("Hook"):
+                    content["message_configuration"] = setup.config
                 if content is not None and channel == "EMAIL":
                     content["from"] = content.get("from") or channels["EMAIL"]["settings"].get("FromAddress")
                 setup.contents[channel] = content

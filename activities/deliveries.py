@@ -13,10 +13,10 @@ secrets never enter workflow histories.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -72,6 +72,24 @@ class TransientDeliveryError(Exception):
 
 
 Send = Callable[[Recipient], Awaitable[Outcome]]
+# A provider that hands several recipients over in one call (a Lambda invocation) yields each
+# recipient's outcome, or the transient error its call met, as the call ends.
+SendMany = Callable[[list[Recipient]], AsyncIterator[tuple[Recipient, Outcome | TransientDeliveryError]]]
+
+
+def each(send: Send) -> SendMany:
+    """A one-recipient-at-a-time sender as a SendMany."""
+
+    async def send_many(
+        recipients: list[Recipient],
+    ) -> AsyncIterator[tuple[Recipient, Outcome | TransientDeliveryError]]:
+        for r in recipients:
+            try:
+                yield r, await send(r)
+            except TransientDeliveryError as e:
+                yield r, e
+
+    return send_many
 
 
 class Provider(Protocol):
@@ -85,6 +103,15 @@ class Provider(Protocol):
         """A connection (or client) reused for the whole batch. `channel` is None when the
         project has no settings for the channel (custom webhooks need none)."""
         ...
+
+
+class BatchProvider(Protocol):
+    """A sender whose session takes up to `batch_size` recipients per call (SendMany)."""
+
+    channel: str
+    batch_size: int
+
+    def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AbstractAsyncContextManager[SendMany]: ...
 
 
 def _result(r: Recipient, outcome: Outcome) -> DeliveryResult:
@@ -103,7 +130,7 @@ class Deliverer:
         self,
         engine: AsyncEngine,
         vault: Vault,
-        providers: dict[str, Provider],
+        providers: Mapping[str, Provider | BatchProvider],
         triggers: outbox.TriggerIndex | None = None,
     ) -> None:
         self._engine = engine
@@ -196,29 +223,30 @@ class Deliverer:
         # again under the same key, any other reports them UNKNOWN_FAILURE, so the window is
         # kept small for them.
         idempotent = bool(getattr(provider, "idempotent", False))
-        window = max(1, len(todo)) if idempotent else UNCERTAIN_WINDOW
+        batch_size = int(getattr(provider, "batch_size", 0))
+        window = batch_size or (max(1, len(todo)) if idempotent else UNCERTAIN_WINDOW)
         try:
-            async with provider.session(batch, channel) as send:
+            async with provider.session(batch, channel) as opened:
+                send_many = cast(SendMany, opened) if batch_size else each(cast(Send, opened))
                 for start in range(0, len(todo), window):
                     group = todo[start : start + window]
                     beat(start)
                     async with self._engine.begin() as conn:
                         mine = await log.mark_sending(conn, [r.key for r in group], resend=idempotent)
                     # A key another worker is sending right now is left to it: no result here.
-                    group = [r for r in group if r.key in mine]
+                    by_key = {r.key: r for r in group if r.key in mine}
                     outcomes: list[tuple[Recipient, Outcome | None]] = []
                     try:
-                        for r in group:
-                            try:
-                                outcome = await send(self._opened(r))
-                            except TransientDeliveryError as e:
+                        async for sent, got in send_many([self._opened(r) for r in by_key.values()]):
+                            r = by_key[sent.key]
+                            if isinstance(got, TransientDeliveryError):
                                 if not last_attempt:
                                     outcomes.append((r, None))
-                                    transient.append(e)
+                                    transient.append(got)
                                     continue
-                                outcome = Outcome(TEMPORARY_FAILURE, e.code, e.message)
-                            outcomes.append((r, outcome))
-                            results[r.key] = _result(r, outcome)
+                                got = Outcome(TEMPORARY_FAILURE, got.code, got.message)
+                            outcomes.append((r, got))
+                            results[r.key] = _result(r, got)
                     finally:
                         await self._record_many(batch, outcomes)
         except TransientDeliveryError as e:  # the provider could not be reached at all

@@ -36,6 +36,7 @@ from activities.campaigns import (
     allocation_of,
     targets,
 )
+from rules.settings import effective_hook
 from store import apps as apps_store
 from store import campaigns as campaigns_store
 from store import endpoints as endpoints_store
@@ -76,12 +77,9 @@ class TriggeredSends:
             segment = await segment_sql.load_definition(
                 conn, app_id, definition["SegmentId"], definition.get("SegmentVersion")
             )
-            setup = _Setup(
-                found,
-                segment,
-                await self._c._treatments(conn, app_id, definition),
-                await apps_store.get(conn, app_id),
-            )
+            app = await apps_store.get(conn, app_id)
+            treatments = await self._c._treatments(conn, app_id, definition, app.get("settings") or {})
+            setup = _Setup(found, segment, treatments, app)
         self._setups[(app_id, campaign_id)] = (time.monotonic() + SETUP_SECONDS, setup)
         return setup
 
@@ -144,6 +142,13 @@ class TriggeredSends:
                     life, day = history.get(event.endpoint_id, (0, 0))
                     history[event.endpoint_id] = (life + 1, day + 1)
                 plans.append((event, plan))
+        if setup is not None and plans:
+            # The campaign's FILTER hook judges the batch's endpoints in one call per treatment.
+            settings = setup.app.get("settings") or {}
+            hook = effective_hook(setup.found["definition"].get("Hook"), settings.get("CampaignHook"))
+            if hook is not None and hook[1] == "FILTER":
+                last_attempt = activity.info().attempt >= MAX_ATTEMPTS
+                await self._c._filter_through_hook(hook[0], [p for _, p in plans], setup.treatments, last_attempt)
         results = await self._send(plans)
         for event, plan in plans:
             key = trigger_key(event)

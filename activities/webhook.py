@@ -45,13 +45,6 @@ from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook, s
 from store.channels import ChannelConfig
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
-# Payload member <- the batch attributes that may carry it (campaign or journey sends).
-_IDS = (
-    ("CampaignId", ("campaign_id",)),
-    ("TreatmentId", ("treatment_id",)),
-    ("ActivityId", ("campaign_activity_id", "journey_activity_id")),
-    ("JourneyId", ("journey_id",)),
-)
 _RETRYABLE = frozenset({408, 425, 429})
 _SNIPPET = 200  # characters of a refusal's body kept in the status message
 _READ_LIMIT = 64 * 1024  # a receiver's answer is read this far, no further
@@ -67,16 +60,36 @@ class _Pinned:
     server_name: str
 
 
-def payload(batch: DeliveryBatch, r: Recipient, data: str, scheduled_time: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"Message": {}, "Data": data, "ApplicationId": batch.app_id}
+def custom_event(batch: DeliveryBatch, recipients: list[Recipient], data: str, scheduled_time: str) -> dict[str, Any]:
+    """Pinpoint's custom-channel event for `recipients` (a webhook gets one, a Lambda function up
+    to 50); a DELIVERY-mode campaign hook gets the treatment's MessageConfiguration instead of
+    Data. The campaign and journey ids only when the batch carries them."""
+    event: dict[str, Any] = {"Message": {}}
+    if batch.content.get("message_configuration") is not None:
+        event["MessageConfiguration"] = batch.content["message_configuration"]
+    else:
+        event["Data"] = data
+    event["ApplicationId"] = batch.app_id
     for member, keys in _IDS:
         value = next((batch.attributes[k] for k in keys if batch.attributes.get(k)), None)
         if value is not None:
-            body[member] = value
-    body["ScheduledTime"] = scheduled_time
-    endpoint = {"ChannelType": batch.channel, "Address": r.address, **r.endpoint}
-    body["Endpoints"] = {r.endpoint_id or r.address: endpoint}
-    return body
+            event[member] = value
+    event["ScheduledTime"] = scheduled_time
+    event["Endpoints"] = {
+        r.endpoint_id or r.address: {"ChannelType": batch.channel, "Address": r.address, **r.endpoint}
+        for r in recipients
+    }
+    return event
+
+
+# Event member <- the batch attributes that may carry it (campaign or journey sends).
+_IDS = (
+    ("CampaignId", ("campaign_id",)),
+    ("TreatmentId", ("treatment_id",)),
+    ("JourneyId", ("journey_id",)),
+    ("JourneyActivityId", ("journey_activity_id",)),
+    ("ActivityId", ("campaign_activity_id", "journey_activity_id")),
+)
 
 
 def render_data(content: dict[str, Any], r: Recipient) -> str:
@@ -133,7 +146,7 @@ class WebhookProvider:
         client = self._shared_client()
 
         async def send(r: Recipient) -> Outcome:
-            body = orjson.dumps(payload(batch, r, render_data(batch.content, r), scheduled_time))
+            body = orjson.dumps(custom_event(batch, [r], render_data(batch.content, r), scheduled_time))
             headers = {
                 "Host": pinned.host_header,
                 "Content-Type": "application/json",
@@ -179,10 +192,7 @@ class WebhookProvider:
         if not isinstance(url, str) or not url:
             raise Refused("The custom message names no DeliveryUri.")
         if not url.lower().startswith("https://"):
-            raise Refused(
-                f"OpenPoint sends custom messages to https:// webhooks only; it does not invoke Lambda "
-                f"functions or other targets ('{url[:200]}')."
-            )
+            raise Refused(f"A webhook's URL must be https:// ('{url[:200]}').")
         host, port = target(url)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)

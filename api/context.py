@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RetryConfig
 
+from channels.lambda_functions import LambdaInvoker
 from openpoint.errors import EngineUnavailable
 from openpoint.keys import KeyStore
 from openpoint.settings import Settings
@@ -27,6 +28,13 @@ class Context:
     # What events trigger (event campaigns, event-started journeys, waiting participants),
     # cached per project for a second by this process.
     triggers: TriggerIndex = field(default_factory=TriggerIndex)
+    _functions: LambdaInvoker | None = None
+
+    def functions(self) -> LambdaInvoker:
+        """Lambda, for checking the functions campaigns and journeys name (made on first use)."""
+        if self._functions is None:
+            self._functions = LambdaInvoker(self.settings)
+        return self._functions
 
     async def temporal(self) -> Client:
         """Connected on first use, so that the gateway serves data operations even while the

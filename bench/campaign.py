@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from activities.campaigns import SEND_CONCURRENCY  # noqa: E402
-from activities.webhook import payload  # noqa: E402
+from activities.webhook import custom_event  # noqa: E402
 from bench.imports import peak_rss_mb  # noqa: E402
 from bench.ingest import signed_request  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
@@ -319,7 +319,7 @@ async def run_campaign(platform: Platform, pinpoint: Any, app_id: str, segment: 
 
 # -- the baseline ----------------------------------------------------------------------------------
 def messages(app_id: str, count: int, secret: str) -> Iterator[tuple[bytes, dict[str, str]]]:
-    """The campaign's messages, body and headers, built by the same payload() and signature."""
+    """The campaign's messages, body and headers, built by the same custom_event() and signature."""
     batch = DeliveryBatch(
         app_id=app_id,
         channel="CUSTOM",
@@ -337,7 +337,7 @@ def messages(app_id: str, count: int, secret: str) -> Iterator[tuple[bytes, dict
             endpoint_id=endpoint_id(i),
             endpoint={"Attributes": {"Plan": ["bench"], "Name": [f"N{i}"]}},
         )
-        body = orjson.dumps(payload(batch, r, f"hello N{i}", scheduled))
+        body = orjson.dumps(custom_event(batch, [r], f"hello N{i}", scheduled))
         yield (
             body,
             {

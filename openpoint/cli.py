@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from openpoint.settings import Settings, get_settings
+from rules.lambdas import CREDENTIAL_NAMES
 
 
 class CliError(Exception):
@@ -136,18 +138,24 @@ def _keys_create(projects: list[str] | None, description: str) -> int:
 
 # Provider credentials a project may hold beyond what Pinpoint's channel requests carry: its own
 # SMTP relay, its own Twilio account. Stored encrypted with the channel's other secrets.
+# CUSTOM holds the AWS credentials for the project's Lambda functions (custom channels, journey
+# custom activities, campaign hooks); unset, the environment's are used.
 EXTRA_CREDENTIALS = {
     "EMAIL": ("SmtpUrl",),
     "SMS": ("TwilioAccountSid", "TwilioAuthToken"),
     "VOICE": ("TwilioAccountSid", "TwilioAuthToken"),
+    "CUSTOM": CREDENTIAL_NAMES,
 }
 
 
-def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
-    from sqlalchemy import update
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 
+
+def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
     from activities.email import smtp_options
+    from openpoint.errors import NotFound
     from openpoint.vault import vault_from
+    from store import apps as apps_store
     from store import channels as channels_store
     from store.db import make_engine
 
@@ -161,6 +169,12 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
             )
             return 2
         given[name] = value
+    if ("LambdaAccessKeyId" in given) != ("LambdaSecretAccessKey" in given):
+        print("LambdaAccessKeyId and LambdaSecretAccessKey go together", file=sys.stderr)
+        return 2
+    if "LambdaRoleArn" in given and not _ROLE_ARN.fullmatch(given["LambdaRoleArn"]):
+        print(f"LambdaRoleArn: '{given['LambdaRoleArn']}' is not an IAM role ARN", file=sys.stderr)
+        return 2
     if "SmtpUrl" in given:
         try:
             smtp_options(given["SmtpUrl"], 1.0)
@@ -169,30 +183,26 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
             return 2
     settings = get_settings()
 
-    async def save(url: str) -> bool:
+    async def save(url: str) -> str | None:
+        """None when stored, else why not."""
         engine = make_engine(url, pool_size=1)
         try:
             async with engine.begin() as conn:
-                row = await channels_store.get(conn, project, channel)
-                if row is None:
-                    return False
-                secret = channels_store.merged_secret(
-                    vault_from(settings), project, channel, row["secret_ciphertext"], given
-                )
-                table = channels_store.channels
-                await conn.execute(
-                    update(table)
-                    .where(table.c.app_id == project, table.c.channel_type == channel)
-                    .values(secret_ciphertext=secret)
-                )
-                return True
+                try:
+                    await apps_store.get(conn, project)
+                except NotFound:
+                    return f"there is no project {project}"
+                vault = vault_from(settings)
+                if await channels_store.add_secrets(conn, vault, project, channel, given, create=channel == "CUSTOM"):
+                    return None
+                return f"project {project} has no {channel} channel yet: create it with Update*Channel first"
         finally:
             await engine.dispose()
 
     with database_url(settings) as url:
-        stored = asyncio.run(save(url))
-    if not stored:
-        print(f"project {project} has no {channel} channel yet: create it with Update*Channel first", file=sys.stderr)
+        refused = asyncio.run(save(url))
+    if refused:
+        print(refused, file=sys.stderr)
         return 1
     print(f"stored {', '.join(given)} for the {channel} channel of {project}")
     return 0
@@ -221,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--description", default="")
     channels = sub.add_parser("channels", help="provider credentials beyond Pinpoint's channel settings")
     channels_sub = channels.add_subparsers(dest="channels_command", required=True)
-    creds = channels_sub.add_parser("credentials", help="store a project's own SMTP relay or Twilio account")
+    creds = channels_sub.add_parser(
+        "credentials", help="store a project's own SMTP relay, Twilio account or AWS keys for its Lambda functions"
+    )
     creds.add_argument("--project", required=True)
     creds.add_argument("--channel", required=True, choices=sorted(EXTRA_CREDENTIALS))
     creds.add_argument("values", nargs="+", metavar="NAME=VALUE")

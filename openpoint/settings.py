@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     webhook_signing_secret: str = ""
     webhook_allowed_networks: str = ""
     webhook_timeout_seconds: float = 10.0
+    # Custom channels, journey CUSTOM activities and campaign hooks may name AWS Lambda functions,
+    # invoked with boto3: credentials from the environment (AWS_* variables, a profile, an
+    # instance role) unless the project holds its own (`openpoint channels credentials PROJECT
+    # CUSTOM Lambda...=`). A function named without an ARN runs in lambda_region (unset: the
+    # environment's AWS region, else us-east-1); lambda_endpoint_url points at a Lambda-compatible
+    # server instead of AWS. A function has lambda_timeout_seconds to answer (Pinpoint: 15 s for
+    # hooks); a function that does not is retried like an unreachable provider.
+    lambda_endpoint_url: str = ""
+    lambda_region: str = ""
+    lambda_timeout_seconds: float = 30.0
     # Secret that signs tracking links (open pixel, click redirect, unsubscribe); unset: derived
     # from the master key.
     tracking_secret: str = ""

@@ -15,11 +15,11 @@ import zoneinfo
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from openpoint.errors import BadRequest
 from rules.bounds import instant_problem
 from rules.event_filters import check_event_filter
+from rules.lambdas import check_delivery_uri
 from rules.segments import parse_instant
 from rules.settings import check_campaign_limits, check_hook, check_quiet_time
 
@@ -230,16 +230,6 @@ def _check_headers(headers: list[dict[str, Any]], field: str) -> None:
             raise _fail(f"{field}.Headers[{i}].Name", f"a header name has 1 to {MAX_HEADER_NAME} characters.")
         if len(header.get("Value") or "") > MAX_HEADER_VALUE:
             raise _fail(f"{field}.Headers[{i}].Value", f"a header value has at most {MAX_HEADER_VALUE} characters.")
-
-
-def check_delivery_uri(uri: str, field: str) -> None:
-    """Pinpoint also takes a Lambda function name or ARN here; OpenPoint posts to webhooks."""
-    parts = urlsplit(uri)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    raise _fail(
-        field, f"'{uri}' is not an https:// URL: OpenPoint delivers custom channels by HTTPS webhook, not Lambda."
-    )
 
 
 def check_segment_use(request: dict[str, Any], segment_type: str, event_campaigns: int, field: str = FIELD) -> None:

@@ -5,8 +5,8 @@ reviewed at any time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -21,7 +21,7 @@ from rules.journey_graph import (
     successors,
     wait_time,
 )
-from rules.journeys import LAMBDA_ARN, MAX_ACTIVITIES, MAX_LIFETIME, offset_mismatch, quiet_spans, schedule_time
+from rules.journeys import MAX_ACTIVITIES, MAX_LIFETIME, offset_mismatch, quiet_spans, schedule_time
 from rules.segments import parse_instant
 
 
@@ -41,6 +41,9 @@ class ProjectFacts:
     channels: frozenset[str]  # enabled channel types
     segments: frozenset[str]  # segment ids
     now: datetime
+    # DeliveryUri -> why its Lambda function cannot be invoked (not found, access denied), for the
+    # functions a dry run refused; functions that could be invoked, or not checked, are absent.
+    functions: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Message(NamedTuple):
@@ -180,13 +183,18 @@ def _message_findings(j: _Journey) -> Iterator[Finding]:
 
 
 def _unsupported_findings(j: _Journey) -> Iterator[Finding]:
-    for activity_id, activity, kind in j.of_type("ContactCenter", "CUSTOM"):
-        if kind == "ContactCenter":
-            why = f"ContactCenter activity '{activity_id}' cannot run: OpenPoint cannot dial through Amazon Connect."
-            yield Finding(activity_id, "CONTACT_CENTER_UNSUPPORTED", why)
-        elif LAMBDA_ARN.fullmatch(activity[kind].get("DeliveryUri") or ""):
-            why = f"CUSTOM activity '{activity_id}' names a Lambda function; OpenPoint delivers by https:// webhook."
-            yield Finding(activity_id, "LAMBDA_NOT_SUPPORTED", why)
+    for activity_id, _activity, _kind in j.of_type("ContactCenter"):
+        why = f"ContactCenter activity '{activity_id}' cannot run: OpenPoint cannot dial through Amazon Connect."
+        yield Finding(activity_id, "CONTACT_CENTER_UNSUPPORTED", why)
+
+
+def _function_findings(j: _Journey) -> Iterator[Finding]:
+    """CUSTOM activities whose Lambda function the API could not invoke (a dry run) just now."""
+    for activity_id, activity, kind in j.of_type("CUSTOM"):
+        problem = j.facts.functions.get(activity[kind].get("DeliveryUri") or "")
+        if problem is not None:
+            why = f"CUSTOM activity '{activity_id}' cannot invoke its Lambda function: {problem}"
+            yield Finding(activity_id, "FUNCTION_NOT_INVOCABLE", why)
 
 
 def _draft_findings(j: _Journey) -> Iterator[Finding]:
@@ -262,6 +270,7 @@ _ERRORS: tuple[_Rule, ...] = (
     _graph_findings,
     _message_findings,
     _unsupported_findings,
+    _function_findings,
     _draft_findings,
     _wait_findings,
     _condition_findings,

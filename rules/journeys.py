@@ -34,6 +34,7 @@ from rules.bounds import instant_problem
 from rules.campaigns import UTC_OFFSETS
 from rules.event_filters import check_event_filter
 from rules.journey_graph import ACTIVITY_TYPES
+from rules.lambdas import check_delivery_uri
 from rules.quiet_time import parse_hhmm
 from rules.schedules import parse_timezone
 from rules.segments import check_dimensions, parse_instant
@@ -57,10 +58,6 @@ _TIMEFRAME = {"Cap": (0, 100), "Days": (0, 30)}
 _ACTIVITY_ID = re.compile(r"[A-Za-z0-9]{1,100}")
 _START_ACTIVITY = re.compile(r"[A-Za-z0-9]{1,128}")
 _DIGITS = re.compile(r"[0-9]+")
-_HTTPS = re.compile(r"https://[^/?#\s]+(?:[/?#]\S*)?", re.IGNORECASE)
-LAMBDA_ARN = re.compile(
-    r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9_$-]{1,128})?", re.ASCII
-)
 _ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:\S+", re.ASCII)
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@-]{1,64}", re.ASCII)  # no path allowed
 
@@ -202,9 +199,8 @@ def _check_push(body: dict[str, Any], at: str) -> None:
 
 def _check_custom(body: dict[str, Any], at: str) -> None:
     _check_template_ref(body, at)
-    uri = body.get("DeliveryUri")
-    if uri is not None and not (_HTTPS.fullmatch(uri) or LAMBDA_ARN.fullmatch(uri)):
-        raise _fail(f"{at}.DeliveryUri", f"'{uri}' is neither an https:// URL nor a Lambda function ARN.")
+    if body.get("DeliveryUri") is not None:  # a DRAFT may lack it: the review says so
+        check_delivery_uri(body["DeliveryUri"], f"{at}.DeliveryUri")
     data = (body.get("MessageConfig") or {}).get("Data")
     if data is not None and len(data) > MAX_CUSTOM_DATA:
         raise _fail(f"{at}.MessageConfig.Data", f"at most {MAX_CUSTOM_DATA:,} characters.")

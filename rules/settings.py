@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from openpoint.errors import BadRequest
+from rules.lambdas import check_function_name
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -48,8 +49,22 @@ def check_journey_limits(limits: dict[str, Any], field: str) -> None:
 
 
 def check_hook(hook: dict[str, Any], field: str) -> None:
+    """A CampaignHook calls a web URL or a Lambda function (LambdaFunctionName, a name or ARN)."""
     url = hook.get("WebUrl")
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise BadRequest(f"Invalid value for {field}.WebUrl: '{url}' is not an http(s) URL.")
+    if hook.get("LambdaFunctionName") is not None:
+        check_function_name(hook["LambdaFunctionName"], f"{field}.LambdaFunctionName")
+
+
+def effective_hook(campaign_hook: dict[str, Any] | None, app_hook: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(target, mode) of the hook a campaign runs with: its own when it names one, else the
+    project's default (CampaignHook in the application settings). The target is the Lambda
+    function when the hook names one, else the WebUrl; the mode FILTER unless DELIVERY."""
+    for hook in (campaign_hook or {}, app_hook or {}):
+        target = hook.get("LambdaFunctionName") or hook.get("WebUrl")
+        if target:
+            return str(target), "DELIVERY" if hook.get("Mode") == "DELIVERY" else "FILTER"
+    return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -99,3 +99,24 @@ async def put(
 
 async def remove(conn: AsyncConnection, app_id: str, channel_type: str) -> None:
     await conn.execute(delete(channels).where(channels.c.app_id == app_id, channels.c.channel_type == channel_type))
+
+
+async def add_secrets(
+    conn: AsyncConnection, vault: Vault, app_id: str, channel_type: str, given: dict[str, Any], *, create: bool
+) -> bool:
+    """Merge `given` into the channel's encrypted credentials (`openpoint channels credentials`).
+    `create`: the channel has no Pinpoint settings of its own (CUSTOM: the Lambda credentials),
+    so its row is made here; otherwise False when the project has not set the channel up."""
+    row = await get(conn, app_id, channel_type)
+    if row is None and not create:
+        return False
+    secret = merged_secret(vault, app_id, channel_type, row["secret_ciphertext"] if row else None, given)
+    if row is None:
+        await conn.execute(insert(channels).values(app_id=app_id, channel_type=channel_type, secret_ciphertext=secret))
+    else:
+        await conn.execute(
+            update(channels)
+            .where(channels.c.app_id == app_id, channels.c.channel_type == channel_type)
+            .values(secret_ciphertext=secret, updated_at=func.now())
+        )
+    return True

@@ -19,6 +19,7 @@ from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from store.db import make_engine
 from store.migrate import upgrade
 from tests.fakes.fcm_api import FakeFcm
+from tests.fakes.lambda_api import FakeLambda
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
@@ -85,6 +86,18 @@ def fcm_api() -> Iterator[FakeFcm]:
 
 
 @pytest.fixture(scope="session")
+def lambda_api() -> Iterator[FakeLambda]:
+    """Lambda (and STS) on loopback: the worker invokes users' functions there
+    (`lambda_endpoint_url`), signing with the environment's credentials, set here to test values
+    (the same as the loopback S3's) unless a project holds its own."""
+    with pytest.MonkeyPatch.context() as env:
+        _test_aws_credentials(env)
+        with FakeLambda() as fake:
+            env.setenv("AWS_ENDPOINT_URL_STS", fake.url)  # roles a project names are assumed here
+            yield fake
+
+
+@pytest.fixture(scope="session")
 def stack(
     database_url: str,
     temporal_address: str,
@@ -95,6 +108,7 @@ def stack(
     tls_cert: tuple[Path, Path],
     twilio_api: FakeTwilio,
     fcm_api: FakeFcm,
+    lambda_api: FakeLambda,
 ) -> Iterator[Stack]:
     s = Stack(
         database_url=database_url,
@@ -108,6 +122,7 @@ def stack(
         twilio_account_sid=twilio_api.account_sid,
         twilio_auth_token=twilio_api.auth_token,
         fcm_api_url=fcm_api.url,
+        lambda_endpoint_url=lambda_api.url,
         # The loopback fakes and receivers live on 127.0.0.1, which the server refuses by default.
         webhook_allowed_networks="127.0.0.0/8",
     ).start()
@@ -122,18 +137,23 @@ def s3(s3_port: int) -> Iterator[Any]:
     from moto.server import ThreadedMotoServer
 
     with pytest.MonkeyPatch.context() as env:
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", "us-east-1"),
-        ):
-            env.setenv(name, value)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        env.delenv("AWS_PROFILE", raising=False)
+        _test_aws_credentials(env)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
         server.start()
         yield boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3_port}", region_name="us-east-1")
         server.stop()
+
+
+def _test_aws_credentials(env: pytest.MonkeyPatch) -> None:
+    """The usual AWS credential chain finds test values (and nothing of this machine's)."""
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        env.setenv(name, value)
+    env.delenv("AWS_SESSION_TOKEN", raising=False)
+    env.delenv("AWS_PROFILE", raising=False)
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:

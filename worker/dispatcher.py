@@ -48,7 +48,6 @@ from workflows.journey_starts import ensure_search_attributes, participant_start
 log = logging.getLogger("openpoint.dispatcher")
 
 
-
 @dataclass(frozen=True)
 class DispatchSettings:
     batch_size: int = 1000  # outbox rows claimed at once

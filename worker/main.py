@@ -13,7 +13,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.campaigns import CampaignActivities
-from activities.deliveries import Deliverer, Provider
+from activities.custom_channel import CustomChannel
+from activities.deliveries import BatchProvider, Deliverer, Provider
 from activities.email import EmailProvider, Tracking
 from activities.housekeeping import Housekeeping
 from activities.job_exports import ExportActivities
@@ -24,6 +25,7 @@ from activities.push_fcm import FcmProvider
 from activities.triggered import TriggeredSends
 from activities.twilio_channels import SmsProvider, VoiceProvider
 from activities.webhook import WebhookProvider
+from channels.lambda_functions import LambdaInvoker
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
@@ -50,11 +52,11 @@ WORKFLOWS: Sequence[type] = (
 )
 
 
-def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Provider]:
+def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Provider | BatchProvider]:
     tracking = Tracking(settings.resolved_public_url(), tracking_key(settings, vault_from(settings)))
     return {
         "EMAIL": EmailProvider(settings.smtp_url, timeout=settings.smtp_timeout_seconds, tracking=tracking),
-        "CUSTOM": WebhookProvider(settings, vault_from(settings), tls=tls),
+        "CUSTOM": CustomChannel(WebhookProvider(settings, vault_from(settings), tls=tls), LambdaInvoker(settings)),
         "GCM": FcmProvider(settings),
         "SMS": SmsProvider(settings),
         "VOICE": VoiceProvider(settings),
@@ -80,7 +82,7 @@ def build_worker(
     senders = providers(settings, job_tls)
     deliverer = Deliverer(engine, vault_from(settings), senders, TriggerIndex())
     hooks = senders["CUSTOM"]
-    campaigns = CampaignActivities(engine, deliverer, hooks if isinstance(hooks, WebhookProvider) else None)
+    campaigns = CampaignActivities(engine, deliverer, hooks if isinstance(hooks, CustomChannel) else None)
     triggered = TriggeredSends(campaigns)
     journeys = JourneyActivities(engine, deliverer, _returning(client), task_queue or settings.task_queue)
     job_resources = JobResources(engine, settings, tls=job_tls)
@@ -117,9 +119,7 @@ def build_worker(
     )
 
 
-def build_dispatcher(
-    client: Client, settings: Settings, engine: Any, *, task_queue: str | None = None
-) -> Dispatcher:
+def build_dispatcher(client: Client, settings: Settings, engine: Any, *, task_queue: str | None = None) -> Dispatcher:
     """The trigger outbox's dispatcher, for the worker on `task_queue` in this process."""
     return Dispatcher(
         engine,

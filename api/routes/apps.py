@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from api.arns import app_arn
 from api.codec import iso
+from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import created_after, next_created_token, page_size
 from openpoint.errors import BadRequest, Forbidden
@@ -115,6 +116,7 @@ async def update_settings(call: Call) -> dict[str, Any]:
         check_journey_limits(body["JourneyLimits"], f"{field}.JourneyLimits")
     if "CampaignHook" in body:
         check_hook(body["CampaignHook"], f"{field}.CampaignHook")
+        check_functions(call.ctx, body, field)
     async with call.ctx.engine.begin() as conn:
         row = await apps_store.get(conn, call.app_id, lock=True)
         # Members the request names replace the stored ones; the rest are kept.

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.render import check_template
 from api.arns import Arn
 from api.codec import iso
+from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import (
     next_version_token,
@@ -84,6 +85,7 @@ async def _accept(
     return the definition to store."""
     accepted = rules.start_times(current["definition"]) if current else frozenset()
     rules.check_campaign(body, now=datetime.now(UTC), accepted_starts=accepted)
+    check_functions(call.ctx, body, FIELD)
     for text, where in rules.rendered_texts(body):
         check_template(text, where)
     segment = await _segment(conn, call.app_id, body["SegmentId"], body.get("SegmentVersion"))

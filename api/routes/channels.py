@@ -138,6 +138,8 @@ async def get_channels(call: Call) -> dict[str, Any]:
         rows = await store.all_of(conn, call.app_id)
     channels: dict[str, Any] = {}
     for row in rows:
+        if row["channel_type"] not in BY_TYPE:
+            continue  # CUSTOM: OpenPoint's row for the project's Lambda credentials, not a Pinpoint channel
         full = channel_response(BY_TYPE[row["channel_type"]], row)
         # ChannelResponse is the common subset of the channel-specific responses.
         channels[row["channel_type"]] = {

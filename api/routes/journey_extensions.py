@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from api import journey_control
 from api.extensions import ExtensionCall, extension, json_object
+from api.functions import invocation_problems
 from api.routes.journeys import review_failed, review_of
 from openpoint.errors import BadRequest
 from rules.journey_review import Finding
@@ -48,7 +49,10 @@ async def review_journey(call: ExtensionCall) -> dict[str, Any]:
     journey_id = call.labels["journey_id"]
     async with call.ctx.engine.connect() as conn:
         journey = await store.get(conn, call.app_id, journey_id)
-        errors, warnings = await review_of(conn, call.app_id, journey["definition"])
+    # Lambda is asked (a dry run) outside the database connection: it may take a while.
+    functions = await invocation_problems(call.ctx, call.app_id, journey["definition"])
+    async with call.ctx.engine.connect() as conn:
+        errors, warnings = await review_of(conn, call.app_id, journey["definition"], functions)
     return {
         "JourneyId": journey_id,
         "Publishable": not errors,

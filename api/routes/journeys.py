@@ -11,7 +11,7 @@ deleted journey, which the API hides at once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.arns import Arn
 from api.codec import iso
 from api.context import Context
+from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import encode_token, page_size, project_list, version_from
 from api.routes.tags import TAGGABLE
@@ -99,9 +100,10 @@ def _version_number(raw: Any) -> int | None:
 
 
 async def review_of(
-    conn: AsyncConnection, app_id: str, definition: dict[str, Any]
+    conn: AsyncConnection, app_id: str, definition: dict[str, Any], functions: Mapping[str, str] | None = None
 ) -> tuple[list[Finding], list[Finding]]:
-    """rules.journeys.review with the facts of the project that the definition refers to."""
+    """rules.journeys.review with the facts of the project that the definition refers to;
+    `functions`: the Lambda functions a dry run refused (api/functions.py), when checked."""
     activities = (definition.get("Activities") or {}).values()
     messages = [a[kind] for a in activities if (kind := activity_type(a)) in MESSAGE_TYPES]
     names = {m["TemplateName"] for m in messages if m.get("TemplateName")}
@@ -109,7 +111,8 @@ async def review_of(
     templates, versions = await store.existing_templates(conn, names, numbers)
     channels = frozenset(c["channel_type"] for c in await channels_store.all_of(conn, app_id) if c["enabled"])
     segments = await store.existing_segments(conn, app_id, {s for s in _values_of("SegmentId", definition) if s})
-    return review(definition, ProjectFacts(templates, versions, channels, segments, datetime.now(UTC)))
+    facts = ProjectFacts(templates, versions, channels, segments, datetime.now(UTC), functions or {})
+    return review(definition, facts)
 
 
 def review_failed(errors: list[Finding]) -> BadRequest:
@@ -236,6 +239,7 @@ async def create_journey(call: Call) -> dict[str, Any]:
     async with call.ctx.engine.begin() as conn:
         await apps_store.get(conn, call.app_id, lock=state == "ACTIVE")
         definition, errors = await _accept(conn, call.app_id, body, None)
+        check_functions(call.ctx, definition, FIELD)
         if state == "ACTIVE":
             await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
         await store.create(conn, app_id=call.app_id, journey_id=journey_id, state=state, definition=definition)
@@ -262,6 +266,7 @@ async def update_journey(call: Call) -> dict[str, Any]:
         state = _state_after_update(current["state"], requested)
         # The request replaces the definition. WriteJourneyRequest has no tags: TagResource sets them.
         definition, errors = await _accept(conn, call.app_id, call.body, current)
+        check_functions(call.ctx, definition, FIELD)
         if state == "ACTIVE" and current["state"] != "ACTIVE":
             await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
         elif state == "ACTIVE" and errors:

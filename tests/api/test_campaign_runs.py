@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,35 +18,6 @@ from starlette.routing import Route
 from tests.fakes.server import LoopbackServer
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
-
-
-@pytest.fixture
-def audience(pinpoint: Any, app_id: str) -> tuple[str, str, list[str]]:
-    """An email project with 40 endpoints of which 30 are in segment "gold" (2 of those opted out)."""
-    pinpoint.update_email_channel(
-        ApplicationId=app_id, EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": "example.com"}
-    )
-    tag = secrets.token_hex(3)
-    items: list[dict[str, Any]] = []
-    for i in range(40):
-        items.append(
-            {
-                "Id": f"e{i:02d}",
-                "Address": f"c{i:02d}-{tag}@example.com",
-                "ChannelType": "EMAIL",
-                "Attributes": {"Plan": ["gold" if i < 30 else "free"], "Name": [f"N{i}"]},
-                "OptOut": "ALL" if i in (3, 4) else "NONE",
-            }
-        )
-    pinpoint.update_endpoints_batch(ApplicationId=app_id, EndpointBatchRequest={"Item": items})
-    seg = pinpoint.create_segment(
-        ApplicationId=app_id,
-        WriteSegmentRequest={
-            "Name": "gold",
-            "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["gold"]}}},
-        },
-    )["SegmentResponse"]["Id"]
-    return app_id, seg, [it["Address"] for it in items]
 
 
 def _wait_state(pinpoint: Any, app_id: str, campaign_id: str, state: str, timeout: float = 60) -> dict[str, Any]:

@@ -324,9 +324,19 @@ def _bad_cases() -> list[Any]:
             {"TemplateConfiguration": {"VoiceTemplate": {"Name": "call"}}}, "VoiceTemplate", id="voice-template"
         ),
         pytest.param(
-            {"CustomDeliveryConfiguration": {"DeliveryUri": "arn:aws:lambda:us-east-1:123456789012:function:f"}},
-            "HTTPS webhook",
-            id="lambda",
+            {"CustomDeliveryConfiguration": {"DeliveryUri": "arn:aws:lambda:us-east-1:12345:function:f"}},
+            "WriteCampaignRequest.CustomDeliveryConfiguration.DeliveryUri",
+            id="lambda-arn-malformed",
+        ),
+        pytest.param(
+            {"CustomDeliveryConfiguration": {"DeliveryUri": "arn:aws-cn:lambda:cn-north-1:123456789012:function:f"}},
+            "the function is in the aws-cn partition",
+            id="lambda-other-partition",
+        ),
+        pytest.param(
+            {"Hook": {"LambdaFunctionName": "arn:aws:lambda:nowhere:1:function:f", "Mode": "FILTER"}},
+            "WriteCampaignRequest.Hook.LambdaFunctionName",
+            id="hook-malformed",
         ),
         pytest.param(
             {"IsPaused": True, "Schedule": {"StartTime": "IMMEDIATE"}}, "WriteCampaignRequest.IsPaused", id="pause-now"

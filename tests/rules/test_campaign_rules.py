@@ -189,11 +189,24 @@ class TestRefused:
         assert message == "Missing required member WriteCampaignRequest.TemplateConfiguration.SMSTemplate.Name."
 
     @pytest.mark.parametrize(
-        "uri", ["arn:aws:lambda:us-east-1:123456789012:function:deliver", "deliver", "http://hooks.example.com/in"]
+        "uri", ["http://hooks.example.com/in", "arn:aws:lambda:us-east-1:12345:function:short-account", "a/b"]
     )
-    def test_custom_delivery_is_an_https_webhook(self, uri: str) -> None:
+    def test_custom_delivery_is_an_https_webhook_or_a_function(self, uri: str) -> None:
         message = refused(request(CustomDeliveryConfiguration={"DeliveryUri": uri}))
-        assert "CustomDeliveryConfiguration.DeliveryUri" in message and "HTTPS webhook" in message
+        assert "CustomDeliveryConfiguration.DeliveryUri" in message
+
+    @pytest.mark.parametrize(
+        "uri",
+        [
+            "arn:aws:lambda:us-east-1:123456789012:function:deliver",
+            "arn:aws:lambda:us-east-1:123456789012:function:deliver:live",
+            "123456789012:function:deliver",
+            "deliver",
+            "https://hooks.example.com/in",
+        ],
+    )
+    def test_custom_delivery_takes_what_pinpoint_takes(self, uri: str) -> None:
+        check_campaign(request(CustomDeliveryConfiguration={"DeliveryUri": uri}), now=NOW)
 
 
 class TestSegmentUse:

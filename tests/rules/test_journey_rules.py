@@ -4,6 +4,7 @@ journey_graph.py, journey_review.py), as plain functions."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -869,10 +870,16 @@ class TestReviewMessages:
         )
         assert review(journey(), facts)[0] == []
 
-    def test_lambda_delivery_is_not_supported(self) -> None:
+    def test_a_lambda_function_is_a_destination(self) -> None:
         arn = "arn:aws:lambda:us-east-1:123456789012:function:send"
-        found = review(journey(put("Activities.hook.CUSTOM.DeliveryUri", arn)), FACTS)[0]
-        assert codes(found) == [("hook", "LAMBDA_NOT_SUPPORTED")]
+        assert review(journey(put("Activities.hook.CUSTOM.DeliveryUri", arn)), FACTS)[0] == []
+
+    def test_a_function_lambda_refused_blocks_publishing(self) -> None:
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:send"
+        facts = dataclasses.replace(FACTS, functions={arn: "Lambda refused to invoke send: ResourceNotFoundException"})
+        found = review(journey(put("Activities.hook.CUSTOM.DeliveryUri", arn)), facts)[0]
+        assert codes(found) == [("hook", "FUNCTION_NOT_INVOCABLE")]
+        assert "ResourceNotFoundException" in found[0].message
 
     def test_contact_center_is_not_supported(self) -> None:
         found = review(journey(contact_centers(1), put("Activities.nudge.SMS.NextActivity", "call0")), FACTS)[0]

@@ -1,0 +1,1 @@
+"""Provider clients: how OpenPoint reaches the services that deliver (today: AWS Lambda)."""
