@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.custom_channel import CustomChannel, HookFailed
 from activities.deliveries import Deliverer, TransientDeliveryError, beat
+from activities.webhook import event_endpoint
 from api.codec import iso
 from rules import limits as limit_rules
 from rules import quiet_time, schedules, treatments
@@ -373,7 +374,7 @@ class CampaignActivities:
                 "TreatmentId": treatment,
                 "ActivityId": activity_id(run.campaign_id, run.run_number, treatment),
                 "ScheduledTime": run.scheduled_start,
-                "Endpoints": {r.endpoint_id: r.endpoint for _, r in pairs},
+                "Endpoints": {r.endpoint_id: event_endpoint(r.endpoint.get("ChannelType") or "", r) for _, r in pairs},
             }
             answer: dict[str, Any] = {}
             metric = "HOOK_FAILURE"  # nothing is sent to endpoints the hook could not judge, as in Pinpoint

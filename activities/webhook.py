@@ -75,11 +75,15 @@ def custom_event(batch: DeliveryBatch, recipients: list[Recipient], data: str, s
         if value is not None:
             event[member] = value
     event["ScheduledTime"] = scheduled_time
-    event["Endpoints"] = {
-        r.endpoint_id or r.address: {"ChannelType": batch.channel, "Address": r.address, **r.endpoint}
-        for r in recipients
-    }
+    event["Endpoints"] = {r.endpoint_id or r.address: event_endpoint(batch.channel, r) for r in recipients}
     return event
+
+
+def event_endpoint(channel: str, r: Recipient) -> dict[str, Any]:
+    """An endpoint as Pinpoint put it in function events: its members, those it lacks left out
+    (a function doing `endpoint.get("Location", {})` must not meet null)."""
+    endpoint = {"ChannelType": channel, "Address": r.address, **r.endpoint}
+    return {k: v for k, v in endpoint.items() if v is not None}
 
 
 # Event member <- the batch attributes that may carry it (campaign or journey sends).

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.arns import Arn
 from api.codec import iso
 from api.context import Context
-from api.functions import check_functions
+from api.functions import check_functions, invocation_problems
 from api.operations import Call, pinpoint
 from api.paging import encode_token, page_size, project_list, version_from
 from api.routes.tags import TAGGABLE
@@ -200,16 +200,20 @@ def _stored(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _accept(
-    conn: AsyncConnection, app_id: str, body: dict[str, Any], current: dict[str, Any] | None
+    conn: AsyncConnection,
+    app_id: str,
+    body: dict[str, Any],
+    current: dict[str, Any] | None,
+    functions: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[Finding]]:
     """Check a WriteJourneyRequest (nothing is written on refusal); returns the definition to
-    store and its review errors, which block publishing only."""
+    store and its review errors, which block publishing only (`functions`: as review_of)."""
     now = datetime.now(UTC)
     rules.check_journey(body, now=now)
     definition = _stored(body)
     if current is not None and current["state"] == "ACTIVE":
         _check_active_edit(current["definition"], definition, now)
-    errors, _warnings = await review_of(conn, app_id, definition)
+    errors, _warnings = await review_of(conn, app_id, definition, functions)
     _refuse_missing(definition, errors)
     await _check_event_segment(conn, app_id, definition)
     return definition, errors
@@ -236,9 +240,11 @@ async def create_journey(call: Call) -> dict[str, Any]:
     body = call.body
     state = body.get("State") or "DRAFT"
     journey_id = uuid.uuid4().hex
+    # Publishing asks Lambda, as the review does, whether its functions can be invoked.
+    functions = await invocation_problems(call.ctx, call.app_id, body) if state == "ACTIVE" else {}
     async with call.ctx.engine.begin() as conn:
         await apps_store.get(conn, call.app_id, lock=state == "ACTIVE")
-        definition, errors = await _accept(conn, call.app_id, body, None)
+        definition, errors = await _accept(conn, call.app_id, body, None, functions)
         check_functions(call.ctx, definition, FIELD)
         if state == "ACTIVE":
             await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
@@ -260,12 +266,16 @@ def _state_after_update(current: str, requested: str | None) -> str:
 async def update_journey(call: Call) -> dict[str, Any]:
     journey_id = call.labels["JourneyId"]
     requested = call.body.get("State")
+    # The journey may be (or become) ACTIVE: then its functions must be invocable, as in review.
+    functions = await invocation_problems(call.ctx, call.app_id, call.body) if requested != "DRAFT" else {}
     async with call.ctx.engine.begin() as conn:
         await apps_store.get(conn, call.app_id, lock=requested == "ACTIVE")
         current = await store.get(conn, call.app_id, journey_id, lock=True)
         state = _state_after_update(current["state"], requested)
         # The request replaces the definition. WriteJourneyRequest has no tags: TagResource sets them.
-        definition, errors = await _accept(conn, call.app_id, call.body, current)
+        definition, errors = await _accept(
+            conn, call.app_id, call.body, current, functions if state == "ACTIVE" else {}
+        )
         check_functions(call.ctx, definition, FIELD)
         if state == "ACTIVE" and current["state"] != "ACTIVE":
             await _publishable(conn, call.app_id, definition, errors, field=f"{FIELD}.State")
@@ -281,10 +291,12 @@ async def update_journey(call: Call) -> dict[str, Any]:
 Transition = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[None]]
 
 
-async def _publish(conn: AsyncConnection, app_id: str, journey: dict[str, Any]) -> None:
+async def _publish(
+    conn: AsyncConnection, app_id: str, journey: dict[str, Any], functions: Mapping[str, str] | None = None
+) -> None:
     definition = journey["definition"]
     rules.check_journey(definition, now=datetime.now(UTC))  # time has passed since it was written
-    errors, _warnings = await review_of(conn, app_id, definition)
+    errors, _warnings = await review_of(conn, app_id, definition, functions)
     await _publishable(conn, app_id, definition, errors, field=STATE_FIELD)
     # replace() (not set_state) records when the journey was first published.
     await store.replace(conn, app_id, journey["id"], state="ACTIVE", definition=definition)
@@ -327,6 +339,11 @@ async def update_journey_state(call: Call) -> dict[str, Any]:
     target = call.body.get("State")
     if target is None:
         raise BadRequest(f"Missing required member {STATE_FIELD}.")
+    functions: Mapping[str, str] = {}
+    if target == "ACTIVE":  # Lambda is asked before the transaction: it may take a while
+        async with call.ctx.engine.connect() as conn:
+            stored = await store.get(conn, call.app_id, journey_id)
+        functions = await invocation_problems(call.ctx, call.app_id, stored["definition"])
     async with call.ctx.engine.begin() as conn:
         await apps_store.get(conn, call.app_id, lock=target == "ACTIVE")
         journey = await store.get(conn, call.app_id, journey_id, lock=True)
@@ -337,7 +354,11 @@ async def update_journey_state(call: Call) -> dict[str, Any]:
                 " publishes a DRAFT or resumes a PAUSED journey, PAUSED pauses an ACTIVE one, CANCELLED ends"
                 " a journey for good."
             )
-        await change(conn, call.app_id, journey)
+        await (
+            _publish(conn, call.app_id, journey, functions)
+            if change is _publish
+            else change(conn, call.app_id, journey)
+        )
         out = await response(call.ctx, conn, await store.get(conn, call.app_id, journey_id))
         await commands.refresh_journey(conn, call.app_id, journey_id)
     return out
