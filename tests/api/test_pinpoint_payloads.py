@@ -136,8 +136,7 @@ class TestReadsWithoutTags:
             "ListJourneys": pinpoint.list_journeys(**ids)["JourneysResponse"]["Item"][0],
             "ListTemplates": pinpoint.list_templates(Prefix=template)["TemplatesResponse"]["Item"][0],
         }
-        apps = pinpoint.get_apps(PageSize="50")["ApplicationsResponse"]["Item"]
-        reads["GetApps"] = next(a for a in apps if a["Id"] == app_id)
+        reads["GetApps"] = _listed_app(pinpoint, app_id)
         for kind in KINDS:
             name = f"{template}-{kind.type.lower()}"
             create_template(pinpoint, kind, name)
@@ -419,3 +418,15 @@ class TestNotFoundWording:
             pinpoint.create_campaign, ApplicationId=app_id, WriteCampaignRequest=campaign_request("0" * 32)
         )
         assert message == f"WriteCampaignRequest.SegmentId: segment {'0' * 32} was not found."
+
+
+def _listed_app(pinpoint: Any, app_id: str) -> dict[str, Any]:
+    """The project as GetApps lists it, paging on (other tests' projects come first in a full run)."""
+    token: str | None = None
+    while True:
+        page = pinpoint.get_apps(PageSize="100", **({"Token": token} if token else {}))["ApplicationsResponse"]
+        for app in page["Item"]:
+            if app["Id"] == app_id:
+                return dict(app)
+        token = page.get("NextToken")
+        assert token, f"GetApps never listed {app_id}"
