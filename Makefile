@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Extra arguments for pytest, e.g. `make test ARGS="-k embedded -x"`.
 ARGS   ?=
-MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests engine channels
+MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests engine channels wire templating jobfiles
 
 .DEFAULT_GOAL := help
 .PHONY: help install .venv run test lint bench clean distclean
@@ -15,7 +15,7 @@ MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests
 help:
 	@echo "make run        start the platform locally (embedded PostgreSQL + Temporal dev server, data in .data/)"
 	@echo "make test       run the test suite (ARGS=... is passed to pytest)"
-	@echo "make lint       ruff + mypy"
+	@echo "make lint       ruff + mypy + the import contracts (lint-imports)"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make clean      remove caches and build output (keeps .venv and .data)"
 	@echo "make distclean  clean, and remove .venv and .data (the local database!)"
@@ -38,6 +38,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(MYPY_PATHS)
+	$(BIN)/lint-imports --no-cache
 
 # Benchmarks print figures; they are not part of `make test`. PYTHONPATH lets them import tests.*.
 bench: $(STAMP)

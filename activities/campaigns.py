@@ -5,7 +5,7 @@ either filtered out with an execution metric (holdout, opted out, inactive, no c
 channel, a limit reached, MaximumDuration passed), targeted but held back by quiet time, or
 targeted and sent. Targeting is recorded (`campaign_targets`) before sending, since Pinpoint's
 Total and Daily limits count targeting. Sends go through the one delivery mechanism
-(activities/deliveries.py) in parallel sub-batches, each message under the idempotency key
+(channels/deliverer.py) in parallel sub-batches, each message under the idempotency key
 `campaign-{app}-{campaign}/{run}/{endpoint}`: a page retried after a crash skips what went out.
 """
 
@@ -25,10 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.custom_channel import CustomChannel, HookFailed
-from activities.deliveries import Deliverer, TransientDeliveryError, beat
-from activities.webhook import event_endpoint
-from api.codec import iso
+from channels.custom import CustomChannel, HookFailed
+from channels.deliverer import Deliverer, TransientDeliveryError, beat
+from channels.webhook import event_endpoint
 from rules import limits as limit_rules
 from rules import quiet_time, schedules, treatments
 from rules.campaigns import own_schedules
@@ -42,6 +41,7 @@ from store import channels as channels_store
 from store import segment_sql
 from store import templates as templates_store
 from store.tables import Campaign, CampaignActivity, CampaignTarget
+from wire.codec import iso
 from workflows.campaign import (
     FINISH_RUN,
     LOCAL_WAVES,

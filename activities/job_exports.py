@@ -21,12 +21,12 @@ from typing import Any
 import orjson
 from temporalio import activity
 
-from activities.job_sources import Location, SourceError, parse_location, publish, staging_dir, unpublish
 from activities.jobs import JobResources, job_failed, load_job
-from api.codec import iso, prune
+from jobfiles.sources import Location, SourceError, parse_location, publish, staging_dir, unpublish
 from openpoint.errors import BadRequest, NotFound
 from rules.endpoints import endpoint_response
 from store import jobs as jobs_store
+from wire.codec import iso, prune
 from workflows.jobs import EXPORT_ENDPOINTS, FINISH_EXPORT, JobFinish, JobInput, JobOutput
 
 PAGE = 1000

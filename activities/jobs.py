@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.job_rows import Batch, BatchReader, FormatError, RawBatch
-from activities.job_sources import Location, S3Client, SourceError, list_files, open_file, parse_location
-from activities.job_sources import read_first_line as _read_first_line
+from jobfiles.rows import Batch, BatchReader, FormatError, RawBatch
+from jobfiles.sources import Location, S3Client, SourceError, list_files, open_file, parse_location
+from jobfiles.sources import read_first_line as _read_first_line
 from openpoint.errors import BadRequest, NotFound
 from openpoint.settings import Settings
 from rules.networks import parse_networks

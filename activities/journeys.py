@@ -22,8 +22,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.deliveries import Deliverer
-from api.codec import iso
+from channels.deliverer import Deliverer
+from engine.journeys import ensure_search_attributes, participant_start_options
 from rules import journey_timing as timing
 from rules.endpoints import endpoint_response
 from rules.engagement import PUSH_CHANNELS, channel_family
@@ -31,6 +31,7 @@ from rules.event_filters import matches
 from rules.journey_graph import activity_type
 from rules.journeys import MAX_LIFETIME
 from rules.messages import Template, campaign_content
+from rules.participants import Admission, participant_workflow_id
 from rules.segments import parse_instant
 from rules.timezones import estimate_timezone
 from store import apps as apps_store
@@ -40,6 +41,7 @@ from store import journey_participants as participants
 from store import journeys as journeys_store
 from store import segment_sql
 from store import templates as templates_store
+from wire.codec import iso
 from workflows.journey import (
     ACTIVE,
     CANCELLED,
@@ -54,7 +56,6 @@ from workflows.journey import (
     PARTICIPANT_STEP,
     PAUSED,
     STATE,
-    Admission,
     AdmitPage,
     Broadcast,
     JourneyInput,
@@ -66,9 +67,7 @@ from workflows.journey import (
     RunRef,
     StepRequest,
     StepResult,
-    participant_workflow_id,
 )
-from workflows.journey_starts import ensure_search_attributes, participant_start_options
 from workflows.shared import SUCCESSFUL, DeliveryBatch, Recipient
 
 PAGE_SIZE = 500

@@ -11,9 +11,9 @@ from temporalio.service import RetryConfig
 
 from channels.lambda_functions import LambdaInvoker
 from openpoint.errors import EngineUnavailable
-from openpoint.keys import KeyStore
 from openpoint.settings import Settings
 from openpoint.vault import Vault
+from store.access_keys import KeyStore
 from store.outbox import TriggerIndex
 
 

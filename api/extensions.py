@@ -19,11 +19,11 @@ from urllib.parse import unquote
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from api.codec import prune
 from api.context import Context
 from api.operations import MAX_BODY, answering_outages, authenticate
 from openpoint.errors import BadRequest, Forbidden, PayloadTooLarge
 from openpoint.keys import Principal
+from wire.codec import prune
 
 TAG = "OpenPoint extensions"
 _LABEL = re.compile(r"\{(\w+)\}")

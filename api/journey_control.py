@@ -11,19 +11,19 @@ from typing import Any
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.codec import iso
 from api.context import Context
 from api.outages import engine_error
+from engine.journeys import ensure_search_attributes, participant_start_options
 from openpoint.errors import BadRequest, NotFound
 from store import endpoints as endpoints_store
 from store import journey_participants as participants
 from store import journeys as journeys_store
+from wire.codec import iso
 from workflows.journey import (
     JourneyParticipantWorkflow,
     ParticipantInput,
     TestOptions,
 )
-from workflows.journey_starts import ensure_search_attributes, participant_start_options
 
 
 @dataclass

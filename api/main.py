@@ -15,9 +15,9 @@ from api.operations import new_request_id, not_implemented_router
 from api.outages import outage_of
 from api.routes import ROUTERS
 from openpoint.errors import InternalServerError, MethodNotAllowed, NotFound, PinpointError
-from openpoint.keys import KeyStore
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import vault_from
+from store.access_keys import KeyStore
 from store.db import DbTimeouts, make_engine
 
 log = logging.getLogger("openpoint.api")

@@ -19,12 +19,12 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from api import sigv4
-from api.codec import check_label, decode_body, decode_query, prune
 from api.context import Context
-from api.model import Operation, json_schema, operation, operations
 from api.outages import outage_of
 from openpoint.errors import BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, PinpointError
 from openpoint.keys import Principal
+from wire.codec import check_label, decode_body, decode_query, prune
+from wire.model import Operation, json_schema, operation, operations
 
 MAX_BODY = 7 * 1024 * 1024  # the published request payload quota
 MAX_BODY_BY_OPERATION = {"PutEvents": 4 * 1024 * 1024}
@@ -148,7 +148,7 @@ def _openapi(op: Operation) -> dict[str, Any]:
 
 
 def operation_output_shape(op: Operation) -> Any:
-    from api.model import service_model
+    from wire.model import service_model
 
     out = service_model().operation_model(op.name).output_shape
     assert out is not None and op.output_payload is not None

@@ -54,15 +54,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from activities.campaigns import SEND_CONCURRENCY  # noqa: E402
-from activities.webhook import custom_event  # noqa: E402
 from bench.imports import peak_rss_mb  # noqa: E402
 from bench.ingest import signed_request  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
-from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
-from openpoint.keys import store_key  # noqa: E402
+from channels.webhook import custom_event  # noqa: E402
+from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.endpoints import cohort_of  # noqa: E402
 from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook  # noqa: E402
+from store.access_keys import store_key  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
 from workflows.shared import DeliveryBatch, Recipient  # noqa: E402
 
@@ -370,7 +370,7 @@ async def raw_posts(platform: Platform, work: Messages) -> int:
 
 
 async def client_posts(client: aiohttp.ClientSession, url: str, work: Messages) -> int:
-    """The same through aiohttp, the worker's HTTP client (activities/webhook.py)."""
+    """The same through aiohttp, the worker's HTTP client (channels/webhook.py)."""
     failures = 0
     for body, headers in work:
         async with client.post(url, data=body, headers=headers) as response:

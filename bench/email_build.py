@@ -1,6 +1,6 @@
 """Per-message CPU of building + serialising one triggered email (HTML with 3 links, tracking on).
 
-    .venv/bin/python bench/email_build.py [N] [--module activities.email]
+    .venv/bin/python bench/email_build.py [N] [--module channels.email]
 
 Builds N messages (rendered per recipient, 3 tracked links, open pixel, List-Unsubscribe) and
 serialises each as the worker does: the bytes from build_message, or aiosmtplib's
@@ -24,8 +24,8 @@ from workflows.shared import Recipient  # noqa: E402
 
 args = [a for a in sys.argv[1:] if a.isdigit()]
 N = int(args[0]) if args else 2000
-# --module NAME: another builder with the same API (e.g. a saved copy of the old activities/email.py).
-name = sys.argv[sys.argv.index("--module") + 1] if "--module" in sys.argv else "activities.email"
+# --module NAME: another builder with the same API (e.g. a saved copy of the old channels/email.py).
+name = sys.argv[sys.argv.index("--module") + 1] if "--module" in sys.argv else "channels.email"
 mod = importlib.import_module(name)
 
 HTML = (

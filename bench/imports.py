@@ -35,12 +35,12 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.job_rows import BatchReader  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
-from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
-from openpoint.keys import store_key  # noqa: E402
+from jobfiles.rows import BatchReader  # noqa: E402
+from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.endpoints import merge_endpoint  # noqa: E402
+from store.access_keys import store_key  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
 from store.driver import jsonb  # noqa: E402
 from store.endpoints import COLUMNS  # noqa: E402

@@ -69,9 +69,10 @@ if not (__name__ == "__main__" and sys.argv[1:2] == ["bare-worker"]):
     from activities.journeys import START_CONCURRENCY
     from bench.campaign import Platform, _answer, cpu_line, endpoint_id, load_endpoints, serve_sink
     from bench.imports import peak_rss_mb
-    from openpoint.embedded import free_port, port_accepts
+    from launch.embedded import free_port, port_accepts
+    from rules.participants import participant_workflow_id
     from store.db import plain_dsn
-    from workflows.journey import journey_workflow_id, participant_workflow_id
+    from workflows.journey import journey_workflow_id
 
 MAX_ACTIVITIES = 50  # worker/main.py build_worker: max_concurrent_activities
 STALL_SECONDS = 120  # no new message at the sink for this long past the wait: the run is broken

@@ -6,7 +6,7 @@ throttles providers that renew more often than every 20 minutes) or a client cer
 channel's Certificate and PrivateKey). The channel's DefaultAuthenticationMethod picks one
 when both are set. The topic is the channel's BundleId (`.voip` appended on VoIP channels).
 
-The payload has Pinpoint's shape (activities/push.py): `aps` for the system, then
+The payload has Pinpoint's shape (channels/push.py): `aps` for the system, then
 `data.pinpoint` (campaign or journey ids, `deeplink` for DEEP_LINK and URL actions, and the
 request's Context), `data.jsonBody` (the message's Data) and `data.media-url` (MediaUrl, with
 `mutable-content` so a notification service extension can attach it). RawContent is the
@@ -34,11 +34,11 @@ from urllib.parse import quote
 import httpx
 import jwt
 
-from activities.content import personalise
-from activities.deliveries import Outcome, Send, TransientDeliveryError
-from activities.push import refusing, source, strings, tap_action
+from channels.deliverer import Outcome, Send, TransientDeliveryError
+from channels.push import refusing, source, strings, tap_action
 from openpoint.settings import Settings
 from store.channels import ChannelConfig
+from templating.content import personalise
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 APNS_CHANNELS = ("APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX")

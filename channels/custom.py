@@ -1,7 +1,7 @@
 """The CUSTOM channel and campaign hooks: each goes to an https:// webhook or to the user's AWS
 Lambda function, whichever the `DeliveryUri` (or `CampaignHook`) names.
 
-A webhook gets one signed POST per recipient (activities/webhook.py). A function gets
+A webhook gets one signed POST per recipient (channels/webhook.py). A function gets
 Pinpoint's custom-channel event, up to 50 endpoints per invocation as Pinpoint sent them:
 
     {"Message": {}, "Data": "<the CustomMessage's Data, rendered>", "ApplicationId": "...",
@@ -30,9 +30,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from activities.deliveries import Outcome, SendMany, TransientDeliveryError, beat, each
-from activities.webhook import WebhookProvider, custom_event, render_data
+from channels.deliverer import Outcome, SendMany, TransientDeliveryError, beat, each
 from channels.lambda_functions import Credentials, FunctionFailed, FunctionUnavailable, LambdaInvoker
+from channels.webhook import WebhookProvider, custom_event, render_data
 from rules.lambdas import FunctionRef, function_ref, is_https
 from rules.networks import Refused
 from store.channels import ChannelConfig

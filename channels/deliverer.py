@@ -20,7 +20,6 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from openpoint.vault import Vault, unseal
 from rules.engagement import delivery_events
@@ -28,7 +27,6 @@ from store import channels as channels_store
 from store import deliveries as log
 from store import engagement, outbox
 from store.channels import ChannelConfig
-from workflows.direct_send import DELIVER_BATCH
 from workflows.shared import (
     PERMANENT_FAILURE,
     TEMPORARY_FAILURE,
@@ -143,17 +141,6 @@ class Deliverer:
     async def channel_config(self, app_id: str, channel_type: str) -> ChannelConfig | None:
         async with self._engine.connect() as conn:
             return await channels_store.config(conn, self._vault, app_id, channel_type)
-
-    @activity.defn(name=DELIVER_BATCH)
-    async def deliver_batch(self, batch: DeliveryBatch) -> list[DeliveryResult]:
-        results, transient = await self.deliver(batch, last_attempt=activity.info().attempt >= batch.max_attempts)
-        if transient:
-            raise ApplicationError(
-                f"{len(transient)} of {len(batch.recipients)} messages hit a transient provider error: "
-                f"{transient[0].message}",
-                type="TransientDeliveryError",
-            )
-        return results
 
     async def deliver(
         self, batch: DeliveryBatch, *, last_attempt: bool

@@ -28,12 +28,12 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from activities.content import context_of
-from activities.deliveries import Outcome, Send, TransientDeliveryError
-from activities.email_mime import Composed, NeedsSmtpUtf8, check_header, compose
-from activities.render import render
+from channels.deliverer import Outcome, Send, TransientDeliveryError
+from channels.email_mime import Composed, NeedsSmtpUtf8, check_header, compose
 from rules.engagement import sign
 from store.channels import ChannelConfig
+from templating.content import context_of
+from templating.render import render
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 # Anchors whose href is an absolute web link; `ses:no-track` (SES's opt-out marker, which
@@ -86,7 +86,7 @@ def build_message(
     headers, raw (base64 MIME), substitutions (the message-level maps, lowest precedence first),
     defaults (the template's DefaultSubstitutions), envelope_from.
 
-    Usually the finished bytes (Composed, written by activities.email_mime: the stdlib's
+    Usually the finished bytes (Composed, written by channels.email_mime: the stdlib's
     EmailPolicy costs as much CPU as the rest of a send). An EmailMessage, for aiosmtplib to
     flatten with the relay's 8BITMIME/SMTPUTF8 choices, for raw MIME and for the rare mailbox
     that is not ASCII (only SMTPUTF8 carries those)."""

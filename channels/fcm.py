@@ -5,7 +5,7 @@ service account gets its own firebase-admin App, kept for the life of the worker
 token (fetched from the account's `token_uri`) serves every batch until it expires. A channel
 with only a legacy server key (`ApiKey`) cannot send: Google shut the legacy API down in 2024.
 
-Messages are data messages in Pinpoint's shape (activities/push.py), so apps built on the
+Messages are data messages in Pinpoint's shape (channels/push.py), so apps built on the
 Pinpoint or Amplify SDKs display, open and track them as before: the notification's title,
 body, images and sound travel as `pinpoint.notification.*`, the tap action as
 `pinpoint.openApp` / `pinpoint.deeplink` / `pinpoint.url`, the message's Data as the JSON string
@@ -15,7 +15,7 @@ shape Pinpoint documented (`notification`, `data`, `priority`, `time_to_live`, .
 translated to v1; the recipient's token is always the target.
 
 Idempotency: FCM v1 takes no idempotency key, so a message handed over twice would arrive
-twice. The delivery log (activities/deliveries.py) never hands a recipient over twice.
+twice. The delivery log (channels/deliverer.py) never hands a recipient over twice.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from firebase_admin import credentials, exceptions, messaging
 from google.auth.exceptions import RefreshError, TransportError
 from google.auth.transport.requests import Request as GoogleAuthRequest
 
-from activities.content import personalise
-from activities.deliveries import Outcome, Send, TransientDeliveryError
-from activities.push import refusing, source, strings, tap_action
+from channels.deliverer import Outcome, Send, TransientDeliveryError
+from channels.push import refusing, source, strings, tap_action
 from openpoint.settings import Settings
 from store.channels import ChannelConfig
+from templating.content import personalise
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 LEGACY_KEY_ONLY = (

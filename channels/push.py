@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.deliveries import Outcome, Send
+from channels.deliverer import Outcome, Send
 from workflows.shared import DeliveryBatch, Recipient
 
 DIRECT_CAMPAIGN = "_DIRECT"

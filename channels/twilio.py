@@ -2,7 +2,7 @@
 
 One mechanism, two resources: each batch gets an SDK client bound to the account (the
 project's own `TwilioAccountSid`/`TwilioAuthToken` channel credentials, else the server's) and
-pointed at `twilio_api_url`; each recipient's copy (activities/content.py) becomes a Message
+pointed at `twilio_api_url`; each recipient's copy (templating/content.py) becomes a Message
 (SMS) or a Call that speaks inline TwiML (VOICE). Both ask Twilio to report back to the
 gateway's `/engagement/twilio/status` (api/routes/twilio_hooks.py), which turns delivery
 reports into `_SMS.SUCCESS` / `_SMS.FAILURE` / `_voice.*` events.
@@ -36,11 +36,11 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from activities.content import personalise
-from activities.deliveries import Outcome, Send, TransientDeliveryError
-from activities.push import refusing
+from channels.deliverer import Outcome, Send, TransientDeliveryError
+from channels.push import refusing
 from openpoint.settings import Settings
 from store.channels import ChannelConfig
+from templating.content import personalise
 from workflows.shared import OPT_OUT, PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"

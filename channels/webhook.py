@@ -36,13 +36,13 @@ import aiohttp
 import httpx
 import orjson
 
-from activities.content import personalise
-from activities.deliveries import Outcome, Send, TransientDeliveryError
+from channels.deliverer import Outcome, Send, TransientDeliveryError
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from rules.networks import Refused, check, parse_networks, target
 from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook, signing_secret
 from store.channels import ChannelConfig
+from templating.content import personalise
 from workflows.shared import PERMANENT_FAILURE, SUCCESSFUL, DeliveryBatch, Recipient
 
 _RETRYABLE = frozenset({408, 425, 429})

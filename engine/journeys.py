@@ -18,7 +18,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from workflows.journey import ParticipantInput, participant_workflow_id
+from rules.participants import participant_workflow_id
+from workflows.journey import ParticipantInput
 
 log = logging.getLogger("openpoint.journeys")
 

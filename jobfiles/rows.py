@@ -18,10 +18,10 @@ from typing import IO, Any
 
 import orjson
 
-from api.codec import validate
-from api.model import shape
 from openpoint.errors import BadRequest
 from rules.endpoints import check_endpoint_request
+from wire.codec import validate
+from wire.model import shape
 
 BATCH_ROWS = 1000
 MAX_LINE = 1 << 20  # an endpoint is at most 15 KB; a longer line means the file is not line-delimited

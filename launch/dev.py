@@ -24,12 +24,12 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
+from launch.embedded import EmbeddedPostgres, EmbeddedServerError, TemporalDevServer, spawn, terminate
 from launch.server import SinkError
 from launch.sinks import LocalSinks, SinkPorts
-from openpoint.embedded import EmbeddedPostgres, EmbeddedServerError, TemporalDevServer, spawn, terminate
 from openpoint.settings import Settings, get_settings
 
-log = logging.getLogger("openpoint.dev")
+log = logging.getLogger("launch.dev")
 
 DEFAULT_PG_PORT = 5433
 DEFAULT_TEMPORAL_PORT = 7233
@@ -146,7 +146,7 @@ class DevStack:
 
     def _ensure_dev_key(self) -> None:
         # Imported late: it pulls in the store and the vault, which the servers above do not need.
-        from openpoint.keys import ensure_dev_key
+        from store.access_keys import ensure_dev_key
 
         self.key = asyncio.run(ensure_dev_key(self.database_url, self.settings))
 

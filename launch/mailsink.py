@@ -11,8 +11,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from launch.embedded import port_is_free
 from launch.server import HOST, SinkError
-from openpoint.embedded import port_is_free
 
 # aiosmtpd logs every connection at INFO (its own start-up probe included), which would bury
 # `make run`'s output; warnings and errors still show.

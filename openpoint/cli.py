@@ -62,7 +62,7 @@ def database_url(settings: Settings) -> Iterator[str]:
     if port is not None:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         return
-    from openpoint.embedded import EmbeddedPostgres
+    from launch.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(data)  # a free port: 5433 may belong to something else now
     print(f"starting the development PostgreSQL in {data} for this command ...", file=sys.stderr, flush=True)
@@ -110,14 +110,15 @@ def _migrate() -> int:
 
 
 def _dev() -> int:
-    from openpoint.dev import main
+    from launch.dev import main
 
     return main()
 
 
 def _keys_create(projects: list[str] | None, description: str) -> int:
-    from openpoint.keys import new_key_pair, store_key
+    from openpoint.keys import new_key_pair
     from openpoint.vault import vault_from
+    from store.access_keys import store_key
     from store.db import make_engine
 
     settings = get_settings()
@@ -152,7 +153,7 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re
 
 
 def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
-    from activities.email import smtp_options
+    from channels.email import smtp_options
     from openpoint.errors import NotFound
     from openpoint.vault import vault_from
     from store import apps as apps_store

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import BadRequest, NotFound
 from rules.journey_timing import parse_duration
+from rules.participants import Admission, participant_workflow_id
 from store import endpoints as endpoints_store
 from store import journeys as journeys_store
 from store.driver import driver, jsonb
 from store.tables import JourneyListener, JourneyParticipant, JourneyRun, JourneyStep, JourneyTestRun
-from workflows.journey import Admission, participant_workflow_id
 
 runs: Any = JourneyRun.__table__  # type: ignore[attr-defined]
 participants: Any = JourneyParticipant.__table__  # type: ignore[attr-defined]

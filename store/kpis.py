@@ -44,7 +44,7 @@ _GROUPS = {
 
 # The delivery layer writes `source` on every event it causes; events from the app's SDK (push
 # opens) carry only the campaign ids of the notification. Direct push sends name the campaign
-# `_DIRECT` for the SDKs' sake (activities/push.py).
+# `_DIRECT` for the SDKs' sake (channels/push.py).
 _FROM_CAMPAIGNS = "coalesce(attributes->>'source', 'campaign') = 'campaign'"
 _SCOPES = {
     Scope.CAMPAIGN: f"{_FROM_CAMPAIGNS} AND attributes->>'campaign_id' = :campaign_id",

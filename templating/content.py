@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.render import render, variables
+from templating.render import render, variables
 from workflows.shared import Recipient
 
 # Content keys that hold text to render, per role; the rest (numbers, flags, maps) pass as is.

@@ -5,7 +5,7 @@ This is the syntax only: text, `{{expr}}`, `{{{expr}}}`/`{{& expr}}`, blocks `{{
 partials `{{#* inline "n"}}…{{/inline}}` and `{{> n}}`, `\\{{` for literal braces, `~` whitespace
 control, and Handlebars.js's rule that a line holding only a block tag, a comment or a partial
 leaves no trace in the output. What names mean (helpers, variables) is the translator's business
-(activities/handlebars_jinja.py).
+(templating/handlebars_jinja.py).
 """
 
 from __future__ import annotations

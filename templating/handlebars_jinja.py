@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from activities.handlebars import (
+from templating.handlebars import (
     MAX_BLOCK_DEPTH,
     Block,
     Call,
@@ -38,7 +38,7 @@ from activities.handlebars import (
     Program,
     Text,
 )
-from rules.template_helpers import HELPERS
+from templating.helpers import HELPERS
 
 RUNTIME = "_hb"  # the global holding helpers and runtime functions; context keys may not use it
 ROOT = "_hb_root"  # the variables themselves, as one value

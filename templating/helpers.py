@@ -30,7 +30,7 @@ from decimal import (
 )
 from typing import Any
 
-from rules.template_dates import format_date, in_zone, parse_date, zone
+from templating.dates import format_date, in_zone, parse_date, zone
 
 MAX_WIDTH = 10_000  # the widest padding or abbreviation a helper makes
 MAX_TEXT = 1_000_000  # the longest text one helper call may produce

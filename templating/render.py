@@ -1,13 +1,13 @@
 """Message variables: Pinpoint's Handlebars templates, run in Jinja2's sandbox.
 
-A template is parsed (activities/handlebars.py), written out as Jinja2 source
-(activities/handlebars_jinja.py) and compiled once per text. Jinja2 syntax itself means
+A template is parsed (templating/handlebars.py), written out as Jinja2 source
+(templating/handlebars_jinja.py) and compiled once per text. Jinja2 syntax itself means
 nothing when rendering (`{% if %}` is text, as in Pinpoint), but check_template refuses Jinja2
 statements, which only text written for the Jinja2 renderer this one replaced would hold.
 
 The sandbox is narrowed further: looking up `a.b` or `a.[0]` reads a dict key, a list item or
 a list's `length`, never an attribute of a Python object, so no path reaches Python internals;
-the only callables in reach are the helpers (rules/template_helpers.py). A render is also
+the only callables in reach are the helpers (templating/helpers.py). A render is also
 bounded: `{{#each}}` takes at most 15 items, all loops together at most MAX_ITERATIONS, and the
 output stops at MAX_OUTPUT characters.
 
@@ -29,10 +29,10 @@ from jinja2 import TemplateError, TemplateSyntaxError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from activities.handlebars import HandlebarsError, parse
-from activities.handlebars_jinja import ROOT, RUNTIME, translate
 from openpoint.errors import BadRequest
-from rules.template_helpers import HELPERS, text, truthy
+from templating.handlebars import HandlebarsError, parse
+from templating.handlebars_jinja import ROOT, RUNTIME, translate
+from templating.helpers import HELPERS, text, truthy
 
 MAX_EACH = 15  # Pinpoint's limit on the items `{{#each}}` goes through
 MAX_ITERATIONS = 20_000  # loop turns in one render, all loops together

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from store.db import make_engine
 from store.migrate import upgrade
 from tests.fakes.fcm_api import FakeFcm

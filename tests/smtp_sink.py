@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from openpoint.embedded import free_port
+from launch.embedded import free_port
 
 
 @dataclass

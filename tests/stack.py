@@ -24,10 +24,10 @@ from botocore.config import Config
 from temporalio.client import Client
 
 from api.main import create_app
-from openpoint.embedded import free_port, wait_for_port
-from openpoint.keys import store_key
+from launch.embedded import free_port, wait_for_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
+from store.access_keys import store_key
 from store.db import make_engine, plain_dsn
 from worker.main import build_dispatcher, build_worker
 

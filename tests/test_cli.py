@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from openpoint.embedded import EmbeddedPostgres
+from launch.embedded import EmbeddedPostgres
 from tests.stack import Stack
 
 REPO = Path(__file__).resolve().parent.parent

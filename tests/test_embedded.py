@@ -13,7 +13,7 @@ import pytest
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from openpoint.embedded import (
+from launch.embedded import (
     EmbeddedPostgres,
     EmbeddedServerError,
     TemporalDevServer,

@@ -24,11 +24,11 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from launch.dev import DevStack
+from launch.embedded import EmbeddedPostgres, free_port
 from launch.push_sinks import DEV_KEY_ID, DEV_TEAM_ID
 from launch.server import SinkError
 from launch.sinks import LocalSinks, SinkPorts
-from openpoint.dev import DevStack
-from openpoint.embedded import EmbeddedPostgres, free_port
 from openpoint.settings import Settings
 from store.db import plain_dsn
 from store.migrate import upgrade

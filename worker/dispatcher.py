@@ -36,6 +36,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from engine import commands
+from engine.journeys import ensure_search_attributes, participant_start_options
 from rules.triggers import CAMPAIGN, ENGAGEMENT, JOURNEY
 from store import journey_participants as participants
 from store import outbox
@@ -43,7 +44,6 @@ from store.db import plain_dsn
 from workflows.campaign import CampaignTriggerWorkflow, TriggerBatch, trigger_workflow_id
 from workflows.journey import ENGAGEMENT as ENGAGEMENT_SIGNAL
 from workflows.journey import JourneyParticipantWorkflow, ParticipantInput
-from workflows.journey_starts import ensure_search_attributes, participant_start_options
 
 log = logging.getLogger("openpoint.dispatcher")
 

@@ -13,19 +13,20 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.campaigns import CampaignActivities
-from activities.custom_channel import CustomChannel
-from activities.deliveries import BatchProvider, Deliverer, Provider
-from activities.email import EmailProvider, Tracking
+from activities.deliveries import DeliveryActivities
 from activities.housekeeping import Housekeeping
 from activities.job_exports import ExportActivities
 from activities.jobs import ImportActivities, JobResources
 from activities.journeys import JourneyActivities
-from activities.push_apns import APNS_CHANNELS, ApnsProvider
-from activities.push_fcm import FcmProvider
 from activities.triggered import TriggeredSends
-from activities.twilio_channels import SmsProvider, VoiceProvider
-from activities.webhook import WebhookProvider
+from channels.apns import APNS_CHANNELS, ApnsProvider
+from channels.custom import CustomChannel
+from channels.deliverer import BatchProvider, Deliverer, Provider
+from channels.email import EmailProvider, Tracking
+from channels.fcm import FcmProvider
 from channels.lambda_functions import LambdaInvoker
+from channels.twilio import SmsProvider, VoiceProvider
+from channels.webhook import WebhookProvider
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
@@ -64,21 +65,23 @@ def providers(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str
     }
 
 
-def _returning(client: Client) -> Callable[[], Awaitable[Client]]:
+def _returning(client: Client | None) -> Callable[[], Awaitable[Client]]:
     async def get() -> Client:
+        assert client is not None, "this process's activities were built without a Temporal client"
         return client
 
     return get
 
 
-def build_worker(
-    client: Client,
+def activities(
+    client: Client | None,
     settings: Settings,
     engine: Any,
     *,
     task_queue: str | None = None,
     job_tls: ssl.SSLContext | None = None,  # trust for outbound https (imports, webhooks); None: the system's
-) -> Worker:
+) -> list[Callable[..., Any]]:
+    """Every activity the workflows call, bound to this process's providers and database."""
     senders = providers(settings, job_tls)
     deliverer = Deliverer(engine, vault_from(settings), senders, TriggerIndex())
     hooks = senders["CUSTOM"]
@@ -88,33 +91,44 @@ def build_worker(
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
     housekeeping = Housekeeping(engine)
+    return [
+        DeliveryActivities(deliverer).deliver_batch,
+        campaigns.plan_run,
+        campaigns.start_run,
+        campaigns.send_page,
+        campaigns.finish_run,
+        campaigns.local_waves,
+        triggered.send_triggered,
+        journeys.plan,
+        journeys.admit_page,
+        journeys.finish_run,
+        journeys.broadcast,
+        journeys.purge,
+        journeys.enter,
+        journeys.step,
+        journeys.leave,
+        imports.prepare_import,
+        imports.import_piece,
+        imports.finish_import,
+        exports.export_endpoints,
+        exports.finish_export,
+        housekeeping.housekeep,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: Any,
+    *,
+    task_queue: str | None = None,
+    job_tls: ssl.SSLContext | None = None,
+) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=[
-            deliverer.deliver_batch,
-            campaigns.plan_run,
-            campaigns.start_run,
-            campaigns.send_page,
-            campaigns.finish_run,
-            campaigns.local_waves,
-            triggered.send_triggered,
-            journeys.plan,
-            journeys.admit_page,
-            journeys.finish_run,
-            journeys.broadcast,
-            journeys.purge,
-            journeys.enter,
-            journeys.step,
-            journeys.leave,
-            imports.prepare_import,
-            imports.import_piece,
-            imports.finish_import,
-            exports.export_endpoints,
-            exports.finish_export,
-            housekeeping.housekeep,
-        ],
+        activities=activities(client, settings, engine, task_queue=task_queue, job_tls=job_tls),
         max_concurrent_activities=50,
     )
 

@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import Priority
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
+
+from workflows.policy import QUICK, RETRY
 
 REFRESH = "refresh"
 PLAN_RUN = "campaign_plan_run"
@@ -106,10 +108,6 @@ class FinishRequest:
     timezones: int = 0  # local-time runs: the zones the run rolled through
 
 
-_QUICK = timedelta(seconds=30)
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-
 @workflow.defn
 class CampaignWorkflow:
     def __init__(self) -> None:
@@ -128,8 +126,8 @@ class CampaignWorkflow:
                 PLAN_RUN,
                 replace(request, now=workflow.now().isoformat()),
                 result_type=RunPlan,
-                start_to_close_timeout=_QUICK,
-                retry_policy=_RETRY,
+                start_to_close_timeout=QUICK,
+                retry_policy=RETRY,
             )
             if plan.action == "done" or plan.at is None:
                 return
@@ -148,7 +146,7 @@ class CampaignWorkflow:
                     # A local-time run lasts until its last zone's wave, which may be after the
                     # next run is due: it runs as a child of its own, and the schedule goes on.
                     # The run is started here, so the next plan sees it running.
-                    await workflow.execute_activity(START_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
+                    await workflow.execute_activity(START_RUN, run, start_to_close_timeout=QUICK, retry_policy=RETRY)
                     await workflow.start_child_workflow(
                         CampaignRunWorkflow.run,
                         LocalRun(run, plan),
@@ -183,12 +181,12 @@ async def execute_run(run: RunRef, plan: RunPlan, *, started: bool = False) -> N
     # Priority orders this campaign's sends against others' when the queue is backlogged.
     priority = Priority(priority_key=plan.priority) if plan.priority else Priority.default
     if not started:
-        await workflow.execute_activity(START_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
+        await workflow.execute_activity(START_RUN, run, start_to_close_timeout=QUICK, retry_policy=RETRY)
     totals: dict[str, TreatmentCounts] = {}
     waves: list[Wave] = [Wave(run.scheduled_start, [])]
     if plan.local_time:
         waves = await workflow.execute_activity(
-            LOCAL_WAVES, run, result_type=list[Wave], start_to_close_timeout=_QUICK, retry_policy=_RETRY
+            LOCAL_WAVES, run, result_type=list[Wave], start_to_close_timeout=QUICK, retry_policy=RETRY
         )
     for wave in waves:
         wait = (datetime.fromisoformat(wave.at) - workflow.now()).total_seconds()
@@ -198,8 +196,8 @@ async def execute_run(run: RunRef, plan: RunPlan, *, started: bool = False) -> N
     await workflow.execute_activity(
         FINISH_RUN,
         FinishRequest(run, totals, sum(len(w.zones) for w in waves) if plan.local_time else 0),
-        start_to_close_timeout=_QUICK,
-        retry_policy=_RETRY,
+        start_to_close_timeout=QUICK,
+        retry_policy=RETRY,
     )
 
 
@@ -215,7 +213,7 @@ async def _send_all(
             start_to_close_timeout=timedelta(minutes=10),
             # A worker that dies mid-page is noticed this fast, and the page is retried elsewhere.
             heartbeat_timeout=timedelta(seconds=10),
-            retry_policy=_RETRY,
+            retry_policy=RETRY,
             priority=priority,
         )
         for treatment, counts in page.counts.items():
@@ -283,7 +281,7 @@ class CampaignTriggerWorkflow:
                 result_type=dict[str, int],
                 schedule_to_close_timeout=deadline,
                 start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
             )
         except ActivityError:
             outcomes = await workflow.execute_local_activity(
@@ -291,6 +289,6 @@ class CampaignTriggerWorkflow:
                 replace(batch, expire=True),
                 result_type=dict[str, int],
                 start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
             )
         return outcomes

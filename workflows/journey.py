@@ -20,13 +20,14 @@ sends are keyed `{workflow id}/{activity}/{endpoint}` in the delivery log, so no
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from rules.participants import Admission
+from workflows.policy import QUICK, RETRY
 
 # Journey workflow
 REFRESH = "refresh"  # the journey's definition or state changed: read it again
@@ -49,19 +50,6 @@ PAUSED, ACTIVE, CANCELLED, DELETED = "PAUSED", "ACTIVE", "CANCELLED", "DELETED"
 
 def journey_workflow_id(app_id: str, journey_id: str) -> str:
     return f"journey-{app_id}-{journey_id}"
-
-
-MAX_WORKFLOW_ID_BYTES = 1000  # Temporal's default limit.maxIDLength
-
-
-def participant_workflow_id(app_id: str, journey_id: str, participant: str, entry_key: str) -> str:
-    """The participant's workflow id. An endpoint id and an event id may each be 512 bytes
-    (rules/bounds), which together pass Temporal's limit: such an id names the two by digest."""
-    found = f"journey-{app_id}-{journey_id}-{participant}-{entry_key}"
-    if len(found.encode()) <= MAX_WORKFLOW_ID_BYTES:
-        return found
-    digest = hashlib.sha256(f"{participant}\n{entry_key}".encode()).hexdigest()
-    return f"journey-{app_id}-{journey_id}-{participant[:100]}-sha256-{digest}"
 
 
 # -- the journey ----------------------------------------------------------------------------------
@@ -118,10 +106,6 @@ class Broadcast:
     at: str  # when the journey changed state: participants ignore older news
 
 
-_QUICK = timedelta(seconds=30)
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-
 @workflow.defn
 class JourneyWorkflow:
     def __init__(self) -> None:
@@ -146,8 +130,8 @@ class JourneyWorkflow:
                 JOURNEY_PLAN,
                 replace(request, told=told, segment_changed=self._segment_changed, now=workflow.now().isoformat()),
                 result_type=JourneyPlan,
-                start_to_close_timeout=_QUICK,
-                retry_policy=_RETRY,
+                start_to_close_timeout=QUICK,
+                retry_policy=RETRY,
             )
             if plan.tell is not None:
                 await workflow.execute_activity(
@@ -155,13 +139,13 @@ class JourneyWorkflow:
                     Broadcast(request.app_id, request.journey_id, plan.tell, plan.state_at),
                     start_to_close_timeout=timedelta(hours=1),
                     heartbeat_timeout=timedelta(seconds=30),
-                    retry_policy=_RETRY,
+                    retry_policy=RETRY,
                 )
                 told = plan.tell
             if plan.action == "stop":
                 if plan.purge:
                     await workflow.execute_activity(
-                        JOURNEY_PURGE, request, start_to_close_timeout=timedelta(minutes=10), retry_policy=_RETRY
+                        JOURNEY_PURGE, request, start_to_close_timeout=timedelta(minutes=10), retry_policy=RETRY
                     )
                 return
             if plan.action == "hold":
@@ -206,12 +190,12 @@ class JourneyWorkflow:
                 result_type=PageResult,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
             )
             if page.next_after is None:
                 break
             after = page.next_after
-        await workflow.execute_activity(JOURNEY_FINISH_RUN, run, start_to_close_timeout=_QUICK, retry_policy=_RETRY)
+        await workflow.execute_activity(JOURNEY_FINISH_RUN, run, start_to_close_timeout=QUICK, retry_policy=RETRY)
 
 
 # -- a participant --------------------------------------------------------------------------------
@@ -237,13 +221,6 @@ class ParticipantInput:
     not_before: str | None = None  # LocalTime: the participant's own start
     event_time: str | None = None  # the event that made it enter (event entries)
     test: TestOptions | None = None
-
-
-@dataclass
-class Admission:
-    start_activity: str | None  # None: refused
-    reason: str = ""  # REENTRY_CAP_EXCEEDED, ACTIVE_ENDPOINT_REJECTED, FILTERED_OUT_BY_SEGMENT, ...
-    run_id: str | None = None
 
 
 @dataclass
@@ -321,7 +298,7 @@ class JourneyParticipantWorkflow:
                 who,
                 result_type=Admission,
                 start_to_close_timeout=_STEP_TIMEOUT,
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
             )
             if admission.start_activity is None:
                 return admission.reason
@@ -350,7 +327,7 @@ class JourneyParticipantWorkflow:
                 ),
                 result_type=StepResult,
                 start_to_close_timeout=_STEP_TIMEOUT,
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
                 summary=current,
             )
             if step.stop is not None:
@@ -396,8 +373,8 @@ class JourneyParticipantWorkflow:
         await workflow.execute_local_activity(
             PARTICIPANT_LEAVE,
             Leave(who, status, activity_id),
-            start_to_close_timeout=_QUICK,
-            retry_policy=_RETRY,
+            start_to_close_timeout=QUICK,
+            retry_policy=RETRY,
         )
         self._state = status if status != "LEFT" else self._state
         return status

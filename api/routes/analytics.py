@@ -15,12 +15,12 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.codec import iso
 from api.operations import Call, pinpoint
 from rules import kpis as rules
 from store import apps as apps_store
 from store import campaign_activities
 from store import kpis as store
+from wire.codec import iso
 
 router = APIRouter(tags=["analytics"])
 

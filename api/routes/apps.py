@@ -7,8 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.arns import app_arn
-from api.codec import iso
 from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import created_after, next_created_token, page_size
@@ -17,6 +15,8 @@ from rules.settings import check_campaign_limits, check_hook, check_journey_limi
 from rules.tags import check_tags
 from store import apps as apps_store
 from store import tags as tags_store
+from wire.arns import app_arn
+from wire.codec import iso
 from workflows.housekeeping import wake_housekeeping
 
 router = APIRouter(tags=["apps"])

@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.codec import iso
 from api.operations import Call, pinpoint
 from api.paging import decode_token, encode_token, page_size
 from openpoint.errors import BadRequest
 from store import apps as apps_store
 from store import campaign_activities as store
+from wire.codec import iso
 
 router = APIRouter(tags=["campaigns"])
 

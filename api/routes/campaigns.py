@@ -12,9 +12,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.render import check_template
-from api.arns import Arn
-from api.codec import iso
 from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import (
@@ -34,6 +31,9 @@ from store import campaigns as store
 from store import segments as segments_store
 from store import tags as tags_store
 from store import templates as templates_store
+from templating.render import check_template
+from wire.arns import Arn
+from wire.codec import iso
 
 router = APIRouter(tags=["campaigns"])
 FIELD = rules.FIELD

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter
 
-from api.codec import iso
 from api.operations import Call, pinpoint
 from openpoint.errors import RESOURCE_NOT_FOUND, BadRequest, NotFound
 from store import apps as apps_store
 from store import channels as store
+from wire.codec import iso
 
 router = APIRouter(tags=["channels"])
 
@@ -33,7 +33,7 @@ class ChannelKind:
 
     @property
     def payload(self) -> str:
-        from api.model import operation
+        from wire.model import operation
 
         member = operation("Update" + self.suffix).payload_member
         assert member is not None

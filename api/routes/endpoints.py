@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.codec import iso
 from api.operations import Call, pinpoint
 from openpoint.errors import RESOURCE_NOT_FOUND, BadRequest, NotFound
 from rules.endpoints import check_endpoint_request, endpoint_response, stamped
 from store import apps as apps_store
 from store import endpoints as store
+from wire.codec import iso
 
 router = APIRouter(tags=["endpoints"])
 

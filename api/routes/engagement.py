@@ -1,7 +1,7 @@
 """Email engagement coming back: the open pixel, click redirects and one-click unsubscribe.
 
 These are reached by recipients' mail clients, not by SDKs, so they carry no SigV4: each URL
-holds a token the worker signed when it built the message (activities/email.py), naming the
+holds a token the worker signed when it built the message (channels/email.py), naming the
 app, the delivery and the recipient. A token that does not verify is a 404, so the redirect
 cannot be used to send people anywhere else. Each hit becomes a standard event tied to the
 delivery (its campaign/journey attributes come along from the delivery's context).

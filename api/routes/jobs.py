@@ -14,15 +14,15 @@ from typing import Any
 from fastapi import APIRouter
 from temporalio.service import RPCError
 
-from activities.job_sources import parse_location
-from api.codec import iso
 from api.operations import Call, pinpoint
 from api.outages import engine_error
 from api.paging import created_after, next_created_token, page_size
+from jobfiles.sources import parse_location
 from openpoint.errors import BadRequest, EngineUnavailable, NotFound, TooManyRequests
 from store import apps as apps_store
 from store import jobs as store
 from store import segments as segments_store
+from wire.codec import iso
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow, JobInput, JobOutput
 
 router = APIRouter(tags=["jobs"])

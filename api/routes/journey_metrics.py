@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.codec import iso
 from api.operations import Call, pinpoint
 from api.routes.analytics import date_range_kpi
 from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
@@ -24,6 +23,7 @@ from rules import kpis
 from rules.journey_graph import activity_type, metrics_type
 from store import journey_metrics as store
 from store import journeys
+from wire.codec import iso
 
 router = APIRouter(tags=["analytics"])
 

@@ -19,8 +19,6 @@ import orjson
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.arns import Arn
-from api.codec import iso
 from api.context import Context
 from api.functions import check_functions, invocation_problems
 from api.operations import Call, pinpoint
@@ -37,6 +35,8 @@ from store import channels as channels_store
 from store import journeys as store
 from store import segments as segments_store
 from store import tags as tags_store
+from wire.arns import Arn
+from wire.codec import iso
 
 router = APIRouter(tags=["journeys"])
 FIELD = rules.FIELD

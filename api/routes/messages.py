@@ -15,8 +15,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.render import check_template
-from api.codec import iso
 from api.direct_send import run_direct_send
 from api.operations import Call, pinpoint
 from openpoint.errors import BadRequest, NotFound
@@ -33,6 +31,8 @@ from store import apps as apps_store
 from store import channels as channels_store
 from store import endpoints as endpoints_store
 from store import templates as templates_store
+from templating.render import check_template
+from wire.codec import iso
 from workflows.shared import (
     DUPLICATE,
     OPT_OUT,

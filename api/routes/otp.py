@@ -16,7 +16,6 @@ from fastapi import APIRouter
 from jinja2 import Environment, meta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.render import check_template, to_jinja
 from api.direct_send import run_direct_send
 from api.operations import Call, pinpoint
 from openpoint.errors import BadRequest
@@ -26,6 +25,7 @@ from store import apps as apps_store
 from store import channels as channels_store
 from store import otp as store
 from store import templates as templates_store
+from templating.render import check_template, to_jinja
 from workflows.shared import PERMANENT_FAILURE, DeliveryBatch, DirectSendInput, Recipient
 
 router = APIRouter(tags=["messages"])

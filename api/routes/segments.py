@@ -10,8 +10,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.arns import Arn
-from api.codec import iso
 from api.operations import Call, pinpoint
 from api.paging import (
     next_version_token,
@@ -29,6 +27,8 @@ from store import apps as apps_store
 from store import segments as store
 from store import tags as tags_store
 from store.segment_sql import SegmentDefinition, compile_where
+from wire.arns import Arn
+from wire.codec import iso
 
 router = APIRouter(tags=["segments"])
 FIELD = "WriteSegmentRequest"

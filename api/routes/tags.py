@@ -13,12 +13,12 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api import arns
 from api.operations import Call, pinpoint
 from openpoint.errors import Forbidden, NotFound
 from rules.tags import check_tags
 from store import tags as store
 from store.apps import apps
+from wire import arns
 
 router = APIRouter(tags=["tags"])
 

@@ -13,9 +13,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities.render import check_template
-from api.arns import Arn
-from api.codec import iso
 from api.operations import Call, pinpoint
 from api.paging import decode_token, encode_token, page_size
 from api.routes.tags import TAGGABLE
@@ -36,6 +33,9 @@ from rules.templates import (
 )
 from store import tags as tags_store
 from store import templates as store
+from templating.render import check_template
+from wire.arns import Arn
+from wire.codec import iso
 
 router = APIRouter(tags=["templates"])
 

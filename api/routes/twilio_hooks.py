@@ -22,8 +22,8 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from activities.twilio_channels import account_for
 from api.context import Context
+from channels.twilio import account_for
 from rules.engagement import TWILIO_STATUS_EVENTS, keyword_of
 from store import apps as apps_store
 from store import channels as channels_store

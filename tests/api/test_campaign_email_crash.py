@@ -25,8 +25,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from activities.campaigns import SEND_CONCURRENCY
-from activities.deliveries import UNCERTAIN_WINDOW
-from activities.email import message_id_for
+from channels.deliverer import UNCERTAIN_WINDOW
+from channels.email import message_id_for
 from tests.api.test_campaign_crash import _activities_scheduled, _wait
 from tests.smtp_sink import SmtpServer, SmtpSink
 from tests.stack import Stack

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from api.codec import iso, validate
-from api.model import operation, operations, shape
 from openpoint.errors import BadRequest
+from wire.codec import iso, validate
+from wire.model import operation, operations, shape
 
 
 def test_every_operation_has_a_route_and_status() -> None:

@@ -31,9 +31,9 @@ from botocore.model import Shape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.model import Operation, operations
 from tests.raw import send
 from tests.stack import Stack
+from wire.model import Operation, operations
 
 EXAMPLES = int(os.environ.get("OPENPOINT_FUZZ_EXAMPLES", "20"))
 RANDOM = bool(os.environ.get("OPENPOINT_FUZZ_RANDOM"))

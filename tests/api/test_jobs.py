@@ -22,9 +22,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 import activities.job_exports as job_exports
-from activities import job_sources
-from activities.job_rows import generated_id
-from activities.job_sources import SourceError, parse_location
+from jobfiles import sources as job_sources
+from jobfiles.rows import generated_id
+from jobfiles.sources import SourceError, parse_location
 from openpoint.errors import BadRequest
 from tests.stack import Stack
 

@@ -30,6 +30,7 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from rules.journeys import check_journey
+from rules.participants import participant_workflow_id
 from store import journeys as journeys_store
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
@@ -40,7 +41,6 @@ from workflows.journey import (
     JourneyInput,
     JourneyWorkflow,
     journey_workflow_id,
-    participant_workflow_id,
 )
 
 pytestmark = pytest.mark.slow

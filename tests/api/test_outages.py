@@ -26,7 +26,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from openpoint.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from store.migrate import upgrade
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer

@@ -13,7 +13,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deliveries import Deliverer, Outcome, Send, TransientDeliveryError
+from activities.deliveries import DeliveryActivities
+from channels.deliverer import Deliverer, Outcome, Send, TransientDeliveryError
 from openpoint.vault import Vault
 from store.channels import ChannelConfig
 from workflows.shared import DeliveryBatch, Recipient
@@ -56,8 +57,8 @@ async def test_a_retried_batch_does_not_resend(engine: Any) -> None:
     provider = CountingProvider()
     deliverer = Deliverer(engine, VAULT, {"EMAIL": provider})
     b = batch("a@x.com", "b@x.com")
-    first = await ActivityEnvironment().run(deliverer.deliver_batch, b)
-    again = await ActivityEnvironment().run(deliverer.deliver_batch, b)
+    first = await ActivityEnvironment().run(DeliveryActivities(deliverer).deliver_batch, b)
+    again = await ActivityEnvironment().run(DeliveryActivities(deliverer).deliver_batch, b)
     assert provider.sent == ["a@x.com", "b@x.com"]
     assert [r.delivery_status for r in again] == ["SUCCESSFUL", "SUCCESSFUL"]
     assert [r.message_id for r in again] == [r.message_id for r in first]
@@ -77,7 +78,7 @@ async def test_a_message_caught_mid_send_by_a_crash_is_not_sent_again(engine: An
             ),
             {"k": b.recipients[0].key, "a": b.app_id},
         )
-    results = await ActivityEnvironment().run(deliverer.deliver_batch, b)
+    results = await ActivityEnvironment().run(DeliveryActivities(deliverer).deliver_batch, b)
     assert provider.sent == ["next@x.com"]
     assert results[0].delivery_status == "UNKNOWN_FAILURE" and results[1].delivery_status == "SUCCESSFUL"
 
@@ -87,16 +88,16 @@ async def test_transient_failures_raise_until_the_last_attempt(engine: Any) -> N
     deliverer = Deliverer(engine, VAULT, {"EMAIL": provider})
     b = batch("busy@x.com", "ok@x.com", max_attempts=2)
     with pytest.raises(ApplicationError) as exc:
-        await ActivityEnvironment().run(deliverer.deliver_batch, b)
+        await ActivityEnvironment().run(DeliveryActivities(deliverer).deliver_batch, b)
     assert exc.value.type == "TransientDeliveryError" and not exc.value.non_retryable
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, attempt=2)
-    results = await env.run(deliverer.deliver_batch, b)
+    results = await env.run(DeliveryActivities(deliverer).deliver_batch, b)
     assert [r.delivery_status for r in results] == ["TEMPORARY_FAILURE", "SUCCESSFUL"]
     assert provider.sent == ["ok@x.com"]
 
 
 async def test_a_channel_without_provider_fails_permanently(engine: Any) -> None:
     deliverer = Deliverer(engine, VAULT, {})
-    results = await ActivityEnvironment().run(deliverer.deliver_batch, batch("p@x.com"))
+    results = await ActivityEnvironment().run(DeliveryActivities(deliverer).deliver_batch, batch("p@x.com"))
     assert results[0].delivery_status == "PERMANENT_FAILURE" and results[0].status_code == 400

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiosmtplib.email import flatten_message
 
-from activities.email import Tracking, _stdlib_message, build_message, message_id_for
-from activities.email_mime import Composed, compose
-from activities.render import render, to_jinja, variables
+from channels.email import Tracking, _stdlib_message, build_message, message_id_for
+from channels.email_mime import Composed, compose
+from templating.render import render, to_jinja, variables
 from workflows.shared import Recipient
 
 

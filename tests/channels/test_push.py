@@ -19,10 +19,11 @@ from sqlalchemy import text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deliveries import Deliverer, Provider
-from activities.push_apns import ApnsProvider
-from activities.push_fcm import FcmProvider
-from openpoint.embedded import free_port
+from activities.deliveries import DeliveryActivities
+from channels.apns import ApnsProvider
+from channels.deliverer import Deliverer, Provider
+from channels.fcm import FcmProvider
+from launch.embedded import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store import apps as apps_store
@@ -105,7 +106,7 @@ class Project:
     async def deliver(self, batch: DeliveryBatch, attempt: int = 1) -> list[DeliveryResult]:
         env = ActivityEnvironment()
         env.info = dataclasses.replace(env.info, attempt=attempt)
-        return await env.run(self.deliverer.deliver_batch, batch)
+        return await env.run(DeliveryActivities(self.deliverer).deliver_batch, batch)
 
     async def endpoint_status(self, r: Recipient) -> str:
         async with self.engine.connect() as conn:

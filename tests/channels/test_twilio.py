@@ -12,9 +12,10 @@ from sqlalchemy import text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deliveries import Deliverer, Provider
-from activities.twilio_channels import SmsProvider, VoiceProvider, twilio_voice
-from openpoint.embedded import free_port
+from activities.deliveries import DeliveryActivities
+from channels.deliverer import Deliverer, Provider
+from channels.twilio import SmsProvider, VoiceProvider, twilio_voice
+from launch.embedded import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store import apps as apps_store
@@ -76,7 +77,7 @@ def recipient(address: str, **fields: Any) -> Recipient:
 async def deliver(d: Deliverer, b: DeliveryBatch, attempt: int = 1) -> list[DeliveryResult]:
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, attempt=attempt)
-    return await env.run(d.deliver_batch, b)
+    return await env.run(DeliveryActivities(d).deliver_batch, b)
 
 
 async def events_of(engine: Any, app_id: str) -> list[Any]:

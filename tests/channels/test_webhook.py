@@ -18,9 +18,10 @@ from sqlalchemy import text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.deliveries import Deliverer
-from activities.webhook import WebhookProvider
-from openpoint.embedded import free_port
+from activities.deliveries import DeliveryActivities
+from channels.deliverer import Deliverer
+from channels.webhook import WebhookProvider
+from launch.embedded import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from rules.webhooks import verify_webhook
@@ -70,7 +71,7 @@ def recipient(address: str, endpoint_id: str | None = None, **fields: Any) -> Re
 async def run(deliverer: Deliverer, batch: DeliveryBatch, attempt: int = 1) -> list[DeliveryResult]:
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, attempt=attempt)
-    return await env.run(deliverer.deliver_batch, batch)
+    return await env.run(DeliveryActivities(deliverer).deliver_batch, batch)
 
 
 async def events(engine: Any, app_id: str) -> list[tuple[str, str]]:
@@ -218,7 +219,7 @@ async def test_private_addresses_are_refused_without_connecting(
 
 
 async def test_only_https_webhooks_are_called(engine: Any, trust: ssl.SSLContext) -> None:
-    # (Lambda functions never reach the webhook provider: activities/custom_channel.py invokes them.)
+    # (Lambda functions never reach the webhook provider: channels/custom.py invokes them.)
     [result] = await run(deliverer(engine, trust), custom_batch("http://hooks.example.com/x", recipient("u", "ep-l")))
     assert result.delivery_status == "PERMANENT_FAILURE"
     assert "A webhook's URL must be https://" in result.status_message

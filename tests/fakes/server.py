@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from openpoint.embedded import free_port, wait_for_port
+from launch.embedded import free_port, wait_for_port
 
 
 class LoopbackServer:

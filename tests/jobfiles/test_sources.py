@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from activities.job_sources import SourceError, open_file
+from jobfiles.sources import SourceError, open_file
 from rules.networks import parse_networks
 
 CSV = b"Address,ChannelType\na@x.com,EMAIL\n"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from activities.render import check_template
 from openpoint.errors import BadRequest
 from rules.campaigns import (
     check_campaign,
@@ -18,6 +17,7 @@ from rules.campaigns import (
     stored_definition,
     template_refs,
 )
+from templating.render import check_template
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LATER = "2026-06-02T09:00:00Z"

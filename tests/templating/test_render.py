@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from activities.render import MAX_EACH, MAX_ITERATIONS, MAX_OUTPUT, check_template, render, variables
 from openpoint.errors import BadRequest
+from templating.render import MAX_EACH, MAX_ITERATIONS, MAX_OUTPUT, check_template, render, variables
 
 ENDPOINT: dict[str, Any] = {
     "Id": "ep-1",

@@ -27,6 +27,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
 from rules.journeys import check_journey
+from rules.participants import participant_workflow_id
 from store import journeys as journeys_store
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
@@ -37,7 +38,6 @@ from workflows.journey import (
     JourneyInput,
     JourneyWorkflow,
     journey_workflow_id,
-    participant_workflow_id,
 )
 
 

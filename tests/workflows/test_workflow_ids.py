@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.journey import MAX_WORKFLOW_ID_BYTES, participant_workflow_id
+from rules.participants import MAX_WORKFLOW_ID_BYTES, participant_workflow_id
 
 APP, JOURNEY = "a" * 32, "b" * 32
 

@@ -1,0 +1,1 @@
+"""Import and export files: sources and sinks (file://, s3://, https://) and row parsing."""
