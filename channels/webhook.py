@@ -38,6 +38,7 @@ import orjson
 
 from channels.deliverer import Outcome, Send, TransientDeliveryError
 from openpoint.settings import Settings
+from openpoint.ttl import TTLCache
 from openpoint.vault import Vault
 from rules.networks import Refused, check, parse_networks, target
 from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook, signing_secret
@@ -119,7 +120,7 @@ class WebhookProvider:
         # receivers open across batches, and each URL's checked address is reused for a while.
         # aiohttp for messages: a third of httpx's CPU per request, which is most of a send's cost.
         self._client: aiohttp.ClientSession | None = None
-        self._pins: dict[str, tuple[float, _Pinned]] = {}
+        self._pins: TTLCache[str, _Pinned] = TTLCache(PIN_SECONDS)
 
     def _shared_client(self) -> aiohttp.ClientSession:
         if self._client is None or self._client.closed:
@@ -132,12 +133,9 @@ class WebhookProvider:
         return self._client
 
     async def _pinned(self, url: Any) -> _Pinned:
-        cached = self._pins.get(url) if isinstance(url, str) else None
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        pinned = await self._pin(url)
-        self._pins[url] = (time.monotonic() + PIN_SECONDS, pinned)
-        return pinned
+        if not isinstance(url, str):
+            return await self._pin(url)  # refused: no URL to keep
+        return await self._pins.get_or_load(url, lambda: self._pin(url))
 
     @asynccontextmanager
     async def session(self, batch: DeliveryBatch, channel: ChannelConfig | None) -> AsyncIterator[Send]:

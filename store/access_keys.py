@@ -4,7 +4,6 @@ it may touch; and the gateway's lookup for SigV4 verification."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openpoint.keys import PURPOSE, Principal, dev_key_pair
 from openpoint.settings import Settings
+from openpoint.ttl import TTLCache
 from openpoint.vault import Vault, vault_from
 from store.db import make_engine
 from store.tables import AccessKey
@@ -57,14 +57,13 @@ class KeyStore:
     def __init__(self, engine: AsyncEngine, vault: Vault, ttl: float = 30.0) -> None:
         self._engine = engine
         self._vault = vault
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, tuple[str, Principal] | None]] = {}
+        self._cache: TTLCache[str, tuple[str, Principal] | None] = TTLCache(ttl, max_entries=10_000)
         self._lock = asyncio.Lock()
 
     async def lookup(self, key_id: str) -> tuple[str, Principal] | None:
-        hit = self._cache.get(key_id)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        return await self._cache.get_or_load(key_id, lambda: self._read(key_id))
+
+    async def _read(self, key_id: str) -> tuple[str, Principal] | None:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -77,7 +76,4 @@ class KeyStore:
             secret = self._vault.decrypt(row[0], purpose=PURPOSE + key_id).decode()
             scope = frozenset(row[1]) if row[1] is not None else None
             value = (secret, Principal(key_id, scope))
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key_id] = (time.monotonic() + self._ttl, value)
         return value

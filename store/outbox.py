@@ -15,13 +15,13 @@ second hand-over harmless.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openpoint.ttl import TTLCache
 from rules.schedules import resolve_start
 from rules.triggers import CampaignTrigger, JourneyTrigger, ProjectTriggers, outbox_rows
 from store.driver import columns_of, driver, jsonb, unnest_insert
@@ -78,13 +78,12 @@ class TriggerIndex:
     read them on every request."""
 
     def __init__(self, cache_seconds: float = CACHE_SECONDS) -> None:
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, ProjectTriggers]] = {}
+        self._cache: TTLCache[str, ProjectTriggers] = TTLCache(cache_seconds)
 
     async def of(self, conn: AsyncConnection, app_id: str) -> ProjectTriggers:
-        cached = self._cache.get(app_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        return await self._cache.get_or_load(app_id, lambda: self._read(conn, app_id))
+
+    async def _read(self, conn: AsyncConnection, app_id: str) -> ProjectTriggers:
         campaigns: list[CampaignTrigger] = []
         for r in await conn.execute(_CAMPAIGNS, {"app": app_id}):
             schedule = r.definition["Schedule"]
@@ -100,9 +99,7 @@ class TriggerIndex:
             )
         journeys = [JourneyTrigger(r.id, r.filter) for r in await conn.execute(_JOURNEYS, {"app": app_id}) if r.filter]
         listening = bool(await conn.scalar(_ANY_LISTENER, {"app": app_id}))
-        found = ProjectTriggers(tuple(campaigns), tuple(journeys), listening)
-        self._cache[app_id] = (time.monotonic() + self._cache_seconds, found)
-        return found
+        return ProjectTriggers(tuple(campaigns), tuple(journeys), listening)
 
 
 async def record(
