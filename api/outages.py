@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
+from engine.outages import unreachable
 from openpoint.errors import DatabaseUnavailable, EngineUnavailable, InternalServerError, PinpointError, Unavailable
 from store.db import is_unavailable
-
-# Temporal could not be reached, or did not answer in time. Other statuses (NOT_FOUND,
-# ALREADY_EXISTS, INVALID_ARGUMENT...) describe the request and are not retried.
-_ENGINE_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
 def outage_of(error: BaseException) -> Unavailable | None:
@@ -31,7 +28,7 @@ def outage_of(error: BaseException) -> Unavailable | None:
         if isinstance(e, Unavailable):
             return e
         if isinstance(e, RPCError):
-            return EngineUnavailable() if e.status in _ENGINE_DOWN else None
+            return EngineUnavailable() if unreachable(e) else None
         if isinstance(e, SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError):
             return DatabaseUnavailable() if is_unavailable(e) else None
         if isinstance(e, ApplicationError) and e.type == DatabaseUnavailable.__name__:

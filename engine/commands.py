@@ -14,25 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
-from rules.campaigns import EVENT, frequency, own_schedules
-from store import campaigns as campaigns_store
+from engine import campaigns
 from store import journeys as journeys_store
 from store import outbox
-from workflows.campaign import REFRESH as CAMPAIGN_REFRESH
-from workflows.campaign import CampaignInput, CampaignWorkflow, workflow_id
 from workflows.journey import REFRESH as JOURNEY_REFRESH
 from workflows.journey import SEGMENT_CHANGED, JourneyInput, JourneyWorkflow, journey_workflow_id
 
 CAMPAIGN_START = "campaign.start"  # start the campaign's workflows, or have them re-read it
 CAMPAIGN_STOP = "campaign.stop"  # cancel them (DeleteCampaign, or a switch to EVENT)
 JOURNEY_SIGNAL = "journey.signal"  # signal-with-start the journey's workflow
-
-# Errors that mean Temporal is away: the command stays in the outbox and is tried again.
-UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
 # -- written by the gateway, in the transaction of the change ------------------------------------
@@ -60,9 +53,9 @@ async def execute(client: Client, engine: AsyncEngine, task_queue: str, row: dic
     """One command row; raises what Temporal raised when it could not be reached."""
     op, app_id, target = row["event"]["op"], row["app_id"], row["target_id"]
     if op == CAMPAIGN_START:
-        await _start_campaign(client, engine, task_queue, app_id, target)
+        await campaigns.start_or_refresh(client, engine, task_queue, app_id, target)
     elif op == CAMPAIGN_STOP:
-        await _stop_campaign(client, app_id, target)
+        await campaigns.stop(client, app_id, target)
     elif op == JOURNEY_SIGNAL:
         await client.start_workflow(
             JourneyWorkflow.run,
@@ -74,41 +67,3 @@ async def execute(client: Client, engine: AsyncEngine, task_queue: str, row: dic
         )
     else:
         raise ValueError(f"unknown workflow command {op!r}")
-
-
-async def _start_campaign(client: Client, engine: AsyncEngine, task_queue: str, app_id: str, campaign_id: str) -> None:
-    """Start the campaign's workflows or tell the running ones to re-read the campaign (one
-    signal-with-start each, so a create racing an update cannot start two). A campaign
-    re-scheduled after its workflow ended goes on from its next run number, so its new runs get
-    new idempotency keys and activities instead of colliding with the old ones."""
-    async with engine.connect() as conn:
-        done = await campaigns_store.next_run_number(conn, app_id, campaign_id)
-        found = await campaigns_store.definition(conn, app_id, campaign_id)
-    if found is None or found["state"] == "DELETED":
-        return  # deleted before the command was carried out
-    if frequency(found["definition"]) == EVENT:
-        return  # turned into an event campaign since: its sends start from the outbox
-    for group in [None, *own_schedules(found["definition"])]:
-        await client.start_workflow(
-            CampaignWorkflow.run,
-            CampaignInput(app_id=app_id, campaign_id=campaign_id, run_number=done, treatment=group),
-            id=workflow_id(app_id, campaign_id, group),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            start_signal=CAMPAIGN_REFRESH,
-        )
-
-
-async def _stop_campaign(client: Client, app_id: str, campaign_id: str) -> None:
-    """No run starts after this; a batch being sent finishes. The campaign's workflow and those
-    of treatments on schedules of their own (at most 4)."""
-    for group in (None, "1", "2", "3", "4"):
-        handle: WorkflowHandle[CampaignWorkflow, None] = client.get_workflow_handle(
-            workflow_id(app_id, campaign_id, group)
-        )
-        try:
-            await handle.cancel()
-        except RPCError as e:
-            if e.status in UNREACHABLE:
-                raise
-            continue  # not running (completed, or never started)

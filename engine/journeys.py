@@ -1,5 +1,7 @@
-"""How participant workflows are started, wherever they are started from (the journey's entry
-cycle, PutEvents, the API, a test run): the same id, reuse policy and search attributes.
+"""The journey family's Temporal client side. Participant workflows are started here, wherever
+they are started from (the journey's entry cycle, PutEvents, the API, a test run), with the
+same id, reuse policy and search attributes; participants are told of the journey's state and of
+the events their splits wait for here; and the journey's own workflow is signalled here.
 
 The search attributes make a participant findable in the Temporal Web UI
 (`OpenPointJourney = "..." AND OpenPointEndpoint = "..."`). They must be registered with the
@@ -9,17 +11,29 @@ participants without them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from engine.outages import unreachable
 from rules.participants import participant_workflow_id
-from workflows.journey import ParticipantInput
+from workflows.journey import (
+    ENGAGEMENT,
+    STATE,
+    JourneyInput,
+    JourneyParticipantWorkflow,
+    JourneyWorkflow,
+    ParticipantInput,
+    journey_workflow_id,
+)
 
 log = logging.getLogger("openpoint.journeys")
 
@@ -28,6 +42,9 @@ JOURNEY = SearchAttributeKey.for_keyword("OpenPointJourney")
 ENDPOINT = SearchAttributeKey.for_keyword("OpenPointEndpoint")
 USER = SearchAttributeKey.for_keyword("OpenPointUser")
 KEYS = (APP, JOURNEY, ENDPOINT, USER)
+
+START_CONCURRENCY = 32  # participant starts in flight at once, per entry-cycle page
+SIGNAL_CONCURRENCY = 32  # state signals in flight at once, per page of participants
 
 _registered: dict[tuple[int, str], bool] = {}
 
@@ -77,3 +94,82 @@ def participant_start_options(who: ParticipantInput, task_queue: str, *, searcha
     if searchable:
         options["search_attributes"] = search_attributes(who)
     return options
+
+
+# -- participants ----------------------------------------------------------------------------------
+async def start_participant(client: Client, who: ParticipantInput, task_queue: str, *, eager: bool = False) -> str:
+    """Start one entry; the same entry again (a retry, the same event or EntryKey twice) leaves
+    the one started first running. `eager`: the worker of this process takes the first workflow
+    task with the start's answer. Returns the participant's workflow id."""
+    options = participant_start_options(who, task_queue, searchable=await ensure_search_attributes(client))
+    try:
+        await client.start_workflow(JourneyParticipantWorkflow.run, who, request_eager_start=eager, **options)
+    except WorkflowAlreadyStartedError:
+        pass
+    return str(options["id"])
+
+
+async def start_participants(
+    client: Client, starts: Sequence[ParticipantInput], task_queue: str, *, each: Callable[[], None] | None = None
+) -> None:
+    """An entry cycle's page of admitted participants, `START_CONCURRENCY` at a time; `each` is
+    called after every start (the admitting activity's heartbeat)."""
+    if not starts:
+        return
+    searchable = await ensure_search_attributes(client)
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def one(who: ParticipantInput) -> None:
+        async with gate:
+            try:
+                await client.start_workflow(
+                    JourneyParticipantWorkflow.run, who, **participant_start_options(who, task_queue, searchable=searchable)
+                )
+            except WorkflowAlreadyStartedError:
+                pass  # a page retried after a crash: this one started the first time
+        if each is not None:
+            each()
+
+    await asyncio.gather(*(one(w) for w in starts))
+
+
+async def tell_state(client: Client, workflow_ids: Sequence[str], state: str, at: str) -> None:
+    """The journey's state (PAUSED, ACTIVE, CANCELLED, DELETED) and when it took it, to each
+    participant, `SIGNAL_CONCURRENCY` at a time; participants that finished meanwhile are skipped."""
+    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+    async def tell(workflow_id: str) -> None:
+        async with gate:
+            try:
+                await client.get_workflow_handle(workflow_id).signal(STATE, args=[state, at])
+            except RPCError:
+                pass  # finished meanwhile
+
+    await asyncio.gather(*(tell(w) for w in workflow_ids))
+
+
+async def tell_engagement(client: Client, workflow_id: str, event: dict[str, Any]) -> bool:
+    """An event of its endpoints, to a participant waiting at a split; False when it has moved
+    on (finished), raises the RPCError when Temporal could not be reached."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(ENGAGEMENT, event)
+    except RPCError as e:
+        if unreachable(e):
+            raise
+        log.debug("participant %s moved on before the event: %s", workflow_id, e)
+        return False
+    return True
+
+
+# -- the journey's own workflow --------------------------------------------------------------------
+async def signal_journey(client: Client, task_queue: str, app_id: str, journey_id: str, signal: str) -> None:
+    """Signal-with-start the journey's workflow (REFRESH or SEGMENT_CHANGED): a journey whose
+    workflow ended (closed, then published again) gets a new one under the same id."""
+    await client.start_workflow(
+        JourneyWorkflow.run,
+        JourneyInput(app_id, journey_id),
+        id=journey_workflow_id(app_id, journey_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        start_signal=signal,
+    )

@@ -31,17 +31,17 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from engine import commands
+from engine import campaigns, commands
 from engine.journeys import ensure_search_attributes, participant_start_options
+from engine.outages import unreachable
 from rules.triggers import CAMPAIGN, ENGAGEMENT, JOURNEY
 from store import journey_participants as participants
 from store import outbox
 from store.db import plain_dsn
-from workflows.campaign import CampaignTriggerWorkflow, TriggerBatch, trigger_workflow_id
+from workflows.campaign import TriggerBatch
 from workflows.journey import ENGAGEMENT as ENGAGEMENT_SIGNAL
 from workflows.journey import JourneyParticipantWorkflow, ParticipantInput
 
@@ -193,16 +193,7 @@ class Dispatcher:
             [r["event_time"].isoformat() for r in rows],
             max_delay_seconds=self.settings.max_delay_seconds,
         )
-        client = await self._client()
-        with contextlib.suppress(WorkflowAlreadyStartedError):  # handed over before: it runs already
-            await client.start_workflow(
-                CampaignTriggerWorkflow.run,
-                batch,
-                id=trigger_workflow_id(app_id, campaign_id, min(r["id"] for r in rows)),
-                task_queue=self._task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                request_eager_start=True,
-            )
+        await campaigns.start_triggers(await self._client(), self._task_queue, batch, min(r["id"] for r in rows))
 
     async def _start_participant(self, app_id: str, journey_id: str, row: dict[str, Any]) -> None:
         who = ParticipantInput(
@@ -234,6 +225,6 @@ class Dispatcher:
                 try:
                     await client.get_workflow_handle(listener["workflow_id"]).signal(ENGAGEMENT_SIGNAL, row["event"])
                 except RPCError as e:
-                    if e.status in commands.UNREACHABLE:
+                    if unreachable(e):
                         raise
                     log.debug("participant %s moved on before the event: %s", listener["workflow_id"], e)

@@ -27,6 +27,7 @@ from channels.fcm import FcmProvider
 from channels.lambda_functions import LambdaInvoker
 from channels.twilio import SmsProvider, VoiceProvider
 from channels.webhook import WebhookProvider
+from engine.housekeeping import wake_housekeeping
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
@@ -34,7 +35,7 @@ from store.outbox import TriggerIndex
 from worker.dispatcher import Dispatcher, DispatchSettings
 from workflows.campaign import CampaignRunWorkflow, CampaignTriggerWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
-from workflows.housekeeping import HousekeepingWorkflow, wake_housekeeping
+from workflows.housekeeping import HousekeepingWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 from workflows.journey import JourneyParticipantWorkflow, JourneyWorkflow
 

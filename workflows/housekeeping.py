@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.client import Client
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy
 
 HOUSEKEEPING_ID = "openpoint-housekeeping"
 HOUSEKEEP = "housekeep"
@@ -62,21 +61,3 @@ class HousekeepingWorkflow:
                 except TimeoutError:
                     pass
         workflow.continue_as_new(HousekeepingInput(state.rounds + ROUNDS_PER_HISTORY))
-
-
-async def wake_housekeeping(client: Client, task_queue: str) -> bool:
-    """Start the housekeeping workflow if it is not running, and wake it; False (logged) when
-    Temporal cannot be reached: the queued work waits for the next start or tick."""
-    try:
-        await client.start_workflow(
-            HousekeepingWorkflow.run,
-            HousekeepingInput(),
-            id=HOUSEKEEPING_ID,
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            start_signal=WAKE,
-        )
-        return True
-    except Exception as e:  # noqa: BLE001 - best effort: the queue is in PostgreSQL
-        log.warning("housekeeping not woken (%s); queued purges wait for its next round", e)
-        return False

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import created_after, next_created_token, page_size
+from engine.housekeeping import wake_housekeeping
 from openpoint.errors import BadRequest, Forbidden
 from rules.settings import check_campaign_limits, check_hook, check_journey_limits, check_quiet_time
 from rules.tags import check_tags
@@ -17,7 +18,6 @@ from store import apps as apps_store
 from store import tags as tags_store
 from wire.arns import app_arn
 from wire.codec import iso
-from workflows.housekeeping import wake_housekeeping
 
 router = APIRouter(tags=["apps"])
 

@@ -7,8 +7,6 @@ workflow does the reading and writing, and progress is read back from the job ro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,13 +15,13 @@ from temporalio.service import RPCError
 from api.operations import Call, pinpoint
 from api.outages import engine_error
 from api.paging import created_after, next_created_token, page_size
+from engine.jobs import start_job
 from jobfiles.sources import parse_location
 from openpoint.errors import BadRequest, EngineUnavailable, NotFound, TooManyRequests
 from store import apps as apps_store
 from store import jobs as store
 from store import segments as segments_store
 from wire.codec import iso
-from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow, JobInput, JobOutput
 
 router = APIRouter(tags=["jobs"])
 
@@ -47,10 +45,6 @@ MEMBERS = {
 # treat that code as throttling and retry it with backoff. BadRequest would say the request is
 # wrong, which it is not.
 MAX_ACTIVE_IMPORT_JOBS = 10
-WORKFLOWS: dict[str, Callable[[Any, JobInput], Awaitable[JobOutput]]] = {
-    IMPORT: ImportJobWorkflow.run,
-    EXPORT: ExportJobWorkflow.run,
-}
 
 
 def job_response(row: dict[str, Any]) -> dict[str, Any]:
@@ -77,13 +71,7 @@ async def _start(call: Call, row: dict[str, Any]) -> None:
     kind = row["job_type"]
     try:
         client = await call.ctx.temporal()
-        await client.start_workflow(
-            WORKFLOWS[kind],
-            JobInput(call.app_id, row["id"]),
-            id=f"{kind.lower()}-{call.app_id}-{row['id']}",
-            task_queue=call.ctx.settings.task_queue,
-            execution_timeout=timedelta(days=7),
-        )
+        await start_job(client, call.ctx.settings.task_queue, kind, call.app_id, row["id"])
     except (RPCError, EngineUnavailable) as e:
         async with call.ctx.engine.begin() as conn:
             await store.finish(conn, call.app_id, row["id"], status=store.FAILED, failure=f"Not started: {e}")
