@@ -58,7 +58,9 @@ from bench.imports import peak_rss_mb  # noqa: E402
 from bench.ingest import signed_request  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
 from channels.webhook import custom_event  # noqa: E402
-from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
+from launch.postgres import EmbeddedPostgres  # noqa: E402
+from launch.processes import free_port, wait_for_port  # noqa: E402
+from launch.temporal import TemporalDevServer  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.endpoints import cohort_of  # noqa: E402
 from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook  # noqa: E402

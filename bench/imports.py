@@ -37,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.procstat import cpu_seconds  # noqa: E402
 from jobfiles.rows import BatchReader  # noqa: E402
-from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port  # noqa: E402
+from launch.postgres import EmbeddedPostgres  # noqa: E402
+from launch.processes import free_port, wait_for_port  # noqa: E402
+from launch.temporal import TemporalDevServer  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.endpoints import merge_endpoint  # noqa: E402
 from store.access_keys import store_key  # noqa: E402

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.procstat import cpu_seconds  # noqa: E402
-from launch.embedded import EmbeddedPostgres, free_port, wait_for_port  # noqa: E402
+from launch.postgres import EmbeddedPostgres  # noqa: E402
+from launch.processes import free_port, wait_for_port  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.events import event_row  # noqa: E402
 from store.access_keys import store_key  # noqa: E402

@@ -66,10 +66,10 @@ from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook  #
 if not (__name__ == "__main__" and sys.argv[1:2] == ["bare-worker"]):
     import asyncpg
 
-    from activities.journeys import START_CONCURRENCY
     from bench.campaign import Platform, _answer, cpu_line, endpoint_id, load_endpoints, serve_sink
     from bench.imports import peak_rss_mb
-    from launch.embedded import free_port, port_accepts
+    from engine.journeys import START_CONCURRENCY
+    from launch.processes import free_port, port_accepts
     from rules.participants import participant_workflow_id
     from store.db import plain_dsn
     from workflows.journey import journey_workflow_id

@@ -33,7 +33,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from launch.embedded import EmbeddedPostgres  # noqa: E402
+from launch.postgres import EmbeddedPostgres  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
 from store.driver import driver  # noqa: E402
 from store.migrate import upgrade  # noqa: E402

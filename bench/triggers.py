@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from activities.campaigns import SEND_CONCURRENCY, SUB_BATCH  # noqa: E402
 from bench.campaign import Platform, _roundtrip, cpu_line  # noqa: E402
 from bench.ingest import signed_request  # noqa: E402
-from launch.embedded import free_port, wait_for_port  # noqa: E402
+from launch.processes import free_port, wait_for_port  # noqa: E402
 from store.db import plain_dsn  # noqa: E402
 
 EVENT = "bench.trigger"

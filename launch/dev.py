@@ -24,9 +24,11 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
-from launch.embedded import EmbeddedPostgres, EmbeddedServerError, TemporalDevServer, spawn, terminate
+from launch.postgres import EmbeddedPostgres
+from launch.processes import EmbeddedServerError, spawn, terminate
 from launch.server import SinkError
 from launch.sinks import LocalSinks, SinkPorts
+from launch.temporal import TemporalDevServer
 from openpoint.settings import Settings, get_settings
 
 log = logging.getLogger("launch.dev")

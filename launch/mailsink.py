@@ -11,7 +11,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from launch.embedded import port_is_free
+from launch.processes import port_is_free
 from launch.server import HOST, SinkError
 
 # aiosmtpd logs every connection at INFO (its own start-up probe included), which would bury

@@ -22,7 +22,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from starlette.applications import Starlette
 
-from launch.embedded import port_is_free, wait_for_port
+from launch.processes import port_is_free, wait_for_port
 
 HOST = "127.0.0.1"
 _START_TIMEOUT = 15.0

@@ -62,7 +62,7 @@ def database_url(settings: Settings) -> Iterator[str]:
     if port is not None:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         return
-    from launch.embedded import EmbeddedPostgres
+    from launch.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(data)  # a free port: 5433 may belong to something else now
     print(f"starting the development PostgreSQL in {data} for this command ...", file=sys.stderr, flush=True)

@@ -15,7 +15,9 @@ import boto3
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from launch.postgres import EmbeddedPostgres
+from launch.processes import free_port
+from launch.temporal import TemporalDevServer
 from store.db import make_engine
 from store.migrate import upgrade
 from tests.fakes.fcm_api import FakeFcm

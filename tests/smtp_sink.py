@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from launch.embedded import free_port
+from launch.processes import free_port
 
 
 @dataclass

@@ -24,7 +24,7 @@ from botocore.config import Config
 from temporalio.client import Client
 
 from api.main import create_app
-from launch.embedded import free_port, wait_for_port
+from launch.processes import free_port, wait_for_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store.access_keys import store_key

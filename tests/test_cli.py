@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from launch.embedded import EmbeddedPostgres
+from launch.postgres import EmbeddedPostgres
 from tests.stack import Stack
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,14 +13,9 @@ import pytest
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from launch.embedded import (
-    EmbeddedPostgres,
-    EmbeddedServerError,
-    TemporalDevServer,
-    free_port,
-    port_accepts,
-    wait_for_port,
-)
+from launch.postgres import EmbeddedPostgres
+from launch.processes import EmbeddedServerError, free_port, port_accepts, wait_for_port
+from launch.temporal import TemporalDevServer
 
 
 def _gone(pid: int) -> bool:

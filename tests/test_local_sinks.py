@@ -25,7 +25,8 @@ import pytest
 from botocore.config import Config
 
 from launch.dev import DevStack
-from launch.embedded import EmbeddedPostgres, free_port
+from launch.postgres import EmbeddedPostgres
+from launch.processes import free_port
 from launch.push_sinks import DEV_KEY_ID, DEV_TEAM_ID
 from launch.server import SinkError
 from launch.sinks import LocalSinks, SinkPorts

@@ -26,7 +26,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from launch.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from launch.postgres import EmbeddedPostgres
+from launch.processes import free_port
+from launch.temporal import TemporalDevServer
 from store.migrate import upgrade
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer

@@ -23,7 +23,7 @@ from activities.deliveries import DeliveryActivities
 from channels.apns import ApnsProvider
 from channels.deliverer import Deliverer, Provider
 from channels.fcm import FcmProvider
-from launch.embedded import free_port
+from launch.processes import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store import apps as apps_store

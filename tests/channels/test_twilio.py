@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.deliveries import DeliveryActivities
 from channels.deliverer import Deliverer, Provider
 from channels.twilio import SmsProvider, VoiceProvider, twilio_voice
-from launch.embedded import free_port
+from launch.processes import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store import apps as apps_store

@@ -21,7 +21,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.deliveries import DeliveryActivities
 from channels.deliverer import Deliverer
 from channels.webhook import WebhookProvider
-from launch.embedded import free_port
+from launch.processes import free_port
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from rules.webhooks import verify_webhook

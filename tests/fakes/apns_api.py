@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from launch.embedded import free_port, wait_for_port
+from launch.processes import free_port, wait_for_port
 
 # Scriptable refusals: reason -> HTTP status, as Apple documents them.
 REASONS = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from launch.embedded import free_port, wait_for_port
+from launch.processes import free_port, wait_for_port
 
 
 class LoopbackServer:

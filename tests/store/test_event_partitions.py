@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from launch.embedded import EmbeddedPostgres
+from launch.postgres import EmbeddedPostgres
 from store import events as events_store
 from store.db import make_engine, plain_dsn
 from store.migrate import alembic_config, upgrade
