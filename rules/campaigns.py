@@ -17,10 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from openpoint.errors import BadRequest
-from rules.bounds import instant_problem
 from rules.event_filters import check_event_filter
+from rules.instants import checked_instant
 from rules.lambdas import check_delivery_uri
-from rules.segments import parse_instant
 from rules.settings import check_campaign_limits, check_hook, check_quiet_time
 
 FIELD = "WriteCampaignRequest"
@@ -146,13 +145,8 @@ def check_schedule(
 
 
 def _instant(value: str, field: str) -> datetime:
-    parsed = parse_instant(value)
-    if parsed is None:
-        raise _fail(field, f"'{value}' is not IMMEDIATE or an ISO-8601 date and time.")
-    problem = instant_problem(parsed)  # a run in year 9999 overflows the schedule's day arithmetic
-    if problem:
-        raise _fail(field, f"'{value}' {problem}.")
-    return parsed
+    # A run in year 9999 would overflow the schedule's day arithmetic: checked_instant bounds it.
+    return checked_instant(value, field, expected="IMMEDIATE or an ISO-8601 date and time")
 
 
 @functools.cache

@@ -8,7 +8,7 @@ Attribute and metric semantics are the segments' (store/segment_sql.py, rules/se
 applied to an event's single value per key:
 - INCLUSIVE: the value is one of Values; EXCLUSIVE: it is not (so a missing attribute matches
   EXCLUSIVE, never INCLUSIVE); CONTAINS: the value contains one of Values (case-sensitive).
-- BEFORE / AFTER / ON / BETWEEN read the value as an ISO-8601 instant (rules.segments.parse_instant:
+- BEFORE / AFTER / ON / BETWEEN read the value as an ISO-8601 instant (rules.instants.parse_instant:
   no offset means UTC) and match when it is strictly before / strictly after the bound, on the
   same UTC calendar date, or between the two bounds inclusive. A value that is not an instant
   never matches.
@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
 from openpoint.errors import BadRequest
-from rules.segments import check_dimensions, parse_instant
+from rules.instants import parse_instant
+from rules.segments import check_dimensions
 
 FILTER_TYPES = ("SYSTEM", "ENDPOINT")
 DIMENSION_TYPES = ("INCLUSIVE", "EXCLUSIVE")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from rules.bounds import instant_problem
+from rules.instants import read_bounded
 
 MAX_EVENTS_PER_REQUEST = 100
 MAX_KEYS_PER_EVENT = 40
@@ -14,23 +13,13 @@ MAX_ATTRIBUTE_VALUE = 200
 MAX_EVENT_TYPE = 50
 
 
-def parse_instant(value: str) -> datetime | None:
-    """The instant, or None when it is not ISO-8601 or lies outside rules/bounds' range (day
-    arithmetic on year 1 or 9999 overflows, so such events are refused item by item)."""
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return None if instant_problem(dt) else dt
-
-
 def event_problem(event: dict[str, Any]) -> str | None:
     """Why Pinpoint would refuse this event, or None when it is accepted."""
     event_type = event.get("EventType", "")
     if not event_type or len(event_type) > MAX_EVENT_TYPE:
         return f"EventType must be 1 to {MAX_EVENT_TYPE} characters."
-    if parse_instant(event.get("Timestamp", "")) is None:
+    # Out of rules/bounds' range is refused item by item: day arithmetic on year 1 or 9999 overflows.
+    if read_bounded(event.get("Timestamp", "")) is None:
         return "Timestamp must be an ISO-8601 date-time from 1970 up to 3000."
     attributes = event.get("Attributes", {})
     metrics = event.get("Metrics", {})
@@ -44,10 +33,10 @@ def event_problem(event: dict[str, Any]) -> str | None:
             return f"Attribute {key} is longer than {MAX_ATTRIBUTE_VALUE} characters."
     session = event.get("Session")
     if session is not None:
-        if parse_instant(session["StartTimestamp"]) is None:
+        if read_bounded(session["StartTimestamp"]) is None:
             return "Session.StartTimestamp must be an ISO-8601 date-time from 1970 up to 3000."
         stop = session.get("StopTimestamp")
-        if stop is not None and parse_instant(stop) is None:
+        if stop is not None and read_bounded(stop) is None:
             return "Session.StopTimestamp must be an ISO-8601 date-time from 1970 up to 3000."
     return None
 
@@ -62,7 +51,7 @@ def event_row(app_id: str, endpoint_id: str, event_id: str, event: dict[str, Any
         "endpoint_id": endpoint_id,
         "event_id": event_id,
         "event_type": event["EventType"],
-        "event_time": parse_instant(event["Timestamp"]),
+        "event_time": read_bounded(event["Timestamp"]),
         "session_id": session["Id"] if session else None,
         "attributes": event.get("Attributes", {}),
         "metrics": event.get("Metrics", {}),
@@ -78,7 +67,7 @@ def session_row(app_id: str, endpoint_id: str, event: dict[str, Any]) -> dict[st
         "app_id": app_id,
         "id": session["Id"],
         "endpoint_id": endpoint_id,
-        "start_time": parse_instant(session["StartTimestamp"]),
-        "stop_time": parse_instant(session["StopTimestamp"]) if session.get("StopTimestamp") else None,
+        "start_time": read_bounded(session["StartTimestamp"]),
+        "stop_time": read_bounded(session["StopTimestamp"]) if session.get("StopTimestamp") else None,
         "duration_ms": session.get("Duration"),
     }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from rules.instants import parse_instant
 from rules.journey_drafts import gaps
 from rules.journey_graph import (
     MESSAGE_TYPES,
@@ -22,7 +23,6 @@ from rules.journey_graph import (
     wait_time,
 )
 from rules.journeys import MAX_ACTIVITIES, MAX_LIFETIME, offset_mismatch, quiet_spans, schedule_time
-from rules.segments import parse_instant
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def _wait_findings(j: _Journey) -> Iterator[Finding]:
     end = schedule_time((j.definition.get("Schedule") or {}).get("EndTime"))
     for activity_id, activity, _kind in j.of_type("Wait", "ConditionalSplit", "MultiCondition"):
         raw = (wait_time(activity) or {}).get("WaitUntil")
-        until = parse_instant(raw) if isinstance(raw, str) else None
+        until = parse_instant(raw)
         if until is not None and end is not None and until >= end:
             yield Finding(activity_id, "WAIT_PAST_END", f"Activity '{activity_id}' waits until the journey has ended.")
         if until is not None and until < j.facts.now:

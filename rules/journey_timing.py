@@ -30,9 +30,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rules.instants import aware_utc, parse_instant
 from rules.quiet_time import parse_hhmm, quiet_end
 from rules.schedules import iana_zone, local_run_instant, reach, run_wall_clock, wall_instants
-from rules.segments import parse_instant
 
 QUIET_TIME = "QUIET_TIME"
 OUTSIDE_OPEN_HOURS = "OUTSIDE_OPEN_HOURS"
@@ -51,17 +51,11 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 _Blocker = Callable[[datetime], datetime | None]
 
 
-def _aware(value: datetime, what: str) -> datetime:
-    if value.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware.")
-    return value.astimezone(UTC)
-
-
 def _instant(value: object, what: str) -> datetime:
     """An ISO-8601 instant (or an aware datetime) as UTC."""
     if isinstance(value, datetime):
-        return _aware(value, what)
-    instant = parse_instant(value) if isinstance(value, str) else None
+        return aware_utc(value, what)
+    instant = parse_instant(value)
     if instant is None:
         raise ValueError(f"{what} {value!r} is not an ISO-8601 date-time.")
     return instant
@@ -175,7 +169,7 @@ def sending_blocked(
     closed_days: list[dict[str, Any]] | None,
 ) -> str | None:
     """Why a message step cannot send at `now` (QUIET_TIME, OUTSIDE_OPEN_HOURS, CLOSED_DAY), or None."""
-    now = _aware(now, "now")
+    now = aware_utc(now, "now")
     for reason, blocker in _blockers(timezone, quiet, open_hours, _closed_days(closed_days)):
         if blocker(now) is not None:
             return reason
@@ -193,7 +187,7 @@ def next_send_time(
     """The earliest instant ≥ `now` (UTC) at which a message step for a participant in the IANA
     zone `timezone` may send, or None when `now` is fine. ValueError when the rules leave no time
     to send (none within 400 days, or none within two weeks after the last closed day)."""
-    at = _aware(now, "now")
+    at = aware_utc(now, "now")
     closed = _closed_days(closed_days)
     blockers = _blockers(timezone, quiet, open_hours, closed)
     limit = min(at + SEARCH_LIMIT, max([at, *(end for _, end in closed)]) + _PERIODIC_SEARCH)
@@ -242,7 +236,7 @@ def parse_duration(value: str) -> timedelta:
 def wait_deadline(wait_time: dict[str, Any], arrived: datetime) -> datetime:
     """When a WaitTime that started at `arrived` ends: `arrived` + WaitFor, or WaitUntil (at the
     latest `arrived`, so an instant already past ends the wait at once)."""
-    arrived = _aware(arrived, "arrived")
+    arrived = aware_utc(arrived, "arrived")
     wait_for, wait_until = wait_time.get("WaitFor"), wait_time.get("WaitUntil")
     if (wait_for is None) == (wait_until is None):
         raise ValueError("A WaitTime sets exactly one of WaitFor and WaitUntil.")

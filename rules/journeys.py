@@ -30,14 +30,14 @@ from typing import Any
 
 from openpoint.errors import BadRequest
 from rules import journey_timing
-from rules.bounds import instant_problem
 from rules.campaigns import UTC_OFFSETS
 from rules.event_filters import check_event_filter
+from rules.instants import checked_instant, parse_instant, read_iso
 from rules.journey_graph import ACTIVITY_TYPES
 from rules.lambdas import check_delivery_uri
 from rules.quiet_time import parse_hhmm
 from rules.schedules import parse_timezone
-from rules.segments import check_dimensions, parse_instant
+from rules.segments import check_dimensions
 from rules.settings import check_quiet_time
 
 FIELD = "WriteJourneyRequest"
@@ -84,24 +84,13 @@ def parse_duration(value: str, field: str) -> timedelta:
     return duration
 
 
-def _instant(value: object, at: str) -> datetime:
-    parsed = parse_instant(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise _fail(at, f"'{value}' is not an ISO-8601 date and time.")
-    problem = instant_problem(parsed)  # timers and day arithmetic overflow near year 9999
-    if problem:
-        raise _fail(at, f"'{value}' {problem}.")
-    return parsed
-
-
 def schedule_time(value: object) -> datetime | None:
     """A JourneySchedule time, keeping the UTC offset it was written with (no offset: UTC)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or parse_instant(value) is None:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return read_iso(value)
 
 
 def _as_text(value: object) -> str:
@@ -161,7 +150,7 @@ def _check_wait_time(wait: dict[str, Any] | None, at: str) -> None:
     if member == "WaitFor":
         parse_duration(wait["WaitFor"], f"{at}.WaitFor")
     elif member == "WaitUntil":
-        _instant(wait["WaitUntil"], f"{at}.WaitUntil")
+        checked_instant(wait["WaitUntil"], f"{at}.WaitUntil")
 
 
 def _check_event_dimensions(condition: dict[str, Any], at: str) -> None:
@@ -410,8 +399,8 @@ def _check_closed_days(closed_days: dict[str, Any]) -> None:
         if len(rules or []) > MAX_CLOSED_DAYS:
             raise _fail(at, f"at most {MAX_CLOSED_DAYS} closed-day rules per channel.")
         for i, rule in enumerate(rules or []):
-            start = _instant(rule.get("StartDateTime"), f"{at}[{i}].StartDateTime")
-            if _instant(rule.get("EndDateTime"), f"{at}[{i}].EndDateTime") <= start:
+            start = checked_instant(rule.get("StartDateTime"), f"{at}[{i}].StartDateTime")
+            if checked_instant(rule.get("EndDateTime"), f"{at}[{i}].EndDateTime") <= start:
                 raise _fail(f"{at}[{i}].EndDateTime", "must be later than StartDateTime.")
 
 

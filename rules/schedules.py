@@ -8,7 +8,7 @@ hands out `zoneinfo.ZoneInfo` zones as restricted proxies, which datetime refuse
 Rules where Pinpoint is silent [impl]:
 - `StartTime: "IMMEDIATE"` means the campaign's creation; `resolve_start` substitutes it, and
   the other functions refuse an unresolved schedule (ValueError).
-- StartTime/EndTime read as everywhere else (rules.segments.parse_instant, the grammar the
+- StartTime/EndTime read as everywhere else (rules.instants.parse_instant, the grammar the
   campaign request checks use): ISO-8601, no offset meaning UTC. `Schedule.Timezone` (UTC when
   absent) only sets the wall clock recurrences keep.
 - Recurrences are anchored at StartTime's wall clock in `Schedule.Timezone`. DAILY and WEEKLY add
@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules.segments import parse_instant
+from rules.instants import aware_utc, parse_instant
 
 IMMEDIATE = "IMMEDIATE"
 RECURRING = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY")
@@ -112,24 +112,18 @@ def _naive(value: datetime, what: str) -> None:
         raise ValueError(f"{what} is a wall-clock time and must be naive.")
 
 
-def _aware(value: datetime, what: str) -> None:
-    if value.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware.")
-
-
 def resolve_start(schedule: dict[str, Any], *, created: datetime) -> dict[str, Any]:
     """`schedule` with `StartTime: "IMMEDIATE"` replaced by the campaign's creation instant."""
     if schedule.get("StartTime") != IMMEDIATE:
         return schedule
-    _aware(created, "created")
+    aware_utc(created, "created")
     return {**schedule, "StartTime": created.astimezone(UTC).isoformat()}
 
 
 def _parse_time(value: str | datetime, member: str) -> datetime:
     """A Schedule's StartTime/EndTime as the UTC instant it names."""
     if isinstance(value, datetime):
-        _aware(value, member)
-        return value.astimezone(UTC)
+        return aware_utc(value, member)
     if value == IMMEDIATE:
         raise ValueError(f"{member} IMMEDIATE must be resolved first (resolve_start).")
     instant = parse_instant(value)
@@ -191,7 +185,7 @@ def _plan(schedule: dict[str, Any]) -> _Plan:
 
 def run_times(schedule: dict[str, Any], *, after: datetime, limit: int) -> list[datetime]:
     """Up to `limit` run start times (UTC) strictly after `after`, earliest first."""
-    _aware(after, "after")
+    aware_utc(after, "after")
     plan = _plan(schedule)
     if plan.frequency not in SCHEDULED:
         return []
@@ -218,7 +212,7 @@ def next_run(schedule: dict[str, Any], *, after: datetime) -> datetime | None:
 def within_schedule(schedule: dict[str, Any], at: datetime) -> bool:
     """Whether `at` lies in StartTime..EndTime (end exclusive): when an event-triggered campaign
     reacts to events (§4.4)."""
-    _aware(at, "at")
+    aware_utc(at, "at")
     plan = _plan(schedule)
     return plan.start <= at and (plan.end is None or at < plan.end)
 
@@ -226,7 +220,7 @@ def within_schedule(schedule: dict[str, Any], at: datetime) -> bool:
 def run_wall_clock(schedule: dict[str, Any], run: datetime) -> datetime:
     """A run's wall clock in Schedule.Timezone (naive): what a local-time run (IsLocalTime)
     delivers at in each recipient's own zone."""
-    _aware(run, "run")
+    aware_utc(run, "run")
     return _wall(run, parse_timezone(schedule.get("Timezone") or "UTC"))
 
 

@@ -1,5 +1,5 @@
-"""Segment definition rules the botocore model cannot express, and the instant grammar that
-time-valued attribute dimensions share with the SQL compiler (store/segment_sql.py).
+"""Segment definition rules the botocore model cannot express. Time-valued attribute dimensions
+read their values in the strict instant grammar of rules/instants.py, as the SQL compiler does.
 
 The inputs have already been type-checked against the model's shapes (SegmentDimensions,
 SegmentGroupList), so every enum is valid and every required member present. What is left:
@@ -14,11 +14,11 @@ and whether sources form a cycle needs the database; the compiler checks those.
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from openpoint.errors import BadRequest
+from rules.instants import parse_instant as parse_instant  # re-exported until every caller imports rules.instants
 
 MAX_DIMENSIONS = 100  # per segment, across its Dimensions and every group's Dimensions [Q]
 MAX_VALUE_LENGTH = 100
@@ -27,54 +27,6 @@ DEFAULT_RANGE_KM = 100.0  # GPSPoint.RangeInKilometers when absent (AWS document
 COMPARISON_OPERATORS = ("GREATER_THAN", "LESS_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN_OR_EQUAL", "EQUAL")
 # How many Values each time-valued AttributeType takes.
 INSTANT_ARITY = {"BEFORE": 1, "AFTER": 1, "ON": 1, "BETWEEN": 2}
-
-# ISO-8601 instants as segments read them: a calendar date (only dates that exist, leap years
-# included), optionally a time to the microsecond, optionally `Z` or an offset; no offset means
-# UTC. The pattern is written in the common subset of Python `re` and PostgreSQL AREs because the
-# compiler uses it verbatim as the guard before a cast: PostgreSQL has no "try cast", and a guard
-# that let "2026-02-30" through would make the whole statement fail.
-_YEAR = "[1-9][0-9]{3}"
-_LEAP_YEAR = "(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
-_MONTH_DAY = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
-_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
-_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
-_OFFSET = "(?:Z|[+-](?:0[0-9]|1[0-4])(?::?[0-5][0-9])?)"
-ISO_INSTANT = f"^{_DATE}(?:[T ]{_TIME}{_OFFSET}?)?$"
-# Given ISO_INSTANT matched: true exactly when the text carries its own offset.
-HAS_OFFSET = "[T ][0-9:.]+(?:Z|[+-][0-9:]+)$"
-
-_PARTS = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|([+-])(\d{2}):?(\d{2})?)?)?$"
-)
-_ISO = re.compile(ISO_INSTANT)
-
-
-def parse_instant(value: str) -> datetime | None:
-    """The UTC instant `value` denotes, or None when it is not an instant segments accept."""
-    if not _ISO.fullmatch(value):  # fullmatch: `$` alone would allow a trailing newline
-        return None
-    m = _PARTS.fullmatch(value)
-    if m is None:  # pragma: no cover - _ISO is stricter than _PARTS
-        return None
-    year, month, day, hour, minute, second, fraction, zone, sign, off_h, off_m = m.groups()
-    tz: timezone = UTC
-    if zone not in (None, "Z"):
-        offset = timedelta(hours=int(off_h), minutes=int(off_m or 0))
-        tz = timezone(-offset if sign == "-" else offset)
-    local = datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour or 0),
-        int(minute or 0),
-        int(second or 0),
-        int((fraction or "0").ljust(6, "0")),
-        tzinfo=tz,
-    )
-    try:
-        return local.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:00-14:00 is in year 10000 in UTC, past datetime's range
-        return None
 
 
 def _fail(field: str, why: str) -> BadRequest:

@@ -10,7 +10,7 @@ Semantics (PINPOINT.md §4.3), with the decisions AWS leaves open:
 - Attributes / UserAttributes (stored as name -> list of strings): INCLUSIVE when any stored value
   equals any of Values; EXCLUSIVE is its negation, so an endpoint without the attribute matches
   EXCLUSIVE; CONTAINS when any stored value contains any of Values (case-sensitive substring).
-  BEFORE / AFTER / ON / BETWEEN read each stored value as an instant (rules.segments.ISO_INSTANT:
+  BEFORE / AFTER / ON / BETWEEN read each stored value as an instant (rules.instants.ISO_INSTANT:
   an ISO-8601 date, optional time and offset, no offset meaning UTC) and match when any value
   lies strictly before / strictly after the bound, on the same UTC calendar date as it, or
   between the two bounds inclusive. Values that are not such instants never match.
@@ -51,7 +51,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import BadRequest, NotFound
-from rules.segments import DEFAULT_RANGE_KM, HAS_OFFSET, ISO_INSTANT, parse_instant
+from rules.instants import HAS_OFFSET, ISO_INSTANT, parse_instant
+from rules.segments import DEFAULT_RANGE_KM
 from store.driver import driver, jsonb
 
 EARTH_RADIUS_KM = 6371.0088

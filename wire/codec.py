@@ -19,6 +19,7 @@ from botocore.model import Shape
 
 from openpoint.errors import BadRequest
 from rules import bounds
+from rules.instants import read_iso
 
 
 class _Invalid(Exception):
@@ -262,11 +263,10 @@ def parse_timestamp(value: Any, path: str) -> datetime:
         return found
     if isinstance(value, str):
         try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            dt = read_iso(value)
         except ValueError:
             shown = bounds.shown(value)
             raise BadRequest(f"Invalid value for {path}: '{shown}' is not an ISO-8601 date-time.") from None
-        dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
         problem = bounds.instant_problem(dt)
         if problem:
             raise BadRequest(f"Invalid value for {path}: {problem}.")

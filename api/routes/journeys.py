@@ -27,9 +27,9 @@ from api.routes.tags import TAGGABLE
 from engine import commands
 from openpoint.errors import BadRequest, Conflict, NotFound
 from rules import journeys as rules
+from rules.instants import parse_instant
 from rules.journey_graph import MESSAGE_TYPES, activity_type
 from rules.journey_review import Finding, ProjectFacts, review
-from rules.segments import parse_instant
 from store import apps as apps_store
 from store import channels as channels_store
 from store import journeys as store
@@ -174,21 +174,17 @@ def _same(a: Any, b: Any) -> bool:
     return (a or None) == (b or None)
 
 
-def _instant(value: Any) -> datetime | None:
-    return parse_instant(value) if isinstance(value, str) else None
-
-
 def _check_active_edit(current: dict[str, Any], new: dict[str, Any], now: datetime) -> None:
     for member in sorted((set(current) | set(new)) - EDITABLE_WHEN_ACTIVE):
         if not _same(current.get(member), new.get(member)):
             raise Conflict(f"{FIELD}.{member} cannot change once the journey is ACTIVE.")
     old, schedule = current.get("Schedule") or {}, new.get("Schedule") or {}
-    if not _same(_instant(old.get("StartTime")), _instant(schedule.get("StartTime"))):
+    if not _same(parse_instant(old.get("StartTime")), parse_instant(schedule.get("StartTime"))):
         raise Conflict(f"{FIELD}.Schedule.StartTime cannot change once the journey is ACTIVE.")
     if not _same(old.get("Timezone"), schedule.get("Timezone")):
         raise Conflict(f"{FIELD}.Schedule.Timezone cannot change once the journey is ACTIVE.")
-    end = _instant(schedule.get("EndTime"))
-    if end is not None and end != _instant(old.get("EndTime")) and end < now:
+    end = parse_instant(schedule.get("EndTime"))
+    if end is not None and end != parse_instant(old.get("EndTime")) and end < now:
         raise BadRequest(f"Invalid value for {FIELD}.Schedule.EndTime: an ACTIVE journey cannot end in the past.")
 
 

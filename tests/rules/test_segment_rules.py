@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from openpoint.errors import BadRequest
+from rules.instants import parse_instant
 from rules.segments import (
     check_dimensions,
     check_segment,
     check_segment_groups,
     count_dimensions,
-    parse_instant,
 )
 
 FIELD = "WriteSegmentRequest.Dimensions"
