@@ -1,16 +1,16 @@
 """What a DRAFT journey may still lack (PINPOINT.md §4.5): the console saves a journey while it is
 being built, and the API takes such a DRAFT too (a Wait without its WaitTime, a split without its
 conditions, a branch without a condition). CreateJourney and UpdateJourney refuse only what is
-malformed (rules/journeys.py); each gap found here is a review error that names its activity and
-blocks publishing (rules/journey_review.py). Pure."""
+malformed (rules/journeys.py, rules/journey_activities.py); each gap found here is a review error
+that names its activity and blocks publishing (rules/journey_review.py). Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from rules.journey_activities import RANDOM_BRANCHES
 from rules.journey_graph import activity_type
-from rules.journeys import RANDOM_BRANCHES
 
 
 class Gap(NamedTuple):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from rules.instants import parse_instant
+from rules.journey_activities import MAX_ACTIVITIES
 from rules.journey_drafts import gaps
 from rules.journey_graph import (
     MESSAGE_TYPES,
@@ -22,7 +23,8 @@ from rules.journey_graph import (
     successors,
     wait_time,
 )
-from rules.journeys import MAX_ACTIVITIES, MAX_LIFETIME, offset_mismatch, quiet_spans, schedule_time
+from rules.journey_values import offset_mismatch, quiet_spans, schedule_time
+from rules.journeys import MAX_LIFETIME
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from openpoint.errors import BadRequest
+from rules.journey_activities import MAX_ACTIVITIES
 from rules.journey_graph import ACTIVITY_TYPES, activity_type, metrics_type, successors
 from rules.journey_review import Finding, ProjectFacts, review
-from rules.journeys import MAX_ACTIVITIES, check_journey, parse_duration
+from rules.journey_values import parse_duration
+from rules.journeys import check_journey
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OPENED = {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["_email.open"]}}
