@@ -4,7 +4,7 @@
 `event` is one PutEvents event: {"EventType": str, "Attributes": {str: str}, "Metrics": {str: float}}.
 Every dimension given must match (AND); the Values of one dimension are alternatives (OR) [UG].
 
-Attribute and metric semantics are the segments' (store/segment_sql.py, rules/segments.py),
+Attribute and metric semantics are the segments' (store/segment_compiler.py, rules/segments.py),
 applied to an event's single value per key:
 - INCLUSIVE: the value is one of Values; EXCLUSIVE: it is not (so a missing attribute matches
   EXCLUSIVE, never INCLUSIVE); CONTAINS: the value contains one of Values (case-sensitive).
