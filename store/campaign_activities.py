@@ -1,11 +1,16 @@
-"""Reads of a campaign's runs (`campaign_activities`, written by the campaign workflow's
-activities): GetCampaignActivities, and the existence check the campaign analytics share."""
+"""A campaign's runs (`campaign_activities`, one row per run and treatment): started and
+finished by the campaign workflow's activities, read by GetCampaignActivities; and the existence
+check the campaign analytics share. An event-triggered campaign's counts grow per batch
+(store/outbox.add_event_counts)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
@@ -40,3 +45,72 @@ async def page(
             )
         )
     return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def start(
+    conn: AsyncConnection,
+    *,
+    app_id: str,
+    campaign_id: str,
+    run_number: int,
+    version: int,
+    scheduled_start: datetime,
+    ids: Mapping[str, str],
+) -> None:
+    """A run's treatments RUNNING from now; `ids`: each treatment's activity Id. A row already
+    there (a retried start) is left as it is."""
+    rows = [
+        {
+            "app_id": app_id,
+            "campaign_id": campaign_id,
+            "id": aid,
+            "run_number": run_number,
+            "treatment_id": treatment,
+            "campaign_version": version,
+            "scheduled_start": scheduled_start,
+            "started_at": datetime.now(UTC),
+            "state": "RUNNING",
+        }
+        for treatment, aid in ids.items()
+    ]
+    if rows:
+        await conn.execute(insert(activities).values(rows).on_conflict_do_nothing())
+
+
+async def finish(
+    conn: AsyncConnection,
+    *,
+    app_id: str,
+    campaign_id: str,
+    activity_id: str,
+    total: int,
+    successful: int,
+    metrics: Mapping[str, int],
+    timezones: int,
+) -> None:
+    """One treatment's run COMPLETED with its counts (ExecutionMetrics kept as strings, as
+    ActivityResponse carries them)."""
+    await conn.execute(
+        update(activities)
+        .where(activities.c.app_id == app_id, activities.c.campaign_id == campaign_id, activities.c.id == activity_id)
+        .values(
+            state="COMPLETED",
+            result="SUCCESS",
+            ended_at=func.now(),
+            total_endpoint_count=total,
+            successful_endpoint_count=successful,
+            execution_metrics={k: str(v) for k, v in metrics.items()},
+            timezones_total_count=timezones,
+            timezones_completed_count=timezones,
+        )
+    )
+
+
+async def running(conn: AsyncConnection, app_id: str, campaign_id: str) -> int:
+    """How many of the campaign's runs are RUNNING (a local-time run still rolling)."""
+    count = await conn.scalar(
+        select(func.count()).where(
+            activities.c.app_id == app_id, activities.c.campaign_id == campaign_id, activities.c.state == "RUNNING"
+        )
+    )
+    return int(count or 0)

@@ -3,6 +3,7 @@ accepted WriteCampaignRequest, tags excluded, treatment Ids filled in) in `campa
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, tuple_, update
@@ -163,3 +164,11 @@ async def next_run_number(conn: AsyncConnection, app_id: str, campaign_id: str) 
         {"a": app_id, "c": campaign_id},
     )
     return int(done or 0)
+
+
+async def created_at(conn: AsyncConnection, app_id: str, campaign_id: str) -> datetime | None:
+    """When the campaign was created (an IMMEDIATE StartTime's instant); None when it is gone."""
+    found: datetime | None = await conn.scalar(
+        select(campaigns.c.created_at).where(campaigns.c.app_id == app_id, campaigns.c.id == campaign_id)
+    )
+    return found

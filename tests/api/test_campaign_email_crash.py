@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from activities.campaigns import SEND_CONCURRENCY
 from channels.deliverer import UNCERTAIN_WINDOW
 from channels.email import message_id_for
+from sending.fanout import SEND_CONCURRENCY
 from tests.api.test_campaign_crash import _activities_scheduled, _wait
 from tests.smtp_sink import SmtpServer, SmtpSink
 from tests.stack import Stack

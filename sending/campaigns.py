@@ -1,0 +1,126 @@
+"""Sending a campaign: one page of a run end to end, and the steps event-triggered sends
+(sending/triggered.py) share with it — treatments, targeting history, the FILTER hook and the
+delivery through the one Deliverer (channels/deliverer.py), in parallel sub-batches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from channels.custom import CustomChannel
+from channels.deliverer import Deliverer
+from rules.campaign_runs import activity_id, instant, messages_per_second
+from rules.settings import effective_hook
+from sending.campaign_pages import PAGE_SIZE, PagePlan
+from sending.fanout import deliver_all, pace
+from sending.hooks import filter_through_hook
+from sending.treatments import Treatment, campaign_treatments
+from store import apps as apps_store
+from store import campaign_targets, segment_sql
+from store import campaigns as campaigns_store
+from workflows.campaign import PageRequest, PageResult, RunRef
+from workflows.shared import SUCCESSFUL, DeliveryBatch, DeliveryResult
+
+# The activity Ids a run's targeting history leaves out: its own, whichever of the five
+# treatments (the default and at most four more) it sends.
+_RUN_TREATMENTS = ("0", "1", "2", "3", "4")
+
+
+class CampaignSender:
+    """What a campaign send needs: the database, the Deliverer and the hooks' caller (web URLs
+    and Lambda functions; None where the worker has no custom channel)."""
+
+    def __init__(self, engine: AsyncEngine, deliverer: Deliverer, hooks: CustomChannel | None = None) -> None:
+        self.engine = engine
+        self.deliverer = deliverer
+        self.hooks = hooks
+
+    async def treatments(
+        self, conn: AsyncConnection, app_id: str, definition: dict[str, Any], app_settings: dict[str, Any]
+    ) -> list[Treatment]:
+        return await campaign_treatments(conn, app_id, definition, app_settings)
+
+    async def history(
+        self, conn: AsyncConnection, run: RunRef, endpoint_ids: Sequence[str]
+    ) -> dict[str, tuple[int, int]]:
+        """(targeted over the campaign's life, targeted in the last 24 h) per endpoint, this run
+        excluded (a retried page must not count its own first attempt)."""
+        return await campaign_targets.history(
+            conn,
+            app_id=run.app_id,
+            campaign_id=run.campaign_id,
+            endpoint_ids=endpoint_ids,
+            excluding=[activity_id(run.campaign_id, run.run_number, t) for t in _RUN_TREATMENTS],
+            # The run's own time, not the clock: runs exactly 24 h apart do not count each other.
+            since=instant(run.scheduled_start) - timedelta(days=1),
+        )
+
+    async def filter(
+        self,
+        definition: dict[str, Any],
+        app_settings: dict[str, Any],
+        plans: list[PagePlan],
+        setups: list[Treatment],
+        *,
+        attempt: int,
+    ) -> None:
+        """The campaign's FILTER hook (its own or the project's default), if it has one, judges
+        the plans' recipients (sending/hooks.py)."""
+        hook = effective_hook(definition.get("Hook"), app_settings.get("CampaignHook"))
+        if hook is not None and hook[1] == "FILTER" and self.hooks is not None:
+            await filter_through_hook(self.hooks, self.deliverer, hook[0], plans, setups, attempt=attempt)
+
+    async def deliver(
+        self, batches: list[tuple[str, DeliveryBatch]], *, attempt: int
+    ) -> list[tuple[str, DeliveryResult]]:
+        """The batches through the Deliverer (sending/fanout.py: raises for a retry when
+        messages met transient trouble), each result with its treatment."""
+        return await deliver_all(self.deliverer, batches, attempt=attempt)
+
+    async def send_page(self, request: PageRequest, *, attempt: int) -> PageResult:
+        """One page of a run: read the members and the campaign as they are now, plan, let the
+        hook filter, record the targeting, send and count; paced to MessagesPerSecond."""
+        run = request.run
+        started = time.monotonic()
+        async with self.engine.connect() as conn:
+            found = await campaigns_store.definition(conn, run.app_id, run.campaign_id, run.version)
+            if found is None:  # deleted while running: stop here
+                return PageResult(None)
+            definition = found["definition"]
+            app_settings = (await apps_store.get(conn, run.app_id)).get("settings") or {}
+            segment = await segment_sql.load_definition(
+                conn, run.app_id, definition["SegmentId"], definition.get("SegmentVersion")
+            )
+            rows = await segment_sql.resolve_rows(
+                conn,
+                run.app_id,
+                segment,
+                after=request.after,
+                limit=PAGE_SIZE,
+                now=instant(request.now),
+                zones=request.zones,
+            )
+            setups = await self.treatments(conn, run.app_id, definition, app_settings)
+            history = await self.history(conn, run, [r["id"] for r in rows])
+        plan = PagePlan(run, definition, app_settings, setups, history, instant(request.now))
+        for row in rows:
+            plan.place(dict(row))
+        await self.filter(definition, app_settings, [plan], setups, attempt=attempt)
+        if plan.targeted:
+            async with self.engine.begin() as conn:
+                await campaign_targets.record(conn, plan.targeted)
+        for treatment, result in await self.deliver(plan.batches, attempt=attempt):
+            if result.delivery_status == SUCCESSFUL:
+                plan.counts(treatment).successful += 1
+            else:
+                # Every targeted message that did not go out is counted by its outcome, so the
+                # run's ExecutionMetrics account for all of TotalEndpointCount: UNKNOWN_FAILURE
+                # is a message a killed worker was handing over (it may or may not have arrived).
+                plan.count_failure(treatment, result.delivery_status)
+        await pace(plan.sent, messages_per_second(definition, app_settings), started)
+        next_after = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
+        return PageResult(next_after, plan.by_treatment)
