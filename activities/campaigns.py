@@ -22,10 +22,10 @@ from rules.campaign_runs import (
     group_schedule,
     group_treatments,
     groups_ahead,
-    instant,
     next_run_time,
     runs_after,
 )
+from rules.instants import as_utc
 from sending.campaigns import CampaignSender
 from store import campaign_activities, segment_sql
 from store import campaigns as campaigns_store
@@ -71,7 +71,7 @@ class CampaignActivities:
             if at is None:
                 # A local-time run still rolling, or another schedule group with runs ahead,
                 # completes the campaign later.
-                now = instant(request.now) if request.now else datetime.now(UTC)
+                now = as_utc(request.now) if request.now else datetime.now(UTC)
                 running = await campaign_activities.running(conn, request.app_id, request.campaign_id)
                 if not running and not groups_ahead(definition, request.treatment, now):
                     await campaigns_store.set_state(conn, request.app_id, request.campaign_id, "COMPLETED")
@@ -113,7 +113,7 @@ class CampaignActivities:
                 campaign_id=run.campaign_id,
                 run_number=run.run_number,
                 version=run.version,
-                scheduled_start=instant(run.scheduled_start),
+                scheduled_start=as_utc(run.scheduled_start),
                 ids={
                     t: activity_id(run.campaign_id, run.run_number, t)
                     for t in group_treatments(found["definition"], run.treatment)
@@ -134,8 +134,8 @@ class CampaignActivities:
             segment = await segment_sql.load_definition(
                 conn, run.app_id, definition["SegmentId"], definition.get("SegmentVersion")
             )
-            zones = await segment_sql.time_zones(conn, run.app_id, segment, now=instant(run.scheduled_start))
-        wall = schedules.run_wall_clock(definition.get("Schedule") or {}, instant(run.scheduled_start))
+            zones = await segment_sql.time_zones(conn, run.app_id, segment, now=as_utc(run.scheduled_start))
+        wall = schedules.run_wall_clock(definition.get("Schedule") or {}, as_utc(run.scheduled_start))
         return [Wave(at.isoformat(), names) for at, names in schedules.timezone_waves(wall, zones)]
 
     @activity.defn(name=FINISH_RUN)
@@ -158,7 +158,7 @@ class CampaignActivities:
                 )
             if found is not None:
                 schedule = group_schedule(found["definition"], run.treatment) or {}
-                more = runs_after(schedule, instant(run.scheduled_start))
+                more = runs_after(schedule, as_utc(run.scheduled_start))
                 await campaigns_store.set_state(
                     conn, run.app_id, run.campaign_id, "PENDING_NEXT_RUN" if more else "COMPLETED"
                 )

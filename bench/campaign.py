@@ -6,7 +6,7 @@ posting the same messages to the same sink; then event-triggered campaign latenc
 Starts an embedded PostgreSQL, a Temporal dev server, the gateway and the worker (`openpoint
 api`, `openpoint worker`) and an HTTPS webhook sink as child processes. The sink answers 204 to
 every message and handles at most `--concurrency` at a time (default: the campaign's page sends
-in flight, activities/campaigns.py SEND_CONCURRENCY). COPYs `--endpoints` CUSTOM endpoints into
+in flight, sending/fanout.py SEND_CONCURRENCY). COPYs `--endpoints` CUSTOM endpoints into
 a project, creates a segment of all of them and an immediate campaign on the custom channel to
 the sink, and prints:
 
@@ -53,7 +53,6 @@ from botocore.exceptions import ClientError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.campaigns import SEND_CONCURRENCY  # noqa: E402
 from bench.imports import peak_rss_mb  # noqa: E402
 from bench.ingest import signed_request  # noqa: E402
 from bench.procstat import cpu_seconds  # noqa: E402
@@ -64,6 +63,7 @@ from launch.temporal import TemporalDevServer  # noqa: E402
 from openpoint.vault import Vault  # noqa: E402
 from rules.endpoints import cohort_of  # noqa: E402
 from rules.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign_webhook  # noqa: E402
+from sending.fanout import SEND_CONCURRENCY  # noqa: E402
 from store.access_keys import store_key  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
 from workflows.shared import DeliveryBatch, Recipient  # noqa: E402

@@ -36,10 +36,11 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.campaigns import SEND_CONCURRENCY, SUB_BATCH  # noqa: E402
 from bench.campaign import Platform, _roundtrip, cpu_line  # noqa: E402
 from bench.ingest import signed_request  # noqa: E402
 from launch.processes import free_port, wait_for_port  # noqa: E402
+from sending.campaign_pages import SUB_BATCH  # noqa: E402
+from sending.fanout import SEND_CONCURRENCY  # noqa: E402
 from store.db import plain_dsn  # noqa: E402
 
 EVENT = "bench.trigger"

@@ -16,22 +16,16 @@ Rules where Pinpoint is silent [impl]:
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rules import schedules, treatments
 from rules.campaigns import own_schedules
-from rules.segments import parse_instant
+from rules.instants import as_utc, parse_instant
 
 RECURRING = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY"})
 PLANNING_GRACE = timedelta(seconds=60)
 DEFAULT_TREATMENT = treatments.DEFAULT_TREATMENT
-
-
-def instant(value: str) -> datetime:
-    """An ISO instant; one without an offset is UTC, as the campaign API reads it."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def activity_id(campaign_id: str, run_number: int, treatment_id: str) -> str:
@@ -84,7 +78,7 @@ def next_run_time(
     its StartTime, IMMEDIATE being the campaign's `created`), past ones skipped (module doc)."""
     schedule = schedules.resolve_start(schedule, created=created)
     if last_run_at:
-        after = instant(last_run_at)
+        after = as_utc(last_run_at)
     else:
         start = parse_instant(schedule["StartTime"])
         assert start is not None  # the API refuses any other StartTime
@@ -95,7 +89,7 @@ def next_run_time(
     # Occurrences already past when planning (the schedule was changed, or a run outlasted
     # the interval) are not sent after the fact. A run planned earlier and delayed by a
     # worker outage is not affected: its timer fires late and it runs.
-    earliest = instant(now) - PLANNING_GRACE
+    earliest = as_utc(now) - PLANNING_GRACE
     for _ in range(100_000):
         if run is None or run >= earliest:
             break

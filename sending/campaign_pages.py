@@ -17,8 +17,9 @@ from typing import Any
 
 from rules import limits as limit_rules
 from rules import quiet_time
-from rules.campaign_runs import DEFAULT_TREATMENT, activity_id, allocation_of, group_treatments, instant, treatment_ids
+from rules.campaign_runs import DEFAULT_TREATMENT, activity_id, allocation_of, group_treatments, treatment_ids
 from rules.eligibility import CHANNEL_MISMATCH, sending_channel, unreachable
+from rules.instants import as_utc
 from rules.treatments import Allocation, treatment_for
 from sending.recipients import endpoint_recipient, idempotency_key
 from sending.treatments import Treatment
@@ -66,7 +67,7 @@ class PagePlan:
         self.history = history
         self.allocation = allocation or allocation_of(definition)
         self.now = now
-        self.expired = not limit_rules.within_maximum_duration(self.limits, instant(run.scheduled_start), self.now)
+        self.expired = not limit_rules.within_maximum_duration(self.limits, as_utc(run.scheduled_start), self.now)
         self.by_treatment: dict[str, TreatmentCounts] = {}
         self.targeted: list[dict[str, Any]] = []
         self.sent = 0
@@ -112,7 +113,7 @@ class PagePlan:
                 "campaign_id": self.run.campaign_id,
                 "endpoint_id": row["id"],
                 "activity_id": self._aid(treatment),
-                "targeted_at": instant(self.run.scheduled_start),
+                "targeted_at": as_utc(self.run.scheduled_start),
             }
         )
         self.counts(treatment).total += 1

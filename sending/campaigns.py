@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from channels.custom import CustomChannel
 from channels.deliverer import Deliverer
-from rules.campaign_runs import activity_id, instant, messages_per_second
+from rules.campaign_runs import activity_id, messages_per_second
+from rules.instants import as_utc
 from rules.settings import effective_hook
 from sending.campaign_pages import PAGE_SIZE, PagePlan
 from sending.fanout import deliver_all, pace
@@ -56,7 +57,7 @@ class CampaignSender:
             endpoint_ids=endpoint_ids,
             excluding=[activity_id(run.campaign_id, run.run_number, t) for t in _RUN_TREATMENTS],
             # The run's own time, not the clock: runs exactly 24 h apart do not count each other.
-            since=instant(run.scheduled_start) - timedelta(days=1),
+            since=as_utc(run.scheduled_start) - timedelta(days=1),
         )
 
     async def filter(
@@ -101,12 +102,12 @@ class CampaignSender:
                 segment,
                 after=request.after,
                 limit=PAGE_SIZE,
-                now=instant(request.now),
+                now=as_utc(request.now),
                 zones=request.zones,
             )
             setups = await self.treatments(conn, run.app_id, definition, app_settings)
             history = await self.history(conn, run, [r["id"] for r in rows])
-        plan = PagePlan(run, definition, app_settings, setups, history, instant(request.now))
+        plan = PagePlan(run, definition, app_settings, setups, history, as_utc(request.now))
         for row in rows:
             plan.place(dict(row))
         await self.filter(definition, app_settings, [plan], setups, attempt=attempt)

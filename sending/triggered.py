@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.ttl import TTLCache
-from rules.campaign_runs import DEFAULT_TREATMENT, activity_id, allocation_of, instant, treatment_ids, trigger_key
+from rules.campaign_runs import DEFAULT_TREATMENT, activity_id, allocation_of, treatment_ids, trigger_key
+from rules.instants import as_utc
 from sending.campaign_pages import PRODUCED, SUB_BATCH, PagePlan
 from sending.campaigns import CampaignSender
 from sending.fanout import SEND_CONCURRENCY
@@ -97,7 +98,7 @@ class TriggerSender:
         for event in events:
             if _key(event) not in mine:
                 continue
-            if batch.expire or now - instant(event.event_time) > max_delay:
+            if batch.expire or now - as_utc(event.event_time) > max_delay:
                 outcomes[_key(event)] = (event, EXPIRED)
             else:
                 fresh.append(event)
@@ -209,7 +210,7 @@ class TriggerSender:
                 campaign_id=batch.campaign_id,
                 run_number=0,
                 version=version,
-                scheduled_start=instant(next(iter(outcomes.values()))[0].event_time),
+                scheduled_start=as_utc(next(iter(outcomes.values()))[0].event_time),
                 ids={t: activity_id(batch.campaign_id, 0, t) for t in treatment_ids(definition)},
             )
             await campaign_targets.record(

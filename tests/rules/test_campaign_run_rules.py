@@ -13,7 +13,6 @@ from rules.campaign_runs import (
     group_schedule,
     group_treatments,
     groups_ahead,
-    instant,
     messages_per_second,
     next_run_time,
     runs_after,
@@ -35,12 +34,6 @@ def campaign(**overrides: Any) -> dict[str, Any]:
         "HoldoutPercent": 10,
     }
     return {**base, **overrides}
-
-
-def test_instants_without_an_offset_are_utc() -> None:
-    assert instant("2026-06-01T09:00:00") == datetime(2026, 6, 1, 9, tzinfo=UTC)
-    assert instant("2026-06-01T11:00:00+02:00") == datetime(2026, 6, 1, 9, tzinfo=UTC)
-    assert instant("2026-06-01T09:00:00Z").tzinfo is UTC
 
 
 def test_a_run_id_is_stable_and_distinct_per_run_and_treatment() -> None:
