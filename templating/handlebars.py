@@ -1,6 +1,7 @@
 """Handlebars templates parsed into a tree, as Pinpoint writes message templates.
 
-This is the syntax only: text, `{{expr}}`, `{{{expr}}}`/`{{& expr}}`, blocks `{{#name …}}…
+This is the syntax only (the tree's nodes: templating/handlebars_nodes.py; text and tags:
+templating/handlebars_scan.py): text, `{{expr}}`, `{{{expr}}}`/`{{& expr}}`, blocks `{{#name …}}…
 {{else …}}…{{/name}}` and `{{^name}}…{{/name}}`, comments `{{! }}`/`{{!-- --}}`, inline
 partials `{{#* inline "n"}}…{{/inline}}` and `{{> n}}`, `\\{{` for literal braces, `~` whitespace
 control, and Handlebars.js's rule that a line holding only a block tag, a comment or a partial
@@ -10,230 +11,24 @@ leaves no trace in the output. What names mean (helpers, variables) is the trans
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from templating.handlebars_nodes import (
+    Block,
+    Call,
+    Expr,
+    HandlebarsError,
+    Literal,
+    Output,
+    Partial,
+    Path,
+    Program,
+    Text,
+)
+from templating.handlebars_scan import Token, scan, trim
 
 MAX_BLOCK_DEPTH = 30  # blocks inside blocks; Python's own nesting limits sit not far above
 MAX_EXPR_DEPTH = 20  # sub-expressions inside sub-expressions
-
-
-class HandlebarsError(ValueError):
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
-        self.line, self.reason = line, reason
-
-
-# Expressions
-
-
-@dataclass(frozen=True)
-class Literal:
-    value: str | int | float | bool | None
-
-
-@dataclass(frozen=True)
-class Path:
-    """`a.b.[c d].[0]`, `../a`, `this.a`, `@index`, `@root.a`."""
-
-    parts: tuple[str | int, ...]
-    original: str
-    up: int = 0  # leading `../`
-    this: bool = False  # `this.a` or `./a`: the current context only, never a helper
-    data: bool = False  # `@name`
-
-    @property
-    def simple_name(self) -> str | None:
-        """The name when the path is one plain word, which may name a helper."""
-        plain = not (self.up or self.this or self.data) and len(self.parts) == 1
-        return self.parts[0] if plain and isinstance(self.parts[0], str) else None
-
-
-@dataclass(frozen=True)
-class Call:
-    """`head params… key=value…`: a mustache's contents or a sub-expression `( … )`."""
-
-    head: Path | Literal | Call
-    params: tuple[Expr, ...]
-    hash: tuple[tuple[str, Expr], ...]
-    line: int
-
-
-Expr = Path | Literal | Call
-
-
-# Statements
-
-
-@dataclass
-class Program:
-    nodes: list[Node] = field(default_factory=list)
-    partials: dict[str, Program] = field(default_factory=dict)  # `{{#* inline}}` made here
-
-
-@dataclass
-class Text:
-    value: str
-
-
-@dataclass
-class Output:
-    call: Call
-    escaped: bool
-
-
-@dataclass
-class Block:
-    call: Call
-    program: Program
-    inverse: Program | None = None
-    block_params: tuple[str, ...] = ()
-    inverted: bool = False  # `{{^x}}…{{/x}}`
-    chained: bool = False  # opened by `{{else if …}}`, as the inverse of the block before
-
-
-@dataclass
-class Partial:
-    name: str
-    context: Expr | None
-    line: int
-
-
-Node = Text | Output | Block | Partial
-
-
-# Scanning: the text between tags, and each tag's kind and tokens.
-
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-    |(?P<lparen>\()|(?P<rparen>\))
-    |(?P<str>"(?:\\"|[^"])*"|'(?:\\'|[^'])*')
-    |(?P<num>-?\d+(?:\.\d+)?(?=[~}\s)|=]|$))
-    |(?P<eq>=)|(?P<pipe>\|)
-    |(?P<bracket>\[[^\]]*\])
-    |(?P<dotdot>\.\.)|(?P<sep>[./])|(?P<at>@)
-    |(?P<id>[^\s!"\#%&'()*+,./;<=>@\[\\\]^`{|}~]+)""",
-    re.VERBOSE,
-)
-# Which tags stand alone on a line (and then take the line with them).
-_STANDALONE = {"open", "inverse", "else", "close", "comment", "partial", "inline"}
-
-
-@dataclass
-class _Token:
-    kind: str
-    text: str
-    line: int
-
-
-@dataclass
-class _Tag:
-    kind: str  # output, raw, open, inverse, else, close, comment, partial, inline
-    tokens: list[_Token]
-    line: int
-    strip_before: bool  # `{{~`
-    strip_after: bool  # `~}}`
-
-
-def _lex(source: str, start: int, close: re.Pattern[str], line: int) -> tuple[list[_Token], int, bool]:
-    """The tokens from `start` up to the tag's close; the offset after it and whether the
-    close had a `~`."""
-    tokens: list[_Token] = []
-    pos = start
-    while pos < len(source):
-        end = close.match(source, pos)
-        if end:
-            return tokens, end.end(), "~" in end.group(0)
-        m = _TOKEN.match(source, pos)
-        if m is None:
-            raise HandlebarsError(line + source.count("\n", start, pos), f"unexpected {source[pos]!r} in a tag")
-        kind = m.lastgroup or ""
-        if kind != "ws" or (tokens and tokens[-1].kind != "ws"):
-            tokens.append(_Token(kind, m.group(0), line + source.count("\n", start, pos)))
-        pos = m.end()
-    raise HandlebarsError(line, "a tag opened with {{ is never closed")
-
-
-_CLOSE = re.compile(r"~?\}\}")
-_CLOSE_TRIPLE = re.compile(r"\}~?\}\}")
-# What follows `{{` (and a `~`), longest first, and the tag it opens (None: not supported).
-_SIGILS: tuple[tuple[str, str | None], ...] = (("{", "raw"), ("&", "raw"), ("#>", None), ("#*", "inline"))
-_SIGILS += (("#", "open"), ("^", "inverse"), ("/", "close"), (">", "partial"), ("*", None), ("!", "comment"))
-
-
-def _scan(source: str) -> list[str | _Tag]:
-    items: list[str | _Tag] = []
-    text: list[str] = []
-    pos, line, counted = 0, 1, 0
-    while (at := source.find("{{", pos)) >= 0:
-        slashes = len(source[pos:at]) - len(source[pos:at].rstrip("\\"))
-        if slashes % 2:  # `\{{` prints `{{`; `\\{{` prints `\` and opens a tag
-            text.append(source[pos : at - 1] + "{{")
-            pos = at + 2
-            continue
-        text.append(source[pos : at - slashes // 2] if slashes else source[pos:at])
-        items.append("".join(text))
-        text = []
-        line += source.count("\n", counted, at)
-        counted = at
-        tag, pos = _tag(source, at, line)
-        items.append(tag)
-    items.append("".join(text) + source[pos:])
-    return items
-
-
-def _tag(source: str, at: int, line: int) -> tuple[_Tag, int]:
-    if source.startswith("{{{{", at):
-        raise HandlebarsError(line, "raw blocks {{{{ }}}} are not supported")
-    pos = at + 2
-    strip_before = source.startswith("~", pos)
-    pos += strip_before
-    sigil, kind = next(((s, k) for s, k in _SIGILS if source.startswith(s, pos)), ("", "output"))
-    if kind is None:
-        raise HandlebarsError(line, f"{{{{{sigil} is not supported")
-    pos += len(sigil)
-    if kind == "comment":
-        long = source.startswith("--", pos)
-        closing = re.compile(r"--~?\}\}" if long else r"~?\}\}").search(source, pos)
-        if closing is None:
-            raise HandlebarsError(line, "a comment is never closed")
-        return _Tag("comment", [], line, strip_before, "~" in closing.group(0)), closing.end()
-    close = _CLOSE_TRIPLE if sigil == "{" else _CLOSE
-    tokens, end, strip_after = _lex(source, pos, close, line)
-    words = [t for t in tokens if t.kind != "ws"]
-    if kind == "output" and words and words[0].text == "else" and (len(words) == 1 or tokens[1].kind == "ws"):
-        kind, tokens = "else", tokens[1:]
-    elif kind == "inverse" and not words:
-        kind = "else"
-    return _Tag(kind, tokens, line, strip_before, strip_after), end
-
-
-def _trim(items: list[str | _Tag]) -> list[str | _Tag]:
-    """Apply `~` and drop the lines that hold only a standalone tag, judged on the text as
-    written (Handlebars.js's WhitespaceControl)."""
-    out = list(items)
-    original = list(items)
-    for i in range(1, len(items), 2):
-        tag = items[i]
-        assert isinstance(tag, _Tag)
-        before, after = original[i - 1], original[i + 1]
-        assert isinstance(before, str) and isinstance(after, str)
-        if tag.kind in _STANDALONE:
-            head = before.rsplit("\n", 1)[-1]
-            tail = after.split("\n", 1)[0]
-            first, last = i == 1, i == len(items) - 2
-            if not head.strip() and ("\n" in before or first) and not tail.strip() and ("\n" in after or last):
-                out[i - 1] = _str(out[i - 1])[: len(_str(out[i - 1])) - len(head)]
-                out[i + 1] = _str(out[i + 1])[len(tail) + 1 :] if "\n" in after else ""
-        if tag.strip_before:
-            out[i - 1] = _str(out[i - 1]).rstrip()
-        if tag.strip_after:
-            out[i + 1] = _str(out[i + 1]).lstrip()
-    return out
-
-
-def _str(item: str | _Tag) -> str:
-    assert isinstance(item, str)
-    return item
 
 
 # Parsing a tag's tokens.
@@ -242,24 +37,24 @@ def _str(item: str | _Tag) -> str:
 class _Tokens:
     """A cursor over one tag's tokens; blanks separate arguments and end a path."""
 
-    def __init__(self, tokens: list[_Token], line: int) -> None:
+    def __init__(self, tokens: list[Token], line: int) -> None:
         self.tokens, self.pos, self.line, self.depth = tokens, 0, line, 0
 
-    def peek(self, ahead: int = 0) -> _Token | None:
+    def peek(self, ahead: int = 0) -> Token | None:
         """The next token (or the one `ahead` after it), blanks skipped."""
         while self.pos < len(self.tokens) and self.tokens[self.pos].kind == "ws":
             self.pos += 1
         words = (t for t in self.tokens[self.pos :] if t.kind != "ws")
         return next((t for i, t in enumerate(words) if i == ahead), None)
 
-    def next(self) -> _Token:
+    def next(self) -> Token:
         token = self.peek()
         if token is None:
             raise self.fail(None, "more")
         self.pos += 1
         return token
 
-    def fail(self, token: _Token | None, what: str) -> HandlebarsError:
+    def fail(self, token: Token | None, what: str) -> HandlebarsError:
         found = "the end of the tag" if token is None else repr(token.text)
         line = token.line if token is not None else self.tokens[-1].line if self.tokens else self.line
         return HandlebarsError(line, f"expected {what}, found {found}")
@@ -335,7 +130,7 @@ _KEYWORDS: dict[str, bool | None] = {"true": True, "false": False, "null": None,
 _PATH_TOKENS = ("id", "bracket", "sep", "dotdot", "num", "at")
 
 
-def _path(pieces: list[_Token], line: int) -> Path:
+def _path(pieces: list[Token], line: int) -> Path:
     original = "".join(t.text for t in pieces)
     data = pieces[0].kind == "at"
     body = pieces[1:] if data else pieces
@@ -392,7 +187,7 @@ def parse(source: str) -> Program:
     """The template as a tree, or HandlebarsError naming the first line that cannot parse."""
     root = Program()
     frames = [_Frame(root, None, "", 1)]
-    for item in _trim(_scan(source)):
+    for item in trim(scan(source)):
         if isinstance(item, str):
             if item:
                 frames[-1].target.nodes.append(Text(item))

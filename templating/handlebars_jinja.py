@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from templating.handlebars import (
-    MAX_BLOCK_DEPTH,
+from templating.handlebars import MAX_BLOCK_DEPTH
+from templating.handlebars_nodes import (
     Block,
     Call,
     Expr,

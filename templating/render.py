@@ -30,8 +30,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from openpoint.errors import BadRequest
-from templating.handlebars import HandlebarsError, parse
+from templating.handlebars import parse
 from templating.handlebars_jinja import ROOT, RUNTIME, translate
+from templating.handlebars_nodes import HandlebarsError
 from templating.helpers import HELPERS, text, truthy
 
 MAX_EACH = 15  # Pinpoint's limit on the items `{{#each}}` goes through
