@@ -4,7 +4,8 @@ one workflow and reports per recipient.
 Both operations go through one planner: every recipient (a raw address, an endpoint, or an
 endpoint of a user) either gets its result at once (DUPLICATE, OPT_OUT, a channel that is off,
 no content for its channel) or joins the batch of its channel. Content is chosen per channel
-from the request and the templates it names, and checked before anything is sent.
+from the request and the templates it names, and checked before anything is sent; content,
+eligibility and recipients come from the one sending pipeline (sending/__init__.py).
 """
 
 from __future__ import annotations
@@ -17,22 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.direct_send import run_direct_send
 from api.operations import Call, pinpoint
-from openpoint.errors import BadRequest, NotFound
-from rules.endpoints import endpoint_response
-from rules.messages import (
-    EMAIL,
-    Template,
-    channel_content,
-    check_recipient_count,
-    rendered_fields,
-    template_ref,
-)
+from openpoint.errors import BadRequest
+from rules import eligibility
+from rules.messages import EMAIL, check_recipient_count
+from sending.content import direct_contents, with_sender
+from sending.recipients import endpoint_recipient, idempotency_key, request_message
 from store import apps as apps_store
 from store import channels as channels_store
 from store import endpoints as endpoints_store
-from store import templates as templates_store
-from templating.render import check_template
-from wire.codec import iso
 from workflows.shared import (
     DUPLICATE,
     OPT_OUT,
@@ -74,32 +67,32 @@ class _Plan:
     admitted: dict[str, list[_Target]] = field(default_factory=dict)
     contents: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
-    def recipient(
-        self, key: str, address: str, cfg: dict[str, Any], endpoint: dict[str, Any], eid: str | None
-    ) -> Recipient:
-        return Recipient(
-            key=f"{self.workflow_id}/0/{key}",
+    def add_address(self, out: dict[str, Any], address: str, cfg: dict[str, Any]) -> None:
+        """A raw address recipient, on the channel its AddressConfiguration names."""
+        r = Recipient(
+            key=idempotency_key(self.workflow_id, 0, address),
             address=address,
-            endpoint_id=eid,
-            endpoint=endpoint,
-            substitutions=cfg.get("Substitutions") or {},
-            context={**(self.body.get("Context") or {}), **(cfg.get("Context") or {})},
-            overrides={k: cfg[k] for k in ("BodyOverride", "TitleOverride", "RawContent") if k in cfg},
+            endpoint={"Address": address, "ChannelType": cfg["ChannelType"]},
+            **request_message(cfg, self.body.get("Context")),
         )
+        self.targets.append(_Target(out, address, cfg["ChannelType"], r, False))
 
     def add_endpoint(self, out: dict[str, Any], out_key: str, row: dict[str, Any] | None, cfg: dict[str, Any]) -> None:
         """An endpoint recipient; Pinpoint honours its OptOut and EndpointStatus."""
         if row is None:
             out[out_key] = _failed(PERMANENT_FAILURE, 404, "Endpoint not found.")
             return
-        if row["opt_out"] == "ALL":
+        # The channel is checked with the request's content (`prepare`), as for raw addresses.
+        reason = eligibility.unreachable(row, needs_channel=False)
+        if reason == eligibility.OPT_OUT:
             out[out_key] = {"Address": row["address"], **_failed(OPT_OUT, 400, "The endpoint has opted out.")}
             return
-        if row["endpoint_status"] != "ACTIVE" or not row["address"]:
+        if reason is not None:  # inactive, or without an address
             why = "The endpoint is inactive." if row["address"] else "The endpoint has no address."
             out[out_key] = {"Address": row["address"], **_failed(PERMANENT_FAILURE, 400, why)}
             return
-        r = self.recipient(f"endpoint/{row['id']}", row["address"], cfg, endpoint_response(row, iso), row["id"])
+        key = idempotency_key(self.workflow_id, 0, f"endpoint/{row['id']}")
+        r = endpoint_recipient(key, row, **request_message(cfg, self.body.get("Context")))
         self.targets.append(_Target(out, out_key, row["channel_type"] or "", r, True))
 
     async def prepare(self, conn: AsyncConnection) -> None:
@@ -117,8 +110,7 @@ class _Plan:
             self.admitted.setdefault(t.channel, []).append(t)
         email = rows.get(EMAIL)
         if EMAIL in self.admitted and email is not None:
-            content = self.contents[EMAIL] or {}
-            self.contents[EMAIL] = {**content, "from": content.get("from") or email["settings"].get("FromAddress")}
+            self.contents[EMAIL] = with_sender(self.contents[EMAIL] or {}, email)
 
     async def deliver(self) -> None:
         """Send to the admitted targets as one workflow; results land in the response."""
@@ -166,25 +158,13 @@ class _Plan:
         return None
 
     async def _contents(self, conn: AsyncConnection, channels: set[str]) -> dict[str, dict[str, Any] | None]:
-        config = self.body["MessageConfiguration"]
-        template_config = self.body.get("TemplateConfiguration") or {}
-        where = f"{self.wire}.MessageConfiguration"
-        out: dict[str, dict[str, Any] | None] = {}
-        for channel in sorted(channels & SENDABLE):
-            template = None
-            ref = template_ref(template_config, channel)
-            if ref is not None:
-                found = await templates_store.resolve(conn, *ref)
-                if found is None:
-                    version = f" version {ref[2]}" if ref[2] else ""
-                    raise NotFound(f"Template {ref[1]}{version} of type {ref[0]} was not found.")
-                template = Template(found["name"], found["content"], found["default_substitutions"])
-            content = channel_content(config, channel, template, where)
-            if content is not None:
-                for text, part in rendered_fields(content, where):
-                    check_template(text, part)
-            out[channel] = content
-        return out
+        return await direct_contents(
+            conn,
+            sorted(channels & SENDABLE),
+            config=self.body["MessageConfiguration"],
+            templates=self.body.get("TemplateConfiguration") or {},
+            field=f"{self.wire}.MessageConfiguration",
+        )
 
 
 def _start(call: Call, wire: str) -> _Plan:
@@ -206,9 +186,7 @@ async def send_messages(call: Call) -> dict[str, Any]:
     async with call.ctx.engine.connect() as conn:
         await apps_store.get(conn, call.app_id)
         for address, cfg in addresses.items():
-            endpoint = {"Address": address, "ChannelType": cfg["ChannelType"]}
-            r = plan.recipient(address, address, cfg, endpoint, None)
-            plan.targets.append(_Target(result, address, cfg["ChannelType"], r, False))
+            plan.add_address(result, address, cfg)
         for eid, cfg in endpoint_cfgs.items():
             plan.add_endpoint(endpoint_result, eid, await endpoints_store.get(conn, call.app_id, eid), cfg)
         await plan.prepare(conn)

@@ -21,10 +21,11 @@ from api.operations import Call, pinpoint
 from openpoint.errors import BadRequest
 from openpoint.vault import seal
 from rules import otp as rules
+from sending.content import load_template
+from sending.recipients import idempotency_key
 from store import apps as apps_store
 from store import channels as channels_store
 from store import otp as store
-from store import templates as templates_store
 from templating.render import check_template, to_jinja
 from workflows.shared import PERMANENT_FAILURE, DeliveryBatch, DirectSendInput, Recipient
 
@@ -43,15 +44,15 @@ async def _text(conn: AsyncConnection, send: rules.OtpSend) -> tuple[str, dict[s
     is taken for what Pinpoint meant by it, an Indian DLT registration id, which is no reason
     to refuse the send."""
     name = send.template_name
-    found = await templates_store.resolve(conn, rules.CHANNEL, name) if name is not None else None
+    found = await load_template(conn, (rules.CHANNEL, name, None)) if name is not None else None
     if found is None:
         return rules.default_text(send.language), {}
-    body = (found["content"] or {}).get("Body") or ""
+    body = (found.content or {}).get("Body") or ""
     where = f"{rules.FIELD}.TemplateId"
     check_template(body, where)
     if not _uses_code(body):
         raise BadRequest(f"Invalid value for {where}: the Body of template {name} does not use {{{{otp}}}}.")
-    return body, found["default_substitutions"] or {}
+    return body, found.defaults or {}
 
 
 def _hash(call: Call, *, reference_id: str, destination: str, code: str) -> bytes:
@@ -85,6 +86,7 @@ async def send_otp_message(call: Call) -> dict[str, Any]:
             attempts=send.allowed_attempts,
         )
     workflow_id = f"otp-{call.app_id}-{call.request_id}"
+    key = idempotency_key(workflow_id, 0, send.destination)
     batch = DeliveryBatch(
         app_id=call.app_id,
         channel=rules.CHANNEL,
@@ -93,10 +95,10 @@ async def send_otp_message(call: Call) -> dict[str, Any]:
         content={"body": body, "origination_number": send.origination, "defaults": defaults},
         recipients=[
             Recipient(
-                key=f"{workflow_id}/0/{send.destination}",
+                key=key,
                 address=send.destination,
                 # Sealed: the code must not sit in plain text in the workflow's history.
-                sealed=seal(call.ctx.vault, f"{workflow_id}/0/{send.destination}", rules.message_variables(send, code)),
+                sealed=seal(call.ctx.vault, key, rules.message_variables(send, code)),
             )
         ],
         attributes={
