@@ -217,7 +217,7 @@ class TriggerSender:
                 conn, [row for event, plan in plans if _key(event) in first for row in plan.targeted]
             )
             for treatment, (total, ok, metrics) in _totals(plans, outcomes, results, first).items():
-                await outbox.add_event_counts(
+                await campaign_activities.add_counts(
                     conn,
                     batch.app_id,
                     batch.campaign_id,

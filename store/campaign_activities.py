@@ -1,7 +1,7 @@
 """A campaign's runs (`campaign_activities`, one row per run and treatment): started and
 finished by the campaign workflow's activities, read by GetCampaignActivities; and the existence
-check the campaign analytics share. An event-triggered campaign's counts grow per batch
-(store/outbox.add_event_counts)."""
+check the campaign analytics share. An event-triggered campaign's runs are one row per
+treatment whose counts grow with each batch of triggers (`add_counts`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
+from store.driver import driver
 from store.tables import Campaign, CampaignActivity
 
 campaigns: Any = Campaign.__table__  # type: ignore[attr-defined]
@@ -114,3 +115,37 @@ async def running(conn: AsyncConnection, app_id: str, campaign_id: str) -> int:
         )
     )
     return int(count or 0)
+
+
+async def add_counts(
+    conn: AsyncConnection,
+    app_id: str,
+    campaign_id: str,
+    activity_id: str,
+    *,
+    total: int,
+    successful: int,
+    metrics: Mapping[str, int],
+) -> None:
+    """Add to an event-triggered campaign's running activity: endpoint counts and execution
+    metrics (kept as strings, as ActivityResponse.ExecutionMetrics carries them)."""
+    pg = await driver(conn)
+    await pg.execute(
+        """
+        UPDATE campaign_activities a SET
+            total_endpoint_count = a.total_endpoint_count + $4,
+            successful_endpoint_count = a.successful_endpoint_count + $5,
+            execution_metrics = coalesce(a.execution_metrics, '{}'::jsonb) || coalesce((
+                SELECT jsonb_object_agg(k, (coalesce((a.execution_metrics ->> k)::int8, 0) + v)::text)
+                FROM unnest($6::text[], $7::int8[]) AS m(k, v)
+            ), '{}'::jsonb)
+        WHERE a.app_id = $1 AND a.campaign_id = $2 AND a.id = $3
+        """,
+        app_id,
+        campaign_id,
+        activity_id,
+        total,
+        successful,
+        list(metrics),
+        list(metrics.values()),
+    )

@@ -211,36 +211,3 @@ async def finish_triggers(
     )
     return {r["trigger_key"] for r in rows}
 
-
-async def add_event_counts(
-    conn: AsyncConnection,
-    app_id: str,
-    campaign_id: str,
-    activity_id: str,
-    *,
-    total: int,
-    successful: int,
-    metrics: dict[str, int],
-) -> None:
-    """Add to an event-triggered campaign's running activity: endpoint counts and execution
-    metrics (kept as strings, as ActivityResponse.ExecutionMetrics carries them)."""
-    pg = await driver(conn)
-    await pg.execute(
-        """
-        UPDATE campaign_activities a SET
-            total_endpoint_count = a.total_endpoint_count + $4,
-            successful_endpoint_count = a.successful_endpoint_count + $5,
-            execution_metrics = coalesce(a.execution_metrics, '{}'::jsonb) || coalesce((
-                SELECT jsonb_object_agg(k, (coalesce((a.execution_metrics ->> k)::int8, 0) + v)::text)
-                FROM unnest($6::text[], $7::int8[]) AS m(k, v)
-            ), '{}'::jsonb)
-        WHERE a.app_id = $1 AND a.campaign_id = $2 AND a.id = $3
-        """,
-        app_id,
-        campaign_id,
-        activity_id,
-        total,
-        successful,
-        list(metrics),
-        list(metrics.values()),
-    )
