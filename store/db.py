@@ -90,6 +90,18 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, looked for along SQLAlchemy's wrapping (`orig`) and the
+    cause chain; None when there is none."""
+    seen: BaseException | None = error
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
 class _Connection(asyncpg.Connection):  # type: ignore[misc]
     """An asyncpg connection whose graceful close cannot hang: closing waits for the server to
     acknowledge, which a hung server never does, and SQLAlchemy closes connections inline when it

@@ -16,7 +16,7 @@ from activities.campaigns import CampaignActivities
 from activities.deliveries import DeliveryActivities
 from activities.housekeeping import Housekeeping
 from activities.job_exports import ExportActivities
-from activities.jobs import ImportActivities, JobResources
+from activities.jobs import ImportActivities
 from activities.journeys import JourneyActivities
 from activities.triggered import TriggeredSends
 from channels.apns import APNS_CHANNELS, ApnsProvider
@@ -28,6 +28,7 @@ from channels.lambda_functions import LambdaInvoker
 from channels.twilio import SmsProvider, VoiceProvider
 from channels.webhook import WebhookProvider
 from engine.housekeeping import wake_housekeeping
+from jobfiles.resources import JobResources
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine

@@ -21,7 +21,7 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-import activities.job_exports as job_exports
+import jobfiles.exports as job_exports
 from jobfiles import sources as job_sources
 from jobfiles.rows import generated_id
 from jobfiles.sources import SourceError, parse_location
