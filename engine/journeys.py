@@ -123,7 +123,9 @@ async def start_participants(
         async with gate:
             try:
                 await client.start_workflow(
-                    JourneyParticipantWorkflow.run, who, **participant_start_options(who, task_queue, searchable=searchable)
+                    JourneyParticipantWorkflow.run,
+                    who,
+                    **participant_start_options(who, task_queue, searchable=searchable),
                 )
             except WorkflowAlreadyStartedError:
                 pass  # a page retried after a crash: this one started the first time
