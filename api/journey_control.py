@@ -8,22 +8,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.context import Context
 from api.outages import engine_error
-from engine.journeys import ensure_search_attributes, participant_start_options
+from engine import journeys as journeys_engine
 from openpoint.errors import BadRequest, NotFound
 from store import endpoints as endpoints_store
 from store import journey_participants as participants
+from store import journey_test_runs as test_runs
 from store import journeys as journeys_store
 from wire.codec import iso
-from workflows.journey import (
-    JourneyParticipantWorkflow,
-    ParticipantInput,
-    TestOptions,
-)
+from workflows.journey import ParticipantInput, TestOptions
 
 
 @dataclass
@@ -120,7 +116,7 @@ async def start_test_run(ctx: Context, app_id: str, journey_id: str, body: dict[
             "WaitSeconds": options.wait_seconds,
             "Delivery": "SEND" if options.deliver else "RECORD",
         }
-        await participants.add_test_run(conn, app_id, journey_id, test_run_id, endpoint_ids, stored)
+        await test_runs.add_test_run(conn, app_id, journey_id, test_run_id, endpoint_ids, stored)
         start_activity = journey["definition"].get("StartActivity")
     for endpoint_id in endpoint_ids:
         who = ParticipantInput(
@@ -134,7 +130,7 @@ async def test_run(ctx: Context, app_id: str, journey_id: str, test_run_id: str)
     """GET .../test-runs/{id}: each test participant's status and the path it took."""
     async with ctx.engine.connect() as conn:
         journey = await journeys_store.get(conn, app_id, journey_id)
-        found = await participants.test_run(conn, app_id, journey_id, test_run_id)
+        found = await test_runs.test_run(conn, app_id, journey_id, test_run_id)
     activities = journey["definition"].get("Activities") or {}
     by_participant: dict[str, list[dict[str, Any]]] = {}
     for step in found["steps"]:
@@ -169,12 +165,9 @@ async def test_run(ctx: Context, app_id: str, journey_id: str, test_run_id: str)
 
 
 async def _start_participant(ctx: Context, who: ParticipantInput) -> str:
+    """The participant's workflow (the same entry again: the one running already)."""
     client = await ctx.temporal()
-    options = participant_start_options(who, ctx.settings.task_queue, searchable=await ensure_search_attributes(client))
     try:
-        await client.start_workflow(JourneyParticipantWorkflow.run, who, **options)
-    except WorkflowAlreadyStartedError:
-        pass  # the same entry again: it is running already
+        return await journeys_engine.start_participant(client, who, ctx.settings.task_queue)
     except RPCError as e:
         raise engine_error(e, "The participant could not be started") from None
-    return str(options["id"])

@@ -1,5 +1,7 @@
-"""Who is in a journey: entry runs, admissions under the re-entry rules, the steps participants
-take, their leaving, and the listeners of splits that wait for events.
+"""Who is in a journey: admissions under the re-entry rules, leaving, and the entries still
+inside. (Entry runs and their counts: store/journey_runs.py; the steps participants take:
+store/journey_steps.py; splits' listeners: store/journey_events.py; test runs:
+store/journey_test_runs.py.)
 
 Admission is one transaction per participant under an advisory lock on (journey, participant):
 the entry row is the proof that an entry happened (a retried admission finds it and admits the
@@ -8,12 +10,10 @@ same entry again), and the partial unique index keeps one live entry per partici
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,88 +22,15 @@ from rules.journey_timing import parse_duration
 from rules.participants import Admission, participant_workflow_id
 from store import endpoints as endpoints_store
 from store import journeys as journeys_store
-from store.driver import driver, jsonb
-from store.tables import JourneyListener, JourneyParticipant, JourneyRun, JourneyStep, JourneyTestRun
+from store.driver import driver
+from store.journey_events import unlisten
+from store.journey_runs import count, latest_run
+from store.tables import JourneyParticipant
 
-runs: Any = JourneyRun.__table__  # type: ignore[attr-defined]
 participants: Any = JourneyParticipant.__table__  # type: ignore[attr-defined]
-steps: Any = JourneyStep.__table__  # type: ignore[attr-defined]
-test_runs: Any = JourneyTestRun.__table__  # type: ignore[attr-defined]
-listeners: Any = JourneyListener.__table__  # type: ignore[attr-defined]
 
 ACTIVE_ENDPOINT_REJECTED = "ACTIVE_ENDPOINT_REJECTED"
 REENTRY_CAP_EXCEEDED = "REENTRY_CAP_EXCEEDED"
-
-
-def run_id(journey_id: str, run_number: int) -> str:
-    return hashlib.sha256(f"{journey_id}/run/{run_number}".encode()).hexdigest()[:32]
-
-
-# -- runs ---------------------------------------------------------------------------------------
-async def ensure_run(conn: AsyncConnection, app_id: str, journey_id: str, run_number: int, status: str) -> str:
-    rid = run_id(journey_id, run_number)
-    await conn.execute(
-        insert(runs)
-        .values(app_id=app_id, journey_id=journey_id, run_id=rid, run_number=run_number, status=status)
-        .on_conflict_do_nothing()
-    )
-    return rid
-
-
-async def set_run_status(conn: AsyncConnection, app_id: str, journey_id: str, rid: str, status: str) -> None:
-    await conn.execute(
-        update(runs)
-        .where(runs.c.app_id == app_id, runs.c.journey_id == journey_id, runs.c.run_id == rid)
-        .values(status=status, updated_at=func.now())
-    )
-
-
-async def end_runs(conn: AsyncConnection, app_id: str, journey_id: str, status: str) -> None:
-    """Cancellation: every run not yet completed is cancelled."""
-    await conn.execute(
-        update(runs)
-        .where(runs.c.app_id == app_id, runs.c.journey_id == journey_id, runs.c.status.in_(("SCHEDULED", "RUNNING")))
-        .values(status=status, updated_at=func.now())
-    )
-
-
-async def latest_run(conn: AsyncConnection, app_id: str, journey_id: str) -> str:
-    """The run that entries outside a cycle (events, the API) count in; run 0 if none yet."""
-    found = await conn.scalar(
-        select(runs.c.run_id)
-        .where(runs.c.app_id == app_id, runs.c.journey_id == journey_id)
-        .order_by(runs.c.run_number.desc())
-        .limit(1)
-    )
-    return str(found) if found else await ensure_run(conn, app_id, journey_id, 0, "RUNNING")
-
-
-async def count(conn: AsyncConnection, app_id: str, journey_id: str, rid: str, metrics: dict[str, int]) -> None:
-    """Add to a run's filter metrics (ENDPOINT_PRODUCED, REENTRY_CAP_EXCEEDED, ...)."""
-    if not metrics:
-        return
-    await conn.execute(
-        text(
-            """
-            UPDATE journey_runs r SET metrics = (
-                SELECT coalesce(jsonb_object_agg(k, to_jsonb(v)), '{}'::jsonb) FROM (
-                    SELECT k, sum(v)::bigint AS v FROM (
-                        SELECT key AS k, value::text::bigint AS v FROM jsonb_each(r.metrics)
-                        UNION ALL SELECT key, value::text::bigint FROM jsonb_each(CAST(:add AS jsonb))
-                    ) s GROUP BY k
-                ) t
-            ), updated_at = now()
-            WHERE app_id = :app AND journey_id = :journey AND run_id = :run
-            """
-        ),
-        {"app": app_id, "journey": journey_id, "run": rid, "add": _json(metrics)},
-    )
-
-
-def _json(value: dict[str, int]) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 # -- admission ------------------------------------------------------------------------------------
@@ -270,68 +197,7 @@ async def admit_now(
     )
 
 
-async def start_activity(conn: AsyncConnection, app_id: str, journey_id: str) -> str | None:
-    journey = await journeys_store.get(conn, app_id, journey_id)
-    found: str | None = journey["definition"].get("StartActivity")
-    return found
-
-
-# -- steps and leaving ----------------------------------------------------------------------------
-_RECORD_STEP = """
-WITH step AS (
-    INSERT INTO journey_steps (
-        app_id, journey_id, participant, entry_key, activity_id, run_id, test_run_id, outcome, next_activity, detail, at
-    )
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
-    ON CONFLICT (app_id, journey_id, participant, entry_key, activity_id) DO UPDATE
-    SET outcome = excluded.outcome, next_activity = excluded.next_activity, detail = excluded.detail, at = excluded.at
-    RETURNING 1
-)
-UPDATE journey_participants
-SET current_activity = $9,
-    status = CASE WHEN $12::bool AND status = 'ACTIVE' THEN 'LEFT' ELSE status END,
-    ended_at = CASE WHEN $12::bool AND status = 'ACTIVE' THEN now() ELSE ended_at END
-WHERE app_id = $1 AND journey_id = $2 AND participant = $3 AND entry_key = $4 AND EXISTS (SELECT 1 FROM step)
-"""
-
-
-async def record_step(
-    conn: AsyncConnection,
-    *,
-    app_id: str,
-    journey_id: str,
-    participant: str,
-    entry_key: str,
-    activity_id: str,
-    run_id: str | None,
-    test_run_id: str | None,
-    outcome: str,
-    next_activity: str | None,
-    at: datetime,
-    detail: dict[str, Any] | None = None,
-    leaves: bool = False,
-) -> None:
-    """A step as it ended, at workflow time `at`, and where the participant is now; with
-    `leaves`, the path ended there and the entry is over (LEFT). One statement, since every
-    participant writes one per step; a replayed step writes the same again."""
-    pg = await driver(conn)
-    await pg.execute(
-        _RECORD_STEP,
-        app_id,
-        journey_id,
-        participant,
-        entry_key,
-        activity_id,
-        run_id,
-        test_run_id,
-        outcome,
-        next_activity,
-        jsonb(detail or {}),
-        at,
-        leaves,
-    )
-
-
+# -- leaving and who is inside ------------------------------------------------------------------
 async def leave(
     conn: AsyncConnection, app_id: str, journey_id: str, participant: str, entry_key: str, status: str
 ) -> None:
@@ -346,12 +212,7 @@ async def leave(
         )
         .values(status=status, ended_at=func.now())
     )
-    await conn.execute(
-        delete(listeners).where(
-            listeners.c.app_id == app_id,
-            listeners.c.workflow_id == participant_workflow_id(app_id, journey_id, participant, entry_key),
-        )
-    )
+    await unlisten(conn, app_id, participant_workflow_id(app_id, journey_id, participant, entry_key))
 
 
 async def entered_at(
@@ -381,146 +242,5 @@ async def active_page(
         .limit(limit)
     )
     if after is not None:
-        from sqlalchemy import tuple_
-
         stmt = stmt.where(tuple_(participants.c.participant, participants.c.entry_key) > tuple_(*after))
     return [(r[0], r[1], r[2]) for r in await conn.execute(stmt)]
-
-
-# -- listeners ------------------------------------------------------------------------------------
-async def listen(
-    conn: AsyncConnection,
-    app_id: str,
-    journey_id: str,
-    workflow_id: str,
-    endpoint_ids: Sequence[str],
-    since: datetime,
-    until: datetime,
-) -> None:
-    if not endpoint_ids:
-        return
-    stmt = insert(listeners).values(
-        [
-            {
-                "app_id": app_id,
-                "endpoint_id": e,
-                "workflow_id": workflow_id,
-                "journey_id": journey_id,
-                "since": since,
-                "until": until + timedelta(minutes=1),
-            }
-            for e in endpoint_ids
-        ]
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[listeners.c.app_id, listeners.c.endpoint_id, listeners.c.workflow_id],
-            set_={"since": stmt.excluded.since, "until": stmt.excluded.until},
-        )
-    )
-
-
-async def unlisten(conn: AsyncConnection, app_id: str, workflow_id: str) -> None:
-    await conn.execute(delete(listeners).where(listeners.c.app_id == app_id, listeners.c.workflow_id == workflow_id))
-
-
-async def listening(conn: AsyncConnection, app_id: str, endpoint_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Workflows waiting for events of these endpoints."""
-    result = await conn.execute(
-        select(listeners).where(listeners.c.app_id == app_id, listeners.c.endpoint_id.in_(list(endpoint_ids)))
-    )
-    return [dict(r) for r in result.mappings()]
-
-
-# -- test runs ------------------------------------------------------------------------------------
-async def add_test_run(
-    conn: AsyncConnection,
-    app_id: str,
-    journey_id: str,
-    test_run_id: str,
-    endpoint_ids: Sequence[str],
-    options: dict[str, Any],
-) -> None:
-    """The test run and its participants (outside the live journey's metrics and caps)."""
-    await conn.execute(insert(test_runs).values(app_id=app_id, journey_id=journey_id, id=test_run_id, options=options))
-    entry_key = f"test-{test_run_id}"
-    await conn.execute(
-        insert(participants).values(
-            [
-                {
-                    "app_id": app_id,
-                    "journey_id": journey_id,
-                    "participant": e,
-                    "kind": "ENDPOINT",
-                    "entry_key": entry_key,
-                    "entry_number": 0,
-                    "test_run_id": test_run_id,
-                    "workflow_id": participant_workflow_id(app_id, journey_id, e, entry_key),
-                }
-                for e in endpoint_ids
-            ]
-        )
-    )
-
-
-async def test_run(conn: AsyncConnection, app_id: str, journey_id: str, test_run_id: str) -> dict[str, Any]:
-    """A test run's request, its participants and the steps each took, in order."""
-    found = (
-        (
-            await conn.execute(
-                select(test_runs).where(
-                    test_runs.c.app_id == app_id, test_runs.c.journey_id == journey_id, test_runs.c.id == test_run_id
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if found is None:
-        raise NotFound(f"Test run {test_run_id} was not found for journey {journey_id}.")
-    people = (
-        (
-            await conn.execute(
-                select(participants)
-                .where(
-                    participants.c.app_id == app_id,
-                    participants.c.journey_id == journey_id,
-                    participants.c.test_run_id == test_run_id,
-                )
-                .order_by(participants.c.participant)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    taken = (
-        (
-            await conn.execute(
-                select(steps)
-                .where(steps.c.app_id == app_id, steps.c.journey_id == journey_id, steps.c.test_run_id == test_run_id)
-                .order_by(steps.c.at, steps.c.activity_id)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return {"run": dict(found), "participants": [dict(p) for p in people], "steps": [dict(s) for s in taken]}
-
-
-async def sent_counts(
-    conn: AsyncConnection, app_id: str, journey_id: str, participant: str, *, day_from: datetime, frame_from: datetime
-) -> tuple[int, int, int]:
-    """Messages a participant was sent: (by this journey since `day_from`, by this journey in
-    all, by every journey since `frame_from`), from the steps (workflow time), live entries only."""
-    sent = (steps.c.app_id == app_id) & (steps.c.participant == participant) & (steps.c.outcome == "SUCCESSFUL")
-    mine = steps.c.journey_id == journey_id
-    row = (
-        await conn.execute(
-            select(
-                func.count().filter(mine & (steps.c.at > day_from)),
-                func.count().filter(mine),
-                func.count().filter(steps.c.at > frame_from),
-            ).where(sent, steps.c.test_run_id.is_(None))
-        )
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])

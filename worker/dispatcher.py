@@ -31,19 +31,14 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from engine import campaigns, commands
-from engine.journeys import ensure_search_attributes, participant_start_options
-from engine.outages import unreachable
+from engine import journeys as journeys_engine
 from rules.triggers import CAMPAIGN, ENGAGEMENT, JOURNEY
-from store import journey_participants as participants
-from store import outbox
+from store import journey_events, outbox
 from store.db import plain_dsn
 from workflows.campaign import TriggerBatch
-from workflows.journey import ENGAGEMENT as ENGAGEMENT_SIGNAL
-from workflows.journey import JourneyParticipantWorkflow, ParticipantInput
+from workflows.journey import ParticipantInput
 
 log = logging.getLogger("openpoint.dispatcher")
 
@@ -199,10 +194,8 @@ class Dispatcher:
         who = ParticipantInput(
             app_id, journey_id, row["endpoint_id"], f"event-{row['event_id']}", event_time=row["event_time"].isoformat()
         )
-        client = await self._client()
-        options = participant_start_options(who, self._task_queue, searchable=await ensure_search_attributes(client))
-        with contextlib.suppress(WorkflowAlreadyStartedError):  # the same event again
-            await client.start_workflow(JourneyParticipantWorkflow.run, who, request_eager_start=True, **options)
+        # The same event again finds its entry started: nothing new.
+        await journeys_engine.start_participant(await self._client(), who, self._task_queue, eager=True)
 
     async def _commands(self, rows: list[dict[str, Any]]) -> None:
         client = await self._client()
@@ -212,7 +205,7 @@ class Dispatcher:
     async def _signal(self, app_id: str, rows: list[dict[str, Any]]) -> None:
         """Events of endpoints whose participants wait at a split, told to those participants."""
         async with self._engine.connect() as conn:
-            waiting = await participants.listening(conn, app_id, sorted({r["endpoint_id"] for r in rows}))
+            waiting = await journey_events.listening(conn, app_id, sorted({r["endpoint_id"] for r in rows}))
         if not waiting:
             return
         client = await self._client()
@@ -222,9 +215,5 @@ class Dispatcher:
                     continue
                 if not listener["since"] <= row["event_time"] <= listener["until"]:
                     continue
-                try:
-                    await client.get_workflow_handle(listener["workflow_id"]).signal(ENGAGEMENT_SIGNAL, row["event"])
-                except RPCError as e:
-                    if unreachable(e):
-                        raise
-                    log.debug("participant %s moved on before the event: %s", listener["workflow_id"], e)
+                # False: the participant moved on before the event; Temporal away: raised.
+                await journeys_engine.tell_engagement(client, listener["workflow_id"], row["event"])
