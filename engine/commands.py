@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
 
-from engine import campaigns
+from engine import campaigns, journeys
 from store import journeys as journeys_store
 from store import outbox
 from workflows.journey import REFRESH as JOURNEY_REFRESH
-from workflows.journey import SEGMENT_CHANGED, JourneyInput, JourneyWorkflow, journey_workflow_id
+from workflows.journey import SEGMENT_CHANGED
 
 CAMPAIGN_START = "campaign.start"  # start the campaign's workflows, or have them re-read it
 CAMPAIGN_STOP = "campaign.stop"  # cancel them (DeleteCampaign, or a switch to EVENT)
@@ -57,13 +56,6 @@ async def execute(client: Client, engine: AsyncEngine, task_queue: str, row: dic
     elif op == CAMPAIGN_STOP:
         await campaigns.stop(client, app_id, target)
     elif op == JOURNEY_SIGNAL:
-        await client.start_workflow(
-            JourneyWorkflow.run,
-            JourneyInput(app_id, target),
-            id=journey_workflow_id(app_id, target),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            start_signal=row["event"]["signal"],
-        )
+        await journeys.signal_journey(client, task_queue, app_id, target, row["event"]["signal"])
     else:
         raise ValueError(f"unknown workflow command {op!r}")

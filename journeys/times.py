@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from rules.segments import parse_instant
+from rules.instants import parse_instant
 from rules.timezones import estimate_timezone
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from openpoint.errors import BadRequest
-from rules.instants import parse_instant as parse_instant  # re-exported until every caller imports rules.instants
+from rules.instants import parse_instant
 
 MAX_DIMENSIONS = 100  # per segment, across its Dimensions and every group's Dimensions [Q]
 MAX_VALUE_LENGTH = 100

@@ -12,7 +12,7 @@ and every run starts a fresh history (continue-as-new).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import NamedTuple
 
 from temporalio import workflow
@@ -20,6 +20,7 @@ from temporalio.common import Priority
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
+from rules.instants import read_iso
 from workflows.policy import QUICK, RETRY
 
 REFRESH = "refresh"
@@ -131,7 +132,7 @@ class CampaignWorkflow:
             )
             if plan.action == "done" or plan.at is None:
                 return
-            wait = (datetime.fromisoformat(plan.at) - workflow.now()).total_seconds()
+            wait = (read_iso(plan.at) - workflow.now()).total_seconds()
             if wait > 0:
                 try:
                     await workflow.wait_condition(lambda: self._refreshed, timeout=timedelta(seconds=wait))
@@ -189,7 +190,7 @@ async def execute_run(run: RunRef, plan: RunPlan, *, started: bool = False) -> N
             LOCAL_WAVES, run, result_type=list[Wave], start_to_close_timeout=QUICK, retry_policy=RETRY
         )
     for wave in waves:
-        wait = (datetime.fromisoformat(wave.at) - workflow.now()).total_seconds()
+        wait = (read_iso(wave.at) - workflow.now()).total_seconds()
         if wait > 0:
             await workflow.sleep(wait)
         await _send_all(run, wave.zones if plan.local_time else None, priority, totals)

@@ -26,6 +26,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from rules.instants import read_iso
 from rules.participants import Admission
 from workflows.policy import QUICK, RETRY
 
@@ -152,7 +153,7 @@ class JourneyWorkflow:
                 await workflow.wait_condition(lambda: self._refreshed)
                 continue
             if plan.at is not None:
-                wait = (datetime.fromisoformat(plan.at) - workflow.now()).total_seconds()
+                wait = (read_iso(plan.at) - workflow.now()).total_seconds()
                 if wait > 0:
                     try:
                         await workflow.wait_condition(lambda: self._refreshed, timeout=timedelta(seconds=wait))
@@ -289,7 +290,7 @@ class JourneyParticipantWorkflow:
     @workflow.run
     async def run(self, who: ParticipantInput) -> str:
         self._since = workflow.now().isoformat()
-        if who.not_before is not None and not await self._hold(who, datetime.fromisoformat(who.not_before)):
+        if who.not_before is not None and not await self._hold(who, read_iso(who.not_before)):
             return await self._leave(who, CANCELLED)
         current = who.start_activity
         if current is None:
@@ -335,7 +336,7 @@ class JourneyParticipantWorkflow:
                 continue  # held (paused), or ends at the top of the loop (cancelled)
             if step.outcome:
                 self._path.append({"Activity": current, "Outcome": step.outcome})
-            if step.hold_until is not None and not await self._hold(who, datetime.fromisoformat(step.hold_until)):
+            if step.hold_until is not None and not await self._hold(who, read_iso(step.hold_until)):
                 return await self._leave(who, CANCELLED, current)
             if step.evaluate:
                 evaluate = True

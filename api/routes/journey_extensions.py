@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from api import journey_control
 from api.extensions import ExtensionCall, extension, json_object
 from api.functions import invocation_problems
-from api.routes.journeys import review_failed, review_of
+from api.journey_review import review_failed, review_of
 from openpoint.errors import BadRequest
 from rules.journey_review import Finding
 from store import journeys as store

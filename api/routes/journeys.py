@@ -11,7 +11,7 @@ deleted journey, which the API hides at once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.context import Context
 from api.functions import check_functions, invocation_problems
+from api.journey_review import check_event_segment, refuse_missing, review_failed, review_of
 from api.operations import Call, pinpoint
 from api.paging import encode_token, page_size, project_list, version_from
 from api.routes.tags import TAGGABLE
@@ -28,12 +29,9 @@ from engine import commands
 from openpoint.errors import BadRequest, Conflict, NotFound
 from rules import journeys as rules
 from rules.instants import parse_instant
-from rules.journey_graph import MESSAGE_TYPES, activity_type
-from rules.journey_review import Finding, ProjectFacts, review
+from rules.journey_review import Finding
 from store import apps as apps_store
-from store import channels as channels_store
 from store import journeys as store
-from store import segments as segments_store
 from store import tags as tags_store
 from wire.arns import Arn
 from wire.codec import iso
@@ -84,90 +82,6 @@ async def response(ctx: Context, conn: AsyncConnection, row: dict[str, Any]) -> 
 
 
 # -- the project's facts and review ----------------------------------------------------------------
-def _values_of(member: str, value: Any) -> Iterator[Any]:
-    """Every value of `member` anywhere in a JSON document."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from [item] if key == member else _values_of(member, item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _values_of(member, item)
-
-
-def _version_number(raw: Any) -> int | None:
-    text = str(raw or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
-
-
-async def review_of(
-    conn: AsyncConnection, app_id: str, definition: dict[str, Any], functions: Mapping[str, str] | None = None
-) -> tuple[list[Finding], list[Finding]]:
-    """rules.journeys.review with the facts of the project that the definition refers to;
-    `functions`: the Lambda functions a dry run refused (api/functions.py), when checked."""
-    activities = (definition.get("Activities") or {}).values()
-    messages = [a[kind] for a in activities if (kind := activity_type(a)) in MESSAGE_TYPES]
-    names = {m["TemplateName"] for m in messages if m.get("TemplateName")}
-    numbers = {n for m in messages if (n := _version_number(m.get("TemplateVersion"))) is not None}
-    templates, versions = await store.existing_templates(conn, names, numbers)
-    channels = frozenset(c["channel_type"] for c in await channels_store.all_of(conn, app_id) if c["enabled"])
-    segments = await store.existing_segments(conn, app_id, {s for s in _values_of("SegmentId", definition) if s})
-    facts = ProjectFacts(templates, versions, channels, segments, datetime.now(UTC), functions or {})
-    return review(definition, facts)
-
-
-def review_failed(errors: list[Finding]) -> BadRequest:
-    listed = "; ".join(f"activity {f.activity}: {f.message}" if f.activity else f"journey: {f.message}" for f in errors)
-    return BadRequest(f"Journey validation failed: {listed}")
-
-
-def _missing_member(definition: dict[str, Any], finding: Finding) -> str:
-    if finding.activity is None:
-        start = definition.get("StartCondition") or {}
-        member = "EventStartCondition" if start.get("EventStartCondition") else "SegmentStartCondition"
-        return f"{FIELD}.StartCondition.{member}.SegmentId"
-    kind = activity_type(definition["Activities"][finding.activity])
-    at = f"{FIELD}.Activities.{finding.activity}.{kind}"
-    return f"{at}.TemplateName" if finding.code == "MISSING_TEMPLATE" else at
-
-
-def _refuse_missing(definition: dict[str, Any], errors: list[Finding]) -> None:
-    """Segments and templates a journey names must exist whatever its state, as a campaign's must;
-    review() reports them on a stored journey, whose segment or template may go later."""
-    for finding in errors:
-        if finding.code in ("MISSING_SEGMENT", "MISSING_TEMPLATE"):
-            raise NotFound(f"{_missing_member(definition, finding)}: {finding.message}")
-
-
-async def _builds_on_import(
-    conn: AsyncConnection, app_id: str, segment_id: str, version: int | None, seen: set[str]
-) -> bool:
-    if segment_id in seen:
-        return False
-    seen.add(segment_id)
-    try:
-        segment = await segments_store.get(conn, app_id, segment_id, version)
-    except NotFound:
-        return False  # a source that went is the segment's own problem
-    if segment["segment_type"] == "IMPORT":
-        return True
-    groups = (segment["segment_groups"] or {}).get("Groups") or []
-    for source in [s for g in groups for s in g.get("SourceSegments") or []]:
-        if await _builds_on_import(conn, app_id, source["Id"], source.get("Version"), seen):
-            return True
-    return False
-
-
-async def _check_event_segment(conn: AsyncConnection, app_id: str, definition: dict[str, Any]) -> None:
-    """An event-started journey's segment must be dynamic, down to its sources (PINPOINT.md §4.5)."""
-    segment_id = ((definition.get("StartCondition") or {}).get("EventStartCondition") or {}).get("SegmentId")
-    if segment_id and await _builds_on_import(conn, app_id, segment_id, None, set()):
-        raise BadRequest(
-            f"Invalid value for {FIELD}.StartCondition.EventStartCondition.SegmentId: an event-triggered journey"
-            " needs a dynamic segment that neither is nor builds on an imported segment."
-        )
-
-
-# -- writes ----------------------------------------------------------------------------------------
 def _same(a: Any, b: Any) -> bool:
     """Equal, an absent member counting as false, zero or empty (a client echoing a journey back
     may leave out what was never set)."""
@@ -210,8 +124,8 @@ async def _accept(
     if current is not None and current["state"] == "ACTIVE":
         _check_active_edit(current["definition"], definition, now)
     errors, _warnings = await review_of(conn, app_id, definition, functions)
-    _refuse_missing(definition, errors)
-    await _check_event_segment(conn, app_id, definition)
+    refuse_missing(definition, errors)
+    await check_event_segment(conn, app_id, definition)
     return definition, errors
 
 
