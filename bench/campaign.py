@@ -185,13 +185,13 @@ class Platform:
             **self.extra_env,
         }
         commands = {
-            "gateway": ["-m", "openpoint.cli", "api"],
-            "worker": ["-m", "openpoint.cli", "worker"],
+            "gateway": ["-m", "launch.cli", "api"],
+            "worker": ["-m", "launch.cli", "worker"],
             "sink": self.sink_argv(self.sink_port, cert, cert_key)
             if self.sink_argv
             else [__file__, "sink", str(self.sink_port), str(cert), str(cert_key), str(self.concurrency)],
             # Further replicas on the same task queue, as production scales workers.
-            **{f"worker-{n}": ["-m", "openpoint.cli", "worker"] for n in range(2, self.workers + 1)},
+            **{f"worker-{n}": ["-m", "launch.cli", "worker"] for n in range(2, self.workers + 1)},
         }
         for role, argv in commands.items():
             log = (self.tmp / f"{role}.log").open("wb")

@@ -189,7 +189,7 @@ async def main() -> None:
             log = (tmp / f"{role}.log").open("wb")
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "openpoint.cli", role], env=env, cwd=ROOT, stdout=log, stderr=log
+                    [sys.executable, "-m", "launch.cli", role], env=env, cwd=ROOT, stdout=log, stderr=log
                 )
             )
         worker = children[1]

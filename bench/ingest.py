@@ -156,7 +156,7 @@ async def main() -> None:
             "TEMPORAL_ADDRESS": "127.0.0.1:1",
         }
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "openpoint.cli", "api"],
+            [sys.executable, "-m", "launch.cli", "api"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

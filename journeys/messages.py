@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from journeys.step import Step
 from journeys.times import endpoint_zone
 from rules import eligibility
 from rules import journey_timing as timing
@@ -29,9 +30,6 @@ from store import journey_steps as steps_store
 from workflows.journey import StepResult
 from workflows.policy import LAST_SEND_ATTEMPT
 from workflows.shared import SUCCESSFUL, DeliveryBatch, Recipient
-
-if TYPE_CHECKING:  # steps.py imports this module
-    from journeys.steps import Step
 
 # The channel each message activity sends on, by the endpoint's ChannelType (CUSTOM: below).
 _FITS: dict[str, Callable[[str], bool]] = {

@@ -5,19 +5,17 @@ its endpoints meanwhile."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from journeys.step import Step
 from journeys.times import instant
 from rules import journey_timing as timing
 from rules.event_filters import matches
 from store import journey_events, segment_sql
 from store import journey_participants as participants
 from workflows.journey import StepResult
-
-if TYPE_CHECKING:  # steps.py imports this module
-    from journeys.steps import Step
 
 
 async def split(step: Step) -> StepResult:
@@ -40,7 +38,7 @@ async def split(step: Step) -> StepResult:
             return StepResult(None, hold_until=deadline.isoformat(), evaluate=True)
     async with step.ctx.engine.connect() as conn:
         outcome, nxt = await _decide(step, Judge(step, conn, await step.endpoints(conn)))
-    return await step.done(outcome, nxt)
+    return await step.done(outcome, nxt, unlisten=listens(step))
 
 
 async def _decide(step: Step, judge: Judge) -> tuple[str, str | None]:

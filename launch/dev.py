@@ -98,8 +98,8 @@ class DevStack:
         self._ensure_dev_key()
         env = self._child_env()
         # The worker first, so that the gateway's first workflow finds a poller.
-        self.children["worker"] = spawn([sys.executable, "-m", "openpoint.cli", "worker"], env=env)
-        self.children["gateway"] = spawn([sys.executable, "-m", "openpoint.cli", "api"], env=env)
+        self.children["worker"] = spawn([sys.executable, "-m", "launch.cli", "worker"], env=env)
+        self.children["gateway"] = spawn([sys.executable, "-m", "launch.cli", "api"], env=env)
         self._wait_healthy()
 
     def _start_servers(self) -> None:

@@ -69,7 +69,7 @@ def openpoint_cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENPOINT_", "TEMPORAL_", "DATABASE_URL"))}
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-m", "openpoint.cli", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "-m", "launch.cli", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=180
     )
 
 

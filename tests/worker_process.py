@@ -37,7 +37,7 @@ class WorkerProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "openpoint.cli", "worker"], env=self.env, cwd=ROOT, stdout=out, stderr=out
+                [sys.executable, "-m", "launch.cli", "worker"], env=self.env, cwd=ROOT, stdout=out, stderr=out
             )
 
     def kill(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from openpoint.cli import main as cli
+from launch.cli import main as cli
 from openpoint.settings import get_settings
 from tests.api.test_campaign_runs import _mails_within, _put_event, _wait_state
 from tests.fakes.lambda_api import FakeLambda, delay, function_error, garbage, role_access_key, throttle

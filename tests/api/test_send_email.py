@@ -258,7 +258,7 @@ def test_a_project_may_use_its_own_relay(pinpoint: Any, stack: Stack, smtp: Smtp
             "DATABASE_URL": stack.settings.database_url,
             "OPENPOINT_MASTER_KEY": stack.settings.master_key,
         }
-        cli = [sys.executable, "-m", "openpoint.cli", "channels", "credentials", "--project", email_app]
+        cli = [sys.executable, "-m", "launch.cli", "channels", "credentials", "--project", email_app]
         done = subprocess.run(
             [*cli, "--channel", "EMAIL", f"SmtpUrl={own.url}"], env=env, capture_output=True, text=True
         )
