@@ -20,6 +20,10 @@ async def create(conn: AsyncConnection, *, app_id: str, name: str) -> dict[str, 
     return dict(row)
 
 
+async def exists(conn: AsyncConnection, app_id: str) -> bool:
+    return (await conn.execute(select(apps.c.id).where(apps.c.id == app_id))).first() is not None
+
+
 async def get(conn: AsyncConnection, app_id: str, *, lock: bool = False) -> dict[str, Any]:
     stmt = select(apps).where(apps.c.id == app_id)
     if lock:

@@ -15,9 +15,10 @@ second hand-over harmless.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -211,3 +212,14 @@ async def finish_triggers(
     )
     return {r["trigger_key"] for r in rows}
 
+
+async def listen(dsn: str, wake: Callable[[], None]) -> asyncpg.Connection:
+    """A connection of its own LISTENing for new outbox rows (`wake` on each NOTIFY)."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    await conn.add_listener(CHANNEL, lambda *_: wake())
+    return conn
+
+
+async def still_there(conn: asyncpg.Connection) -> None:
+    """Raises when the listening connection died (a NOTIFY would never come)."""
+    await conn.execute("SELECT 1")

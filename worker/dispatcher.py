@@ -98,12 +98,11 @@ class Dispatcher:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
-                await conn.add_listener(outbox.CHANNEL, lambda *_: self._wake.set())
+                conn = await outbox.listen(self._dsn, self._wake.set)
                 self._wake.set()  # whatever arrived while not listening
                 while not conn.is_closed():
                     await asyncio.sleep(5)
-                    await conn.execute("SELECT 1")  # notices a dead connection
+                    await outbox.still_there(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - the poll covers for the listener while it is away

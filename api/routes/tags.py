@@ -10,14 +10,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.operations import Call, pinpoint
 from openpoint.errors import Forbidden, NotFound
 from rules.tags import check_tags
+from store import apps as apps_store
 from store import tags as store
-from store.apps import apps
 from wire import arns
 
 router = APIRouter(tags=["tags"])
@@ -26,7 +25,7 @@ Exists = Callable[[AsyncConnection, arns.Arn], Awaitable[bool]]
 
 
 async def _app_exists(conn: AsyncConnection, arn: arns.Arn) -> bool:
-    return (await conn.execute(select(apps.c.id).where(apps.c.id == arn.app_id))).first() is not None
+    return arn.app_id is not None and await apps_store.exists(conn, arn.app_id)
 
 
 TAGGABLE: dict[str, Exists] = {"apps": _app_exists}
