@@ -69,7 +69,7 @@ def test_existing_events_are_carried_over_into_a_bounded_set_of_partitions(fresh
     assert rows[0]["attributes"] == '{"k": "v"}'
     # The readers' indexes are on the new table.
     indexes = {r["indexname"] for r in fetch(fresh_db, "SELECT indexname FROM pg_indexes WHERE tablename = 'events'")}
-    assert indexes == {"ix_events_app_type_time", "ix_events_app_endpoint_time"}
+    assert indexes == {"ix_events_app_type_time", "ix_events_app_endpoint_time", "ix_events_xid"}  # 0009: the feed
 
     # And back: the old layout again, every row kept.
     command.downgrade(alembic_config(fresh_db), "0006")
