@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Extra arguments for pytest, e.g. `make test ARGS="-k embedded -x"`.
 ARGS   ?=
-MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests engine channels wire templating jobfiles sending journeys
+MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests engine channels wire templating jobfiles sending journeys analytics
 
 .DEFAULT_GOAL := help
 .PHONY: help install .venv run test lint bench clean distclean

@@ -1,0 +1,19 @@
+"""Analytics: every figure of Pinpoint's analytics pages, and the KPI operations, answered from
+one interface so that a second backend (ClickHouse, for projects past one PostgreSQL) can be
+added without touching the routes.
+
+The shape of every answer is Pinpoint's `KpiResult`: `Rows` of `GroupedBys` and `Values`
+(analytics/model.py, `Table`), which renders as JSON or CSV. A question names a project, a
+`Window` (a UTC date range inside the retention, and a granularity) and `Filters`.
+
+Modules (docs/analytics.md has each figure's definition):
+- model.py    the question (Window, Filters) and the answer (Table), JSON and CSV
+- rollups     (store/analytics_*.py) the incremental rollups kept from the event feed
+                (store/feed.py) by the worker, so that no page scans raw events
+- usage.py    active / new endpoints and users, sessions, stickiness, retention cohorts
+- revenue.py  `_monetization.purchase`: revenue, units, paying users, ARPDAU, products
+- events.py   custom event counts, attribute filters, metric sums and averages
+- demographics.py  active endpoints by platform, version, make, model, locale, place, attribute
+- funnels.py  ordered event steps and their conversion
+- messages.py campaigns, journeys and transactional sends (over the standard events)
+"""
