@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from api.context import Context
-from channels.lambda_functions import Credentials, FunctionFailed, FunctionUnavailable
+from channels.aws import Credentials
+from channels.lambda_functions import FunctionFailed, FunctionUnavailable
 from rules.lambdas import check_partition, function_refs
 from store import channels as channels_store
 

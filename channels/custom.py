@@ -30,8 +30,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from channels.aws import Credentials
 from channels.deliverer import Outcome, SendMany, TransientDeliveryError, beat, each
-from channels.lambda_functions import Credentials, FunctionFailed, FunctionUnavailable, LambdaInvoker
+from channels.lambda_functions import FunctionFailed, FunctionUnavailable, LambdaInvoker
 from channels.webhook import WebhookProvider, custom_event, render_data
 from rules.lambdas import FunctionRef, function_ref, is_https
 from rules.networks import Refused

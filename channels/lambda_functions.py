@@ -4,7 +4,7 @@ hooks) with boto3, as Pinpoint did: synchronous `Invoke` (RequestResponse) with 
 Credentials are the environment's (boto3's usual chain: AWS_* variables, a profile, an instance
 or task role) unless the project holds its own, stored encrypted with the CUSTOM channel's
 secrets (`openpoint channels credentials PROJECT CUSTOM LambdaAccessKeyId=... LambdaRoleArn=...`):
-access keys, a role to assume with them (or with the environment's), a region.
+access keys, a role to assume with them (or with the environment's), a region (channels/aws.py).
 `OPENPOINT_LAMBDA_ENDPOINT_URL` sends every call to a Lambda-compatible server instead of AWS;
 STS for a role honours boto3's own `AWS_ENDPOINT_URL_STS`.
 
@@ -17,20 +17,16 @@ later attempt may get past (throttling, Lambda's 5xx, no answer in time, no conn
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import botocore.session
 import orjson
 from botocore.config import Config
-from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from channels.aws import Credentials, environment_region, session
 from openpoint.settings import Settings
-from rules.lambdas import CREDENTIAL_NAMES, FunctionRef
+from rules.lambdas import FunctionRef
 
 # Lambda's errors a later attempt may get past; any other 4xx is the function's or the caller's.
 _RETRYABLE = frozenset(
@@ -46,6 +42,7 @@ _RETRYABLE = frozenset(
         "ThrottlingException",
     }
 )
+ENVIRONMENT = Credentials()  # the environment's AWS credentials
 _SNIPPET = 300  # characters of a function's error message kept in the delivery log
 
 
@@ -65,28 +62,6 @@ class FunctionUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A project's own AWS credentials for its functions (all empty: the environment's)."""
-
-    access_key_id: str = ""
-    secret_access_key: str = ""
-    session_token: str = ""
-    region: str = ""
-    role_arn: str = ""
-    external_id: str = ""
-
-    @classmethod
-    def from_secrets(cls, secrets: Mapping[str, Any]) -> Credentials:
-        return cls(
-            *(str(secrets.get(name) or "") for name in CREDENTIAL_NAMES)  # in CREDENTIAL_NAMES' order
-        )
-
-
-def environment_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 class LambdaInvoker:
@@ -114,7 +89,7 @@ class LambdaInvoker:
         found = botocore.session.get_session().get_partition_for_region(self._region)
         return str(found or "aws")
 
-    async def invoke(self, ref: FunctionRef, event: dict[str, Any], credentials: Credentials = Credentials()) -> Any:
+    async def invoke(self, ref: FunctionRef, event: dict[str, Any], credentials: Credentials = ENVIRONMENT) -> Any:
         """The function's answer to `event`, parsed from JSON (None for an empty answer)."""
         response = await self._call(ref, credentials, "RequestResponse", orjson.dumps(event))
         payload: bytes = await asyncio.to_thread(response["Payload"].read)
@@ -130,7 +105,7 @@ class LambdaInvoker:
                 f"The Lambda function {ref.name} answered something that is not JSON: {snippet!r}.", 502
             ) from None
 
-    async def check(self, ref: FunctionRef, credentials: Credentials = Credentials()) -> None:
+    async def check(self, ref: FunctionRef, credentials: Credentials = ENVIRONMENT) -> None:
         """Whether the function exists and these credentials may invoke it (Lambda's DryRun:
         nothing runs). Raises FunctionFailed or FunctionUnavailable."""
         await self._call(ref, credentials, "DryRun", b"{}")
@@ -157,37 +132,11 @@ class LambdaInvoker:
         key = (credentials, region, quick)
         client = self._clients.get(key)
         if client is None:
-            client = _session(credentials).client(
+            client = session(credentials).client(
                 "lambda", region_name=region, endpoint_url=self._endpoint, config=self._quick if quick else self._config
             )
             self._clients[key] = client
         return client
-
-
-def _session(credentials: Credentials) -> boto3.Session:
-    if credentials.access_key_id:
-        base = boto3.Session(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token or None,
-        )
-    else:
-        base = boto3.Session()
-    if not credentials.role_arn:
-        return base
-    # The role's temporary credentials are fetched on first use and renewed before they expire.
-    extra = {"RoleSessionName": "openpoint"}
-    if credentials.external_id:
-        extra["ExternalId"] = credentials.external_id
-    fetcher = AssumeRoleCredentialFetcher(
-        client_creator=base._session.create_client,
-        source_credentials=base.get_credentials(),
-        role_arn=credentials.role_arn,
-        extra_args=extra,
-    )
-    core = botocore.session.Session()
-    core._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
-    return boto3.Session(botocore_session=core)
 
 
 def _classified(ref: FunctionRef, e: ClientError) -> FunctionFailed | FunctionUnavailable:
