@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     # Whether a worker process also runs the outbox dispatcher (worker/dispatcher.py). Every
     # worker may (they share the rows); turn it off for workers on task queues of their own.
     dispatch_outbox: bool = True
+    # Event streams (PutEventStream): whether a worker process also runs the streamer
+    # (worker/streamer.py; every worker may, each project is streamed by one at a time), how
+    # often it looks for new events, and Kinesis- / Firehose-compatible servers to send to instead
+    # of AWS (LocalStack, moto, a proxy). Credentials: the environment's AWS chain, or the role a
+    # stream names, assumed with them (STS honours AWS_ENDPOINT_URL_STS).
+    stream_events: bool = True
+    event_stream_poll_seconds: float = 0.5
+    event_stream_max_backoff_seconds: float = 60.0
+    kinesis_endpoint_url: str = ""
+    firehose_endpoint_url: str = ""
 
     # SigV4 allows this much clock skew, as AWS does.
     max_clock_skew_seconds: int = 900

@@ -70,6 +70,13 @@ def s3_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def kinesis_port() -> int:
+    """Reserved for the loopback Kinesis and Firehose (moto's server), which start only when a test
+    asks for `kinesis`; the worker's streamer sends there."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (cert, key): https:// import sources in tests."""
     return self_signed_cert(Path(tmp_path_factory.mktemp("tls")))
@@ -107,6 +114,7 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
     file_root: Path,
     s3_port: int,
+    kinesis_port: int,
     tls_cert: tuple[Path, Path],
     twilio_api: FakeTwilio,
     fcm_api: FakeFcm,
@@ -125,6 +133,10 @@ def stack(
         twilio_auth_token=twilio_api.auth_token,
         fcm_api_url=fcm_api.url,
         lambda_endpoint_url=lambda_api.url,
+        kinesis_endpoint_url=f"http://127.0.0.1:{kinesis_port}",
+        firehose_endpoint_url=f"http://127.0.0.1:{kinesis_port}",
+        event_stream_poll_seconds=0.2,
+        event_stream_max_backoff_seconds=2.0,
         # The loopback fakes and receivers live on 127.0.0.1, which the server refuses by default.
         webhook_allowed_networks="127.0.0.0/8",
     ).start()
@@ -143,6 +155,25 @@ def s3(s3_port: int) -> Iterator[Any]:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
         server.start()
         yield boto3.client("s3", endpoint_url=f"http://127.0.0.1:{s3_port}", region_name="us-east-1")
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kinesis(kinesis_port: int) -> Iterator[Any]:
+    """A loopback Kinesis and Firehose (moto's server; Firehose delivers into moto's S3, read back
+    on the same port): a boto3 session whose clients reach it."""
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as env:
+        _test_aws_credentials(env)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=kinesis_port, verbose=False)
+        server.start()
+        url = f"http://127.0.0.1:{kinesis_port}"
+
+        def client(service: str) -> Any:
+            return boto3.client(service, endpoint_url=url, region_name="us-east-1")
+
+        yield client
         server.stop()
 
 

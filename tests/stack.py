@@ -29,7 +29,7 @@ from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store.access_keys import store_key
 from store.db import make_engine, plain_dsn
-from worker.main import build_dispatcher, build_worker
+from worker.main import build_dispatcher, build_streamer, build_worker
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ class Stack:
         async def _stop() -> None:
             if self._server is not None:
                 self._server.should_exit = True
-            self._dispatcher.cancel()
+            self._stop_dispatcher()
             await self._worker.shutdown()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._db is not None:
@@ -128,7 +128,7 @@ class Stack:
         rolled back, and Temporal retries them on the new worker, which replays the workflows."""
 
         async def _restart() -> None:
-            self._dispatcher.cancel()
+            self._stop_dispatcher()
             await self._worker.shutdown()
             self._worker = build_worker(self.temporal, self.settings, self._engine, job_tls=self.job_tls)
             self._tasks.append(asyncio.create_task(self._worker.run()))
@@ -146,14 +146,22 @@ class Stack:
             time.sleep(0.05)
 
     def _start_dispatcher(self) -> None:
-        """The trigger outbox's dispatcher, beside the worker as in `openpoint worker`."""
+        """The trigger outbox's dispatcher and the event streamer, beside the worker as in
+        `openpoint worker`."""
         self._dispatcher = asyncio.create_task(build_dispatcher(self.temporal, self.settings, self._engine).run())
         self._tasks.append(self._dispatcher)
+        self._streamer = asyncio.create_task(build_streamer(self.settings, self._engine).run())
+        self._tasks.append(self._streamer)
+
+    def _stop_dispatcher(self) -> None:
+        self._dispatcher.cancel()
+        self._streamer.cancel()
 
     def stop_worker(self) -> None:
         """No worker polls the task queue until start_worker: workflows started meanwhile wait,
-        and so do the outbox's rows (the dispatcher lives in the worker process)."""
-        self._dispatcher.cancel()
+        and so do the outbox's rows and the event streams (the dispatcher and the streamer live in
+        the worker process)."""
+        self._stop_dispatcher()
         self.run(self._worker.shutdown(), timeout=60)
 
     def start_worker(self) -> None:

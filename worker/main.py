@@ -23,6 +23,7 @@ from channels.apns import APNS_CHANNELS, ApnsProvider
 from channels.custom import CustomChannel
 from channels.deliverer import BatchProvider, Deliverer, Provider
 from channels.email import EmailProvider, Tracking
+from channels.event_streams import StreamSender
 from channels.fcm import FcmProvider
 from channels.lambda_functions import LambdaInvoker
 from channels.twilio import SmsProvider, VoiceProvider
@@ -34,6 +35,7 @@ from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
 from store.outbox import TriggerIndex
 from worker.dispatcher import Dispatcher, DispatchSettings
+from worker.streamer import Streamer, StreamSettings
 from workflows.campaign import CampaignRunWorkflow, CampaignTriggerWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
 from workflows.housekeeping import HousekeepingWorkflow
@@ -146,6 +148,19 @@ def build_dispatcher(client: Client, settings: Settings, engine: Any, *, task_qu
     )
 
 
+def build_streamer(settings: Settings, engine: Any) -> Streamer:
+    """The event streamer (PutEventStream's destinations), beside the worker in this process."""
+    return Streamer(
+        engine,
+        StreamSender(settings),
+        settings.account_id,
+        StreamSettings(
+            poll_seconds=settings.event_stream_poll_seconds,
+            max_backoff_seconds=settings.event_stream_max_backoff_seconds,
+        ),
+    )
+
+
 async def run(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
@@ -155,6 +170,9 @@ async def run(settings: Settings | None = None) -> None:
         dispatcher = asyncio.create_task(
             build_dispatcher(client, settings, engine).run() if settings.dispatch_outbox else asyncio.sleep(0)
         )
+        streamer = asyncio.create_task(
+            build_streamer(settings, engine).run() if settings.stream_events else asyncio.sleep(0)
+        )
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # Purges queued while no worker ran (or Temporal was down) and event retention.
         await wake_housekeeping(client, settings.task_queue)
@@ -162,7 +180,8 @@ async def run(settings: Settings | None = None) -> None:
             await worker.run()
         finally:
             dispatcher.cancel()
-            await asyncio.gather(dispatcher, return_exceptions=True)
+            streamer.cancel()
+            await asyncio.gather(dispatcher, streamer, return_exceptions=True)
     finally:
         await engine.dispose()
 

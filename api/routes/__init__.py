@@ -8,6 +8,7 @@ from api.routes import (
     channels,
     endpoints,
     engagement,
+    event_streams,
     events,
     jobs,
     journey_extensions,
@@ -42,4 +43,5 @@ ROUTERS = [
     journey_metrics.router,
     journeys.router,
     journey_extensions.router,
+    event_streams.router,
 ]
