@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -36,13 +36,16 @@ class ExtensionCall:
     request_id: str
     labels: dict[str, str]  # path label -> decoded value, as written in the route (`journey_id`)
     body: dict[str, Any]
+    query: list[tuple[str, str]] = field(default_factory=list)  # the query string's pairs, in order
+    accept: str = ""  # the Accept header
 
     @property
     def app_id(self) -> str:
         return self.labels["application_id"]
 
 
-ExtensionHandler = Callable[[ExtensionCall], Awaitable[dict[str, Any]]]
+# A JSON object, or a Response of its own (a CSV stream, say).
+ExtensionHandler = Callable[[ExtensionCall], Awaitable[dict[str, Any] | Response]]
 E = TypeVar("E", bound=ExtensionHandler)
 
 
@@ -70,16 +73,28 @@ async def _decode(request: Request) -> ExtensionCall:
         raise Forbidden(f"The access key {principal.access_key_id} may not access project {app_id}.")
     # Authenticated before parsing: an unsigned caller learns nothing about what it sent.
     body = _json_object(raw) if request.method in ("POST", "PUT", "PATCH") else {}
-    return ExtensionCall(ctx, principal, request.state.request_id, labels, body)
+    query = list(request.query_params.multi_items())
+    accept = request.headers.get("accept", "")
+    return ExtensionCall(ctx, principal, request.state.request_id, labels, body, query, accept)
 
 
-def _openapi(path: str, request_schema: dict[str, Any] | None, status: int, response_schema: dict[str, Any]) -> Any:
+def _openapi(
+    path: str,
+    request_schema: dict[str, Any] | None,
+    status: int,
+    response_schema: dict[str, Any],
+    query: list[dict[str, Any]],
+    content_types: tuple[str, ...],
+) -> Any:
+    content: dict[str, Any] = {"application/json": {"schema": response_schema}}
+    content.update({kind: {"schema": {"type": "string"}} for kind in content_types})
     extra: dict[str, Any] = {
         "parameters": [
             {"name": label, "in": "path", "required": True, "schema": {"type": "string"}}
             for label in _LABEL.findall(path)
-        ],
-        "responses": {str(status): {"description": "OK", "content": {"application/json": {"schema": response_schema}}}},
+        ]
+        + [{"in": "query", **q} for q in query],
+        "responses": {str(status): {"description": "OK", "content": content}},
     }
     if request_schema is not None:
         extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": request_schema}}}
@@ -104,13 +119,22 @@ def extension(
     status: int = 200,
     request_schema: dict[str, Any] | None = None,
     response_schema: dict[str, Any] | None = None,
+    query: list[dict[str, Any]] | None = None,
+    content_types: tuple[str, ...] = (),
 ) -> Callable[[E], E]:
+    """`query` documents query parameters ({name, required, schema, description}); a handler
+    may answer in `content_types` besides JSON by returning a Response of its own."""
+
     def register(handler: E) -> E:
         async def endpoint(request: Request) -> Response:
             async def answer() -> Response:
                 call = await _decode(request)
+                answered = await handler(call)
+                if isinstance(answered, Response):
+                    answered.headers["x-amzn-RequestId"] = call.request_id
+                    return answered
                 return Response(
-                    content=orjson.dumps(prune(await handler(call))),
+                    content=orjson.dumps(prune(answered)),
                     status_code=status,
                     media_type="application/json",
                     headers={"x-amzn-RequestId": call.request_id},
@@ -128,7 +152,9 @@ def extension(
             status_code=status,
             summary=summary,
             tags=[TAG],
-            openapi_extra=_openapi(path, request_schema, status, response_schema or {"type": "object"}),
+            openapi_extra=_openapi(
+                path, request_schema, status, response_schema or {"type": "object"}, query or [], content_types
+            ),
         )
         return handler
 

@@ -2,6 +2,7 @@
 
 from api.routes import (
     analytics,
+    analytics_pages,
     apps,
     campaign_activities,
     campaigns,
@@ -40,6 +41,7 @@ ROUTERS = [
     phone.router,
     campaign_activities.router,
     analytics.router,
+    analytics_pages.router,
     journey_metrics.router,
     journeys.router,
     journey_extensions.router,
