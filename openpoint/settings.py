@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     # of AWS (LocalStack, moto, a proxy). Credentials: the environment's AWS chain, or the role a
     # stream names, assumed with them (STS honours AWS_ENDPOINT_URL_STS).
     stream_events: bool = True
-    event_stream_poll_seconds: float = 0.5
+    event_stream_poll_seconds: float = 0.2
     event_stream_max_backoff_seconds: float = 60.0
     kinesis_endpoint_url: str = ""
     firehose_endpoint_url: str = ""

@@ -33,7 +33,7 @@ log = logging.getLogger("openpoint.streamer")
 
 @dataclass(frozen=True)
 class StreamSettings:
-    poll_seconds: float = 0.5  # look for new events this often
+    poll_seconds: float = 0.2  # look for new events this often
     read_events: int = 2000  # events read from the feed at once (whole transactions: maybe more)
     rounds: int = 20  # reads per project before the next project's turn
     concurrency: int = 4  # projects streamed at once
