@@ -97,7 +97,8 @@ async def claim(conn: AsyncConnection, app_id: str) -> dict[str, Any] | None:
         (
             await conn.execute(
                 text(
-                    f"SELECT {_COLUMNS} FROM event_streams WHERE app_id = :a AND (retry_at IS NULL OR retry_at <= now())"
+                    f"SELECT {_COLUMNS} FROM event_streams"
+                    " WHERE app_id = :a AND (retry_at IS NULL OR retry_at <= now())"
                 ),
                 {"a": app_id},
             )
