@@ -31,6 +31,11 @@ async def check_steps(conn: AsyncConnection, app_id: str, steps: Sequence[Step])
             )
 
 
+async def known_event_type(conn: AsyncConnection, app_id: str, event_type: str) -> bool:
+    """Whether the project recorded any event of `event_type` (still kept)."""
+    return event_type in await store.known_event_types(conn, app_id, [event_type])
+
+
 async def funnel(conn: AsyncConnection, app_id: str, window: Window, filters: Filters, steps: Sequence[Step]) -> Table:
     """One row per step: Step (1-based), EventType; Endpoints, Users, Conversion (from the
     previous step) and OverallConversion (from step 1)."""

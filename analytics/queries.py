@@ -28,22 +28,28 @@ ATTRIBUTE_PREFIX = "attribute."
 COMMON = frozenset({"start-time", "end-time", "granularity", "format"})
 FILTERS = frozenset({"segment-id", "platform", "channel", "app-version"})
 PAGE_PARAMETERS: dict[str, frozenset[str]] = {
-    "usage": frozenset(),
-    "retention": frozenset(),
-    "revenue": frozenset(),
+    "usage": frozenset({"view"}),
+    "retention": frozenset({"view"}),
+    "revenue": frozenset({"view"}),
     "events": frozenset({"event-type", "metric"}),
     "demographics": frozenset({"dimension"}),
     "campaigns": frozenset({"campaign-id", "view"}),
     "journeys": frozenset({"journey-id"}),
     "transactional": frozenset({"view"}),
 }
-# The pages whose figures have a time axis an hour can divide.
-HOURLY_PAGES = frozenset({"usage", "revenue", "events", "transactional"})
+# The pages whose figures have a time axis an hour divides (the rollups keep days).
+HOURLY_PAGES = frozenset({"transactional"})
 # Pages with more than one table: `view` picks it, the first is the default.
 VIEWS: dict[str, tuple[str, ...]] = {
+    "usage": ("active", "daily", "sessions-by-hour"),
+    "retention": ("daily", "weekly"),
+    "revenue": ("daily", "products", "paying-users"),
     "campaigns": ("treatments", "sessions-by-hour"),
     "transactional": ("daily", "sms-by-country"),
 }
+# On the events page, `attribute.<name>` narrows the events by their own attribute.
+EVENT_ATTRIBUTE_PAGES = frozenset({"events"})
+DEFAULT_DIMENSION = "platform"
 CHANNELS = frozenset({"EMAIL", "SMS", "PUSH", "VOICE", "CUSTOM", "APNS", "APNS_SANDBOX", "GCM", "BAIDU", "ADM"})
 FORMATS = ("json", "csv")
 
@@ -55,6 +61,7 @@ class PageQuery:
     filters: Filters
     params: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the page's own parameters
     csv: bool = False
+    event_attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the events page's
 
     def one(self, name: str) -> str | None:
         values = self.params.get(name, ())
@@ -90,7 +97,7 @@ def window_of(
     retention_days: int = RETENTION_DAYS,
 ) -> Window:
     """The UTC days from `start`'s to `end`'s (ISO-8601 instants; absent: the last 30 days
-    ending today), checked against the retention and the span allowed at that granularity."""
+    ending today, 7 at HOUR granularity), checked against the retention and the span allowed at that granularity."""
     start_name, end_name, granularity_name = names
     try:
         grain = Granularity(str(granularity).upper()) if granularity is not None else Granularity.DAY
@@ -100,7 +107,8 @@ def window_of(
         raise _bad(granularity_name, "HOUR is not available for this page; it has no time axis an hour divides")
     today = now.date()
     last = checked_instant(end, end_name).date() if end is not None else today
-    first = checked_instant(start, start_name).date() if start is not None else last - timedelta(days=DEFAULT_DAYS - 1)
+    default_days = MAX_HOUR_SPAN_DAYS if grain is Granularity.HOUR else DEFAULT_DAYS
+    first = checked_instant(start, start_name).date() if start is not None else last - timedelta(days=default_days - 1)
     if first > last:
         raise _bad(start_name, "it is after end-time")
     oldest = today - timedelta(days=retention_days - 1)
@@ -190,9 +198,10 @@ def parse_page_query(
         retention_days=retention_days,
     )
     csv = _csv(grouped)
-    filters = _filters(grouped, attributes)
+    event_attributes = attributes if page in EVENT_ATTRIBUTE_PAGES else {}
+    filters = _filters(grouped, {} if event_attributes else attributes)
     params = {name: _values(name, grouped[name]) for name in own if name in grouped}
-    for name in ("campaign-id", "journey-id", "view", "dimension"):
+    for name in ("campaign-id", "journey-id", "view", "dimension", "event-type", "metric"):
         if len(params.get(name, ())) > 1:
             raise _bad(name, "one value at a time")
     if page in VIEWS:
@@ -200,7 +209,9 @@ def parse_page_query(
         if view not in VIEWS[page]:
             raise _bad("view", f"'{view}' is not a view of the {page} page ({', '.join(VIEWS[page])})")
         params["view"] = (view,)
-    return PageQuery(page, window, filters, params, csv=csv)
+    if page == "demographics":
+        params.setdefault("dimension", (DEFAULT_DIMENSION,))
+    return PageQuery(page, window, filters, params, csv=csv, event_attributes=event_attributes)
 
 
 def _step(index: int, raw: Any) -> Step:

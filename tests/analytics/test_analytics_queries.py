@@ -145,3 +145,28 @@ class TestFunnel:
         assert refusal(parse_funnel, {"Steps": [{"EventType": "a"}]}, [("event-type", "x")], now=NOW).startswith(
             "Invalid parameter: 'event-type'"
         )
+
+
+class TestPageParameters:
+    def test_views_default_to_the_first(self) -> None:
+        assert parse_page_query("usage", [], now=NOW).one("view") == "active"
+        assert parse_page_query("revenue", [("view", "products")], now=NOW).one("view") == "products"
+
+    def test_hours_only_where_the_page_has_an_hourly_axis(self) -> None:
+        assert (
+            parse_page_query("transactional", [("granularity", "HOUR")], now=NOW).window.granularity is Granularity.HOUR
+        )
+        assert refusal(parse_page_query, "usage", [("granularity", "HOUR")], now=NOW).startswith(
+            "Invalid value for granularity:"
+        )
+
+    def test_on_the_events_page_attributes_are_the_events_own(self) -> None:
+        q = parse_page_query(
+            "events", [("attribute.plan", "gold"), ("event-type", "buy"), ("metric", "price")], now=NOW
+        )
+        assert q.event_attributes == {"plan": ("gold",)} and q.filters.empty
+        assert (q.one("event-type"), q.one("metric")) == ("buy", "price")
+
+    def test_demographics_group_by_platform_unless_told(self) -> None:
+        assert parse_page_query("demographics", [], now=NOW).one("dimension") == "platform"
+        assert parse_page_query("demographics", [("dimension", "city")], now=NOW).one("dimension") == "city"
