@@ -51,8 +51,6 @@ async def endpoint_condition(
     attributes = attributes or {}
     if not (segment_id or attributes or platforms or channels or app_versions):
         return "TRUE"
-    params.append(app_id)
-    wheres = [f"e.app_id = ${len(params)}"]
     if segment_id is not None:
         try:
             definition = await load_definition(conn, app_id, segment_id)
@@ -60,9 +58,14 @@ async def endpoint_condition(
             raise BadRequest(
                 f"Invalid value for segment-id: segment {segment_id} does not exist in project {app_id}."
             ) from None
-        where, segment_params = await compile_where(conn, app_id, definition, now=now, first=len(params) + 1)
+        # The expression's first parameter is the project: it serves this condition too.
+        first = len(params) + 1
+        where, segment_params = await compile_where(conn, app_id, definition, now=now, first=first)
         params.extend(segment_params)
-        wheres.append(f"({where})")
+        wheres = [f"e.app_id = ${first}::text", f"({where})"]
+    else:
+        params.append(app_id)
+        wheres = [f"e.app_id = ${len(params)}"]
     for name, values in sorted(attributes.items()):
         params.extend([name, list(values)])
         wheres.append(f"(e.attributes -> ${len(params) - 1}::text) ?| ${len(params)}::text[]")
