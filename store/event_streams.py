@@ -122,6 +122,12 @@ async def advance(
     )
 
 
+async def skip_to(conn: AsyncConnection, app_id: str, cursor: str) -> None:
+    """Move a quiet stream's cursor past other projects' transactions (none of its own events lie
+    below `cursor`)."""
+    await conn.execute(text("UPDATE event_streams SET cursor = :c WHERE app_id = :a"), {"a": app_id, "c": cursor})
+
+
 async def failed(conn: AsyncConnection, app_id: str, *, error: str, backoff_seconds: float) -> int:
     """Record a failed attempt; the next one waits `backoff_seconds`. Returns the count of failures in a row."""
     n = await conn.scalar(

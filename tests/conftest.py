@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from launch.postgres import EmbeddedPostgres
-from launch.processes import free_port
+from launch.processes import free_port, wait_for_port
 from launch.temporal import TemporalDevServer
 from store.db import make_engine
 from store.migrate import upgrade
@@ -158,22 +158,38 @@ def s3(s3_port: int) -> Iterator[Any]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def kinesis(kinesis_port: int) -> Iterator[Any]:
-    """A loopback Kinesis and Firehose (moto's server; Firehose delivers into moto's S3, read back
-    on the same port): a boto3 session whose clients reach it."""
-    from moto.server import ThreadedMotoServer
+class LoopbackKinesis:
+    """Moto's server on loopback for Kinesis and Firehose (Firehose delivers into moto's S3, read
+    back on the same port). Calling it gives a boto3 client; stop() and start() take the server
+    away and bring it back with its streams (moto keeps them in this process)."""
 
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server: Any = None
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        wait_for_port("127.0.0.1", self.port, timeout=30)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __call__(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def kinesis(kinesis_port: int) -> Iterator[LoopbackKinesis]:
+    """The loopback Kinesis and Firehose the worker's streamer sends to (`kinesis_endpoint_url`)."""
     with pytest.MonkeyPatch.context() as env:
         _test_aws_credentials(env)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=kinesis_port, verbose=False)
+        server = LoopbackKinesis(kinesis_port)
         server.start()
-        url = f"http://127.0.0.1:{kinesis_port}"
-
-        def client(service: str) -> Any:
-            return boto3.client(service, endpoint_url=url, region_name="us-east-1")
-
-        yield client
+        yield server
         server.stop()
 
 

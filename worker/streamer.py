@@ -29,6 +29,7 @@ from store import event_streams as store
 from store import feed
 
 log = logging.getLogger("openpoint.streamer")
+_IDLE_SKIP = 100  # transactions of other projects a quiet stream's cursor lets pass before moving on
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,13 @@ class Streamer:
             row = await store.claim(conn, app_id)
             if row is None:
                 return False
+            horizon = int(await feed.horizon(conn))  # before the read: at most the read's own
             events, cursor = await feed.read(conn, row["cursor"], limit=self.settings.read_events, app_id=app_id)
+            if not events and horizon - 1 - int(cursor) > _IDLE_SKIP:
+                # None of the project's events lie below the horizon: the cursor may pass the other
+                # projects' transactions, which each read would otherwise scan again.
+                cursor = str(horizon - 1)
+                await store.skip_to(conn, app_id, cursor)
             if events:
                 try:
                     await self._send(conn, app_id, row, events)

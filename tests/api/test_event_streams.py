@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.conftest import LoopbackKinesis
 from tests.fakes.lambda_api import FakeLambda
 from tests.raw import send
 from tests.stack import Stack
@@ -284,6 +285,26 @@ class TestKinesis:
         check_delivery(records, rows, app_id)
         wait_for("the lag back to zero", lambda: status(stack, app_id)["LagEvents"] == 0)
 
+    def test_a_server_that_is_down_delays_and_loses_nothing(
+        self, pinpoint: Any, stack: Stack, kinesis: LoopbackKinesis, app_id: str
+    ) -> None:
+        stream = name("outage")
+        make_stream(kinesis, stream)
+        pinpoint.put_event_stream(
+            ApplicationId=app_id, WriteEventStream={"DestinationStreamArn": kinesis_arn(stream), "RoleArn": ""}
+        )
+        kinesis.stop()
+        try:
+            put_events(pinpoint, app_id, "outage", n=3)
+            rows = stored(stack, app_id)
+            failing = status_when(stack, app_id, lambda s: s["Failures"] >= 2)
+            assert "cannot be reached" in failing["LastError"] and failing["LagEvents"] == len(rows)
+        finally:
+            kinesis.start()
+        records = all_delivered(lambda: kinesis_records(kinesis, stream), rows)
+        check_delivery(records, rows, app_id)
+        assert status_when(stack, app_id, lambda s: s["LagEvents"] == 0)["Delivered"] >= len(rows)
+
     def test_a_restarted_worker_resumes_from_the_cursor(
         self, pinpoint: Any, stack: Stack, kinesis: Any, app_id: str
     ) -> None:
@@ -304,6 +325,32 @@ class TestKinesis:
             stack.start_worker()
         records = all_delivered(lambda: kinesis_records(kinesis, stream), rows)
         check_delivery(records, rows, app_id)
+
+
+    def test_a_quiet_stream_moves_past_other_projects(
+        self, pinpoint: Any, stack: Stack, kinesis: LoopbackKinesis, app_id: str
+    ) -> None:
+        stream = name("quiet")
+        make_stream(kinesis, stream)
+        pinpoint.put_event_stream(
+            ApplicationId=app_id, WriteEventStream={"DestinationStreamArn": kinesis_arn(stream), "RoleArn": ""}
+        )
+        [start] = stack.sql("SELECT cursor::bigint AS c FROM event_streams WHERE app_id = $1", app_id)
+        other = pinpoint.create_app(CreateApplicationRequest={"Name": name("other")})["ApplicationResponse"]["Id"]
+        try:
+            for i in range(120):  # one transaction each
+                put_events(pinpoint, other, f"o{i}", n=0)
+
+            def moved() -> bool:
+                [row] = stack.sql("SELECT cursor::bigint AS c FROM event_streams WHERE app_id = $1", app_id)
+                return bool(row["c"] > start["c"] + 100)
+
+            wait_for("the quiet stream's cursor past the other project's events", moved)
+        finally:
+            pinpoint.delete_app(ApplicationId=other)
+        put_events(pinpoint, app_id, "after", n=2)
+        rows = stored(stack, app_id)
+        check_delivery(all_delivered(lambda: kinesis_records(kinesis, stream), rows), rows, app_id)
 
 
 class TestFirehose:
