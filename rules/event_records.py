@@ -3,20 +3,23 @@ each stored event becomes (the developer guide's "event stream data" pages).
 
 A record, as Pinpoint streamed it:
 
-    {"event_type": "_session.start", "event_id": ..., "event_timestamp": 1487973802507,
+    {"event_type": "_session.stop", "event_id": ..., "event_timestamp": 1487973802507,
      "arrival_timestamp": 1487973803515, "event_version": "3.0",
      "application": {"app_id": ..., "cognito_identity_pool_id": "", "package_name": ..., "title": ...,
                      "version_name": ..., "version_code": ..., "sdk": {"name": ..., "version": ...}},
      "client": {"client_id": <endpoint id>, "cognito_id": ""},
      "device": {"locale": {"code": ..., "country": ..., "language": ...}, "make": ..., "model": ...,
                 "platform": {"name": ..., "version": ...}},
-     "session": {"session_id": ...}, "attributes": {...}, "metrics": {...},
+     "session": {"session_id": ..., "start_timestamp": ..., "stop_timestamp": ...},
+     "attributes": {...}, "metrics": {...},
      "endpoint": {<the endpoint, Pinpoint's EndpointResponse shape>}, "awsAccountId": ...}
 
-App events (custom, `_session.*`, `_monetization.*`) have event_version 3.0; the standard
-engagement events of campaigns, journeys and messages (`_campaign.*`, `_journey.*`, `_email.*`,
-`_SMS.*`, `_push.*`, `_voice.*`, `_custom.*`) 3.1, with their attributes (campaign_id,
-treatment_id, journey_id, journey_activity_id, ...) as stored. `event_id` (the event's id as
+App events (custom, `_session.*`, `_monetization.*`, `_userauth.*`) have event_version 3.0. The
+standard engagement events of campaigns, journeys and messages (`_campaign.*`, `_journey.*`,
+`_email.*`, `_SMS.*`, `_push.*`, `_voice.*`, `_custom.*`) have 3.1 and Pinpoint's leaner shape:
+`application` {app_id, sdk: {}}, `client` {client_id}, `device` {platform: {}}, `session` {},
+their attributes (campaign_id, treatment_id, journey_id, journey_activity_id, ...) as stored,
+and the endpoint as a JSON string in `client_context.custom.endpoint`. `event_id` (the event's id as
 PutEvents gave it, or the standard event's own) is OpenPoint's addition: a reader of an
 at-least-once stream drops repeats by it.
 """
@@ -133,13 +136,52 @@ def _locale(code: str | None) -> dict[str, Any]:
     return _strip({"code": code, "language": language, "country": country})
 
 
-def record(event: dict[str, Any], endpoint: dict[str, Any] | None, account_id: str) -> dict[str, Any]:
-    """The event-stream record of one stored event (a feed row: app_id, endpoint_id, event_type,
-    event_time, session_id, attributes, metrics, client, received_at), with its endpoint's row
-    (None when it is gone)."""
+def _session(event: dict[str, Any], session: dict[str, Any] | None) -> dict[str, Any]:
+    if not event.get("session_id"):
+        return {}
+    out: dict[str, Any] = {"session_id": event["session_id"]}
+    if session is not None:
+        out.update(
+            _strip({"start_timestamp": _ms(session.get("start_time")), "stop_timestamp": _ms(session.get("stop_time"))})
+        )
+    return out
+
+
+def record(
+    event: dict[str, Any],
+    endpoint: dict[str, Any] | None,
+    account_id: str,
+    session: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The event-stream record of one stored event (a feed row: app_id, endpoint_id, event_id,
+    event_type, event_time, session_id, attributes, metrics, client, received_at), with its
+    endpoint's row (None when it is gone) and its session's (start_time, stop_time)."""
+    version = event_version(event["event_type"])
+    out: dict[str, Any] = {
+        "event_type": event["event_type"],
+        "event_id": event["event_id"],  # OpenPoint's addition: what an at-least-once reader dedupes by
+        "event_timestamp": _ms(event["event_time"]),
+        "arrival_timestamp": _ms(event.get("received_at") or event["event_time"]),
+        "event_version": version,
+    }
+    if version == "3.1":
+        # Pinpoint's engagement records: the endpoint as a JSON string in client_context.
+        out |= {
+            "application": {"app_id": event["app_id"], "sdk": {}},
+            "client": {"client_id": event["endpoint_id"]},
+            "device": {"platform": {}},
+            "session": {},
+            "attributes": event.get("attributes") or {},
+            "metrics": event.get("metrics") or {},
+        }
+        if endpoint is not None:
+            shown = orjson.dumps(endpoint_shape(event["app_id"], endpoint)).decode()
+            out["client_context"] = {"custom": {"endpoint": shown}}
+        out["awsAccountId"] = account_id
+        return out
     client = event.get("client") or {}
     demographic = (endpoint or {}).get("demographic") or {}
-    application = {
+    out["application"] = {
         "app_id": event["app_id"],
         "cognito_identity_pool_id": "",
         **_strip(
@@ -152,6 +194,7 @@ def record(event: dict[str, Any], endpoint: dict[str, Any] | None, account_id: s
         ),
         "sdk": _strip({"name": client.get("SdkName"), "version": client.get("ClientSdkVersion")}),
     }
+    out["client"] = {"client_id": event["endpoint_id"], "cognito_id": ""}
     device = _strip(
         {
             "locale": _locale(demographic.get("Locale")),
@@ -160,22 +203,13 @@ def record(event: dict[str, Any], endpoint: dict[str, Any] | None, account_id: s
             "platform": _strip({"name": demographic.get("Platform"), "version": demographic.get("PlatformVersion")}),
         }
     )
-    out: dict[str, Any] = {
-        "event_type": event["event_type"],
-        "event_id": event["event_id"],  # OpenPoint's addition: what an at-least-once reader dedupes by
-        "event_timestamp": _ms(event["event_time"]),
-        "arrival_timestamp": _ms(event.get("received_at") or event["event_time"]),
-        "event_version": event_version(event["event_type"]),
-        "application": application,
-        "client": {"client_id": event["endpoint_id"], "cognito_id": ""},
-        "device": device or {"platform": {}},
-        "session": _strip({"session_id": event.get("session_id")}),
-        "attributes": event.get("attributes") or {},
-        "metrics": event.get("metrics") or {},
-        "awsAccountId": account_id,
-    }
+    out["device"] = device or {"platform": {}}
+    out["session"] = _session(event, session)
+    out["attributes"] = event.get("attributes") or {}
+    out["metrics"] = event.get("metrics") or {}
     if endpoint is not None:
         out["endpoint"] = endpoint_shape(event["app_id"], endpoint)
+    out["awsAccountId"] = account_id
     return out
 
 

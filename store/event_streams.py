@@ -180,3 +180,14 @@ async def endpoints(conn: AsyncConnection, app_id: str, ids: list[str]) -> dict[
         return {}
     rows = await conn.execute(_ENDPOINTS, {"a": app_id, "ids": ids})
     return {r["id"]: dict(r) for r in rows.mappings()}
+
+
+_SESSIONS = text("SELECT id, start_time, stop_time FROM sessions WHERE app_id = :a AND id = ANY(:ids)")
+
+
+async def sessions(conn: AsyncConnection, app_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The sessions the events of a batch belong to, by id (start_time, stop_time)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(_SESSIONS, {"a": app_id, "ids": ids})
+    return {r["id"]: dict(r) for r in rows.mappings()}

@@ -112,9 +112,15 @@ class Streamer:
 
     async def _send(self, conn: Any, app_id: str, row: dict[str, Any], events: list[dict[str, Any]]) -> None:
         dest: Destination = destination(row["destination_stream_arn"])
-        ids = sorted({e["endpoint_id"] for e in events})
-        endpoints = await store.endpoints(conn, app_id, ids)
-        records = [encode(record(e, endpoints.get(e["endpoint_id"]), self._account_id), dest.service) for e in events]
+        endpoints = await store.endpoints(conn, app_id, sorted({e["endpoint_id"] for e in events}))
+        sessions = await store.sessions(conn, app_id, sorted({e["session_id"] for e in events if e["session_id"]}))
+        records = [
+            encode(
+                record(e, endpoints.get(e["endpoint_id"]), self._account_id, sessions.get(e["session_id"] or "")),
+                dest.service,
+            )
+            for e in events
+        ]
         keys = [e["endpoint_id"] for e in events]
         await self._sender.send(dest, records, keys, role_arn=row["role_arn"], external_id=row["external_id"])
 

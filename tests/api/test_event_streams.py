@@ -95,7 +95,7 @@ def check_delivery(records: list[dict[str, Any]], rows: list[Any], app_id: str) 
         assert r["event_timestamp"] == int(row["event_time"].timestamp() * 1000)
         assert r["attributes"] == orjson.loads(row["attributes"] or "{}")
         assert r["metrics"] == orjson.loads(row["metrics"] or "{}")
-        assert r["session"] == ({"session_id": row["session_id"]} if row["session_id"] else {})
+        assert r["session"].get("session_id") == row["session_id"]
         assert r.get("_key", row["endpoint_id"]) == row["endpoint_id"]
     expected: dict[str, list[str]] = {}
     for row in rows:
@@ -116,6 +116,10 @@ def status_when(stack: Stack, app_id: str, check: Callable[[dict[str, Any]], boo
         "the stream's status", lambda: (lambda s: s if check(s) else None)(status(stack, app_id))
     )
     return found
+
+
+def ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
 
 
 def iso(t: datetime) -> str:
@@ -235,6 +239,7 @@ class TestKinesis:
             ApplicationId=app_id,
             MessageRequest={
                 "Addresses": {to: {"ChannelType": "EMAIL"}},
+                "Endpoints": {"ep-a": {}},
                 "MessageConfiguration": {"EmailMessage": {"SimpleEmail": {
                     "Subject": {"Data": "Hi"}, "TextPart": {"Data": "Hello"}}}},
             },
@@ -255,7 +260,8 @@ class TestKinesis:
                 stamp = datetime.fromisoformat(ev["Timestamp"].replace("Z", "+00:00"))
                 assert r["event_timestamp"] == int(stamp.timestamp() * 1000)
                 assert r["arrival_timestamp"] >= r["event_timestamp"]
-                assert r["session"] == {"session_id": ev["Session"]["Id"]}
+                started = datetime.fromisoformat(ev["Session"]["StartTimestamp"].replace("Z", "+00:00"))
+                assert r["session"] == {"session_id": ev["Session"]["Id"], "start_timestamp": ms(started)}
                 assert r["attributes"] == ev.get("Attributes", {}) and r["metrics"] == ev.get("Metrics", {})
                 assert r["event_version"] == "3.0"
                 assert r["device"]["platform"] == {"name": "android"} and r["device"]["make"] == "Google"
@@ -264,7 +270,13 @@ class TestKinesis:
                     assert r["application"]["sdk"] == {"name": "aws-amplify"}
                     assert r["application"]["package_name"] == "com.shop"
         email = [r for r in records if r["event_type"].startswith("_email.")]
-        assert email and all(r["event_version"] == "3.1" for r in email)
+        assert email and all(
+            r["event_version"] == "3.1" and r["client"] == {"client_id": r["client"]["client_id"]} for r in email
+        )
+        # The endpoint's own send carries the endpoint (Pinpoint's client_context); the address's has none.
+        [shown] = {r["client_context"]["custom"]["endpoint"] for r in email if r["client"]["client_id"] == "ep-a"}
+        assert orjson.loads(shown)["Address"] == "ep-a-k1@example.com"
+        assert any("client_context" not in r for r in email)
         done = status_when(stack, app_id, lambda s: s["LagEvents"] == 0)
         assert done["Delivered"] >= len(rows) and done.get("LastError") is None and done["LagSeconds"] == 0
 
@@ -325,7 +337,6 @@ class TestKinesis:
             stack.start_worker()
         records = all_delivered(lambda: kinesis_records(kinesis, stream), rows)
         check_delivery(records, rows, app_id)
-
 
     def test_a_quiet_stream_moves_past_other_projects(
         self, pinpoint: Any, stack: Stack, kinesis: LoopbackKinesis, app_id: str

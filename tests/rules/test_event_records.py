@@ -135,12 +135,24 @@ class TestRecord:
         assert r["endpoint"]["Id"] == "ep-1" and r["endpoint"]["User"] == {"UserId": "u-1"}
         assert r["endpoint"]["CohortId"] == "12" and r["endpoint"]["CreationDate"] == "2026-11-01T00:00:00.000Z"
 
-    def test_engagement_event_without_endpoint(self) -> None:
+    def test_session_times(self) -> None:
+        session = {"start_time": datetime(2026, 11, 20, 10, tzinfo=UTC), "stop_time": None}
+        r = record(_event(event_type="_session.start"), None, "1", session)
+        assert r["session"] == {"session_id": "s-1", "start_timestamp": 1795168800000}
+
+    def test_engagement_event(self) -> None:
         attrs = {"campaign_id": "c1", "treatment_id": "0", "campaign_send_status": "SUCCESS"}
-        r = record(_event(event_type="_campaign.send", session_id=None, client={}, attributes=attrs), None, "1")
+        r = record(_event(event_type="_campaign.send", session_id=None, client={}, attributes=attrs), _ENDPOINT, "1")
         assert r["event_version"] == "3.1" and r["attributes"] == attrs
+        assert r["application"] == {"app_id": "app1", "sdk": {}} and r["client"] == {"client_id": "ep-1"}
         assert r["session"] == {} and r["device"] == {"platform": {}} and "endpoint" not in r
-        assert r["application"] == {"app_id": "app1", "cognito_identity_pool_id": "", "sdk": {}}
+        shown = orjson.loads(r["client_context"]["custom"]["endpoint"])
+        assert shown["ChannelType"] == "EMAIL" and shown["Id"] == "ep-1"
+        assert r["awsAccountId"] == "1"
+
+    def test_engagement_event_without_endpoint(self) -> None:
+        r = record(_event(event_type="_email.send", session_id=None), None, "1")
+        assert "client_context" not in r and r["client"] == {"client_id": "ep-1"}
 
     @pytest.mark.parametrize(
         ("kind", "version"),
