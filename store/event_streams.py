@@ -157,13 +157,14 @@ async def lag(conn: AsyncConnection, app_id: str, cursor: str) -> tuple[int, flo
     return int(row["n"]), max(float(row["s"] or 0), 0.0)
 
 
-async def measure_lag(conn: AsyncConnection, app_id: str, cursor: str) -> tuple[int, float]:
-    """The lag, stored on the stream's row."""
-    events, seconds = await lag(conn, app_id, cursor)
-    await conn.execute(
-        text("UPDATE event_streams SET lag_events = :n, lag_seconds = :s WHERE app_id = :a"),
-        {"a": app_id, "n": events, "s": seconds},
-    )
+async def measure_lag(conn: AsyncConnection, row: dict[str, Any], cursor: str) -> tuple[int, float]:
+    """The lag, stored on the stream's row when it changed (an idle stream writes nothing)."""
+    events, seconds = await lag(conn, row["app_id"], cursor)
+    if (events, seconds) != (row["lag_events"], row["lag_seconds"]):
+        await conn.execute(
+            text("UPDATE event_streams SET lag_events = :n, lag_seconds = :s WHERE app_id = :a"),
+            {"a": row["app_id"], "n": events, "s": seconds},
+        )
     return events, seconds
 
 

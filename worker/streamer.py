@@ -106,7 +106,7 @@ class Streamer:
                 await store.advance(
                     conn, app_id, cursor=cursor, delivered=len(events), last_event_at=events[-1]["received_at"]
                 )
-            lag = await store.measure_lag(conn, app_id, cursor)
+            lag = await store.measure_lag(conn, row, cursor)
         self._log_lag(app_id, *lag)
         return bool(events)
 
@@ -129,7 +129,7 @@ class Streamer:
         backoff = min(s.max_backoff_seconds, s.backoff_seconds * 2 ** min(int(row["failures"]), 16))
         backoff *= random.uniform(0.8, 1.2)
         failures = await store.failed(conn, app_id, error=error, backoff_seconds=backoff)
-        events, seconds = await store.measure_lag(conn, app_id, row["cursor"])
+        events, seconds = await store.measure_lag(conn, row, row["cursor"])
         log.warning(
             "event stream of project %s to %s: attempt %d failed (%s); %d events (%.1f s) behind, next try in %.1f s",
             app_id, row["destination_stream_arn"], failures, error, events, seconds, backoff,

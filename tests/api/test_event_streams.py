@@ -5,9 +5,10 @@ that is missing delays delivery and loses nothing; a restarted worker resumes fr
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,14 @@ from tests.raw import send
 from tests.stack import Stack
 
 ACCOUNT = "123456789012"  # moto's
+
+
+@pytest.fixture(autouse=True)
+def no_stream_left(pinpoint: Any, app_id: str) -> Iterator[None]:
+    """The project's stream goes with the test: the session's streamer does not keep polling it."""
+    yield
+    with contextlib.suppress(pinpoint.exceptions.NotFoundException):
+        pinpoint.delete_event_stream(ApplicationId=app_id)
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
