@@ -1,4 +1,5 @@
-"""The housekeeping activity: a bounded step of purging deleted projects, then event retention."""
+"""The housekeeping activity: a bounded step of purging deleted projects, then the retention of
+raw events and analytics rollups (whole partitions dropped)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import time
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from store import analytics_rollups, purge
 from store import events as events_store
-from store import purge
 from workflows.housekeeping import HOUSEKEEP, HousekeepingStep
 
 log = logging.getLogger("openpoint.housekeeping")
@@ -19,8 +20,9 @@ RETENTION_EVERY = 600.0  # seconds between retention checks (they list the parti
 
 
 class Housekeeping:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keep_days: int = 90) -> None:
         self._engine = engine
+        self._keep_days = keep_days  # settings.analytics_retention_days: raw events and rollups
         self._retention_at = 0.0
 
     @activity.defn(name=HOUSEKEEP)
@@ -45,8 +47,12 @@ class Housekeeping:
         if time.monotonic() - self._retention_at < RETENTION_EVERY:
             return
         async with self._engine.begin() as conn:
-            dropped = await events_store.drop_expired_partitions(conn)
+            dropped = await events_store.drop_expired_partitions(conn, self._keep_days)
         if dropped:
             events_store.forget_partitions()
             log.info("event retention dropped %s", ", ".join(dropped))
+        async with self._engine.begin() as conn:
+            rolled = await analytics_rollups.drop_expired(conn, self._keep_days)
+        if rolled:
+            log.info("analytics retention dropped %s", ", ".join(rolled))
         self._retention_at = time.monotonic()

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # Whether a worker process also runs the outbox dispatcher (worker/dispatcher.py). Every
     # worker may (they share the rows); turn it off for workers on task queues of their own.
     dispatch_outbox: bool = True
+    # Analytics: raw events and rollups are kept this many days (Pinpoint: 90); whether a worker
+    # process also runs the rollup loop (worker/rollups.py: one folds at a time, others wait).
+    analytics_retention_days: int = 90
+    analytics_rollups: bool = True
     # Event streams (PutEventStream): whether a worker process also runs the streamer
     # (worker/streamer.py; every worker may, each project is streamed by one at a time), how
     # often it looks for new events, and Kinesis- / Firehose-compatible servers to send to instead

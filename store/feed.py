@@ -21,12 +21,13 @@ _ABOVE = (
     f"xid > {_XID.format('after')} AND xid < {_XID.format('horizon')}"
     " AND (CAST(:app AS varchar) IS NULL OR app_id = :app)"
 )
-# The last transaction id of a batch of about `limit` events (whole transactions only).
-_CUTOFF = text(f"SELECT xid::text FROM events WHERE {_ABOVE} ORDER BY xid OFFSET :limit LIMIT 1")
+# The last transaction id of a batch of about `limit` events (whole transactions only). Ordered by
+# `events.xid`: a bare `xid` would name the text output column, and "1000" sorts before "999".
+_CUTOFF = text(f"SELECT xid::text FROM events WHERE {_ABOVE} ORDER BY events.xid OFFSET :limit LIMIT 1")
 _READ = text(
     "SELECT app_id, endpoint_id, event_id, event_type, event_time, session_id, attributes, metrics, client,"
     f" received_at, xid::text AS xid FROM events WHERE {_ABOVE} AND xid <= {_XID.format('upto')}"
-    " ORDER BY xid, event_time, event_id"
+    " ORDER BY events.xid, event_time, event_id"
 )
 
 

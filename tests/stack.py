@@ -29,7 +29,7 @@ from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store.access_keys import store_key
 from store.db import make_engine, plain_dsn
-from worker.main import build_dispatcher, build_streamer, build_worker
+from worker.main import build_dispatcher, build_rollups, build_streamer, build_worker
 
 T = TypeVar("T")
 
@@ -95,6 +95,7 @@ class Stack:
         self._worker = build_worker(client, self.settings, engine, job_tls=self.job_tls)
         self._tasks.append(asyncio.create_task(self._worker.run()))
         self._start_dispatcher()
+        self._start_rollups()
         config = uvicorn.Config(
             create_app(self.settings),
             host="127.0.0.1",
@@ -108,6 +109,8 @@ class Stack:
         self._db = await asyncpg.create_pool(plain_dsn(self.settings.database_url), min_size=1, max_size=2)
 
     def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._rollups.cancel)
+
         async def _stop() -> None:
             if self._server is not None:
                 self._server.should_exit = True
@@ -156,6 +159,23 @@ class Stack:
     def _stop_dispatcher(self) -> None:
         self._dispatcher.cancel()
         self._streamer.cancel()
+
+    def _start_rollups(self) -> None:
+        """The analytics rollup loop, beside the worker as in `openpoint worker`."""
+        self._rollups = asyncio.create_task(build_rollups(self.settings, self._engine).run())
+        self._tasks.append(self._rollups)
+
+    def drain_rollups(self, timeout: float = 30) -> None:
+        """Wait until the rollup loop has folded every event stored so far."""
+        deadline = time.monotonic() + timeout
+        query = (
+            "SELECT c.backfilled AND NOT EXISTS (SELECT 1 FROM events e WHERE e.xid > c.xid::xid8) AS done"
+            " FROM an_cursor c WHERE c.name = 'rollups'"
+        )
+        while not any(r["done"] for r in self.sql(query)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the analytics rollups did not catch up within {timeout:g}s")
+            time.sleep(0.05)
 
     def stop_worker(self) -> None:
         """No worker polls the task queue until start_worker: workflows started meanwhile wait,

@@ -35,6 +35,7 @@ from openpoint.vault import tracking_key, vault_from
 from store.db import make_engine
 from store.outbox import TriggerIndex
 from worker.dispatcher import Dispatcher, DispatchSettings
+from worker.rollups import RollupLoop, RollupSettings
 from worker.streamer import Streamer, StreamSettings
 from workflows.campaign import CampaignRunWorkflow, CampaignTriggerWorkflow, CampaignWorkflow
 from workflows.direct_send import DirectSendWorkflow
@@ -94,7 +95,7 @@ def activities(
     journeys = JourneyActivities(engine, deliverer, _returning(client), task_queue or settings.task_queue)
     job_resources = JobResources(engine, settings, tls=job_tls)
     imports, exports = ImportActivities(job_resources), ExportActivities(job_resources)
-    housekeeping = Housekeeping(engine)
+    housekeeping = Housekeeping(engine, settings.analytics_retention_days)
     return [
         DeliveryActivities(deliverer).deliver_batch,
         campaigns.plan_run,
@@ -161,6 +162,11 @@ def build_streamer(settings: Settings, engine: Any) -> Streamer:
     )
 
 
+def build_rollups(settings: Settings, engine: Any) -> RollupLoop:
+    """The analytics rollup loop (worker/rollups.py)."""
+    return RollupLoop(engine, RollupSettings(keep_days=settings.analytics_retention_days))
+
+
 async def run(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
@@ -173,12 +179,17 @@ async def run(settings: Settings | None = None) -> None:
         streamer = asyncio.create_task(
             build_streamer(settings, engine).run() if settings.stream_events else asyncio.sleep(0)
         )
+        rollup_loop = asyncio.create_task(
+            build_rollups(settings, engine).run() if settings.analytics_rollups else asyncio.sleep(0)
+        )
         log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
         # Purges queued while no worker ran (or Temporal was down) and event retention.
         await wake_housekeeping(client, settings.task_queue)
         try:
             await worker.run()
         finally:
+            rollup_loop.cancel()
+            await asyncio.gather(rollup_loop, return_exceptions=True)
             dispatcher.cancel()
             streamer.cancel()
             await asyncio.gather(dispatcher, streamer, return_exceptions=True)

@@ -2,7 +2,8 @@
 
 The metric's name picks a definition (rules/kpis.py), the date range is checked (31 days at
 most, starting within the 90 days of retention, the last 31 days by default) and one query
-counts the project's standard events (store/kpis.py). `page-size` and `next-token` are not
+counts the project's standard events (store/kpis.py). The usage and revenue names
+(analytics/kpis.py) are answered from the analytics rollups. `page-size` and `next-token` are not
 supported for these metrics in Pinpoint either: NextToken is never set.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from analytics import kpis as usage_kpis
 from api.operations import Call, pinpoint
 from rules import kpis as rules
 from store import apps as apps_store
@@ -48,7 +50,24 @@ async def date_range_kpi(call: Call, kpi: rules.Kpi, require: Require, owner: di
     }
 
 
+async def usage_kpi(call: Call, name: str) -> dict[str, Any]:
+    """A usage or revenue KPI (analytics/kpis.py), answered from the analytics rollups."""
+    start, end = rules.date_range(call.query.get("StartTime"), call.query.get("EndTime"), now=datetime.now(UTC))
+    async with call.ctx.engine.connect() as conn:
+        await apps_store.get(conn, call.app_id)
+        table = await usage_kpis.kpi(conn, call.app_id, name, start, end)
+    return {
+        "ApplicationId": call.app_id,
+        "KpiName": name,
+        "StartTime": iso(start),
+        "EndTime": iso(end),
+        "KpiResult": {"Rows": table.kpi_rows()},
+    }
+
+
 async def _kpi(call: Call, campaign_id: str | None) -> dict[str, Any]:
+    if campaign_id is None and call.labels["KpiName"] in usage_kpis.KPIS:
+        return await usage_kpi(call, call.labels["KpiName"])
     kpi = rules.lookup(call.labels["KpiName"], campaign=campaign_id is not None)
 
     async def require(conn: AsyncConnection) -> None:
