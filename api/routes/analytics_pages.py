@@ -9,7 +9,6 @@ one), then answered by analytics/ in one read-only connection. Every answer is t
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +17,13 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics import funnels, messages
+from analytics import demographics, events, funnels, messages, revenue, usage
 from analytics.model import RETENTION_DAYS, Table, Window
 from analytics.queries import (
     FILTERS,
     MAX_FUNNEL_STEPS,
     PAGES,
+    VIEWS,
     PageQuery,
     parse_funnel,
     parse_page_query,
@@ -68,15 +68,15 @@ _PAGE_PARAMETERS: list[dict[str, Any]] = [
     {"name": "end-time", "schema": _STRING, "description": "ISO-8601; its UTC day is the last (default: today)."},
     {"name": "granularity", "schema": {"type": "string", "enum": ["DAY", "HOUR"]}},
     *_FILTER_PARAMETERS,
-    {"name": "event-type", "schema": _STRING, "description": "events page: the custom event type."},
+    {"name": "event-type", "schema": _STRING, "description": "events page: one event type (default: all)."},
     {"name": "metric", "schema": _STRING, "description": "events page: the event metric summed and averaged."},
-    {"name": "dimension", "schema": _STRING, "description": "demographics page: what endpoints are grouped by."},
+    {"name": "dimension", "schema": _STRING, "description": "demographics page: the grouping (default: platform)."},
     {"name": "campaign-id", "schema": _STRING, "description": "campaigns page: one campaign."},
     {"name": "journey-id", "schema": _STRING, "description": "journeys page: one journey."},
     {
         "name": "view",
         "schema": _STRING,
-        "description": "campaigns: treatments | sessions-by-hour; transactional: daily | sms-by-country.",
+        "description": "the page's table: " + "; ".join(f"{p}: {' | '.join(v)}" for p, v in VIEWS.items()),
     },
 ]
 _FUNNEL = json_object(
@@ -104,7 +104,7 @@ async def _campaigns(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
         except NotFound:
             raise BadRequest(f"Invalid value for campaign-id: campaign {campaign_id} does not exist.") from None
     return await messages.campaigns(
-        conn, app_id, q.window, q.filters, campaign_id=campaign_id, view=q.one("view") or ""
+        conn, app_id, q.window, q.filters, campaign_id=campaign_id, view=q.one("view") or "treatments"
     )
 
 
@@ -122,38 +122,54 @@ async def _transactional(conn: AsyncConnection, app_id: str, q: PageQuery) -> Ta
     return await messages.transactional(conn, app_id, q.window, q.filters, view=q.one("view") or "daily")
 
 
+async def _usage(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+    view = q.one("view")
+    figure = usage.daily if view == "daily" else usage.sessions_by_hour if view == "sessions-by-hour" else usage.active
+    return await figure(conn, app_id, q.window, q.filters)
+
+
+async def _retention_page(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+    return await usage.retention(conn, app_id, q.window, q.filters, weekly=q.one("view") == "weekly")
+
+
+async def _revenue(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+    view = q.one("view")
+    if view == "products":
+        return await revenue.products(conn, app_id, q.window, q.filters)
+    if view == "paying-users":
+        return await revenue.paying_users(conn, app_id, q.window, q.filters)
+    return await revenue.revenue(conn, app_id, q.window, q.filters)
+
+
+async def _events(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+    event_type = q.one("event-type")
+    if event_type is not None and not await funnels.known_event_type(conn, app_id, event_type):
+        raise BadRequest(f"Invalid value for event-type: project {app_id} has no event of type '{event_type}'.")
+    return await events.events(
+        conn,
+        app_id,
+        q.window,
+        q.filters,
+        event_type=event_type,
+        attributes=q.event_attributes or None,
+        metric=q.one("metric"),
+    )
+
+
+async def _demographics(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+    return await demographics.demographics(conn, app_id, q.window, q.filters, q.one("dimension") or "platform")
+
+
 PAGE_ANSWERS: dict[str, Page] = {
+    "usage": _usage,
+    "retention": _retention_page,
+    "revenue": _revenue,
+    "events": _events,
+    "demographics": _demographics,
     "campaigns": _campaigns,
     "journeys": _journeys,
     "transactional": _transactional,
 }
-# The pages analytics/ answers in modules of their own, while those are being written: a page
-# whose function is not there yet answers NotFound saying so.
-_PENDING = {
-    "usage": ("analytics.usage", "usage"),
-    "retention": ("analytics.usage", "retention"),
-    "revenue": ("analytics.revenue", "revenue"),
-    "events": ("analytics.events", "events"),
-    "demographics": ("analytics.demographics", "demographics"),
-}
-
-
-def _page(name: str) -> Page:
-    if name in PAGE_ANSWERS:
-        return PAGE_ANSWERS[name]
-    module, function = _PENDING[name]
-    try:
-        found = getattr(importlib.import_module(module), function, None)
-    except ImportError:
-        found = None
-    if found is None:
-        raise NotFound(f"The analytics page '{name}' is not available yet in this version of OpenPoint.")
-
-    async def answer(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
-        table: Table = await found(conn, app_id, q.window, q.filters)
-        return table
-
-    return answer
 
 
 def _retention(call: ExtensionCall) -> int:
@@ -189,7 +205,7 @@ def _answer(call: ExtensionCall, page: str, window: Window, table: Table, csv: b
 )
 async def get_analytics_page(call: ExtensionCall) -> dict[str, Any] | Response:
     q = parse_page_query(call.labels["page"], call.query, now=datetime.now(UTC), retention_days=_retention(call))
-    answer = _page(q.page)
+    answer = PAGE_ANSWERS[q.page]
     async with call.ctx.engine.connect() as conn:
         await apps_store.get(conn, call.app_id)
         table = await answer(conn, call.app_id, q)
