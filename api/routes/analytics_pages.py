@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics import demographics, events, funnels, messages, revenue, usage
-from analytics.model import RETENTION_DAYS, Table, Window
+from analytics.model import Table, Window
 from analytics.queries import (
     FILTERS,
     MAX_FUNNEL_STEPS,
@@ -173,7 +173,7 @@ PAGE_ANSWERS: dict[str, Page] = {
 
 
 def _retention(call: ExtensionCall) -> int:
-    return int(getattr(call.ctx.settings, "analytics_retention_days", RETENTION_DAYS))
+    return call.ctx.settings.analytics_retention_days
 
 
 def _answer(call: ExtensionCall, page: str, window: Window, table: Table, csv: bool) -> dict[str, Any] | Response:
