@@ -230,10 +230,20 @@ def _fold_event(
     # up per attribute value.
     per_value = not kind.startswith("_") or kind == PURCHASE
     pairs = [("", "")] + ([(k, str(v)[:200]) for k, v in sorted(attributes.items())] if per_value else [])
+    table = d.tables["an_events"]  # the hot path: one row per event, attribute value and metric
     for attr, value in pairs:
-        d.add("an_events", (app, day, kind, attr, value, ""), 1, 0)
+        row = table.get(key := (app, day, kind, attr, value, ""))
+        if row is None:
+            table[key] = [1.0, 0.0]
+        else:
+            row[0] += 1
         for metric, amount in metrics.items():
-            d.add("an_events", (app, day, kind, attr, value, metric), 1, amount)
+            row = table.get(key := (app, day, kind, attr, value, metric))
+            if row is None:
+                table[key] = [1.0, amount]
+            else:
+                row[0] += 1
+                row[1] += amount
     if kind == PURCHASE:
         currency = str(attributes.get("_currency") or "")
         product = str(attributes.get("_product_id") or "")

@@ -190,6 +190,8 @@ FIGURES: dict[str, Figure] = {
 
 def agree(name: str, table: Table, raw: list[asyncpg.Record]) -> str:
     """Whether the rollup answer and the raw one give the same headline numbers."""
+    got: set[Any]
+    want: set[Any]
     try:
         if name.startswith("usage.active"):
             got = {(g[0], int(v[0] or 0), int(v[1] or 0)) for g, v in table.rows}

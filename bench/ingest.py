@@ -43,6 +43,12 @@ from store.db import make_engine, plain_dsn  # noqa: E402
 from store.events import EVENT_COLUMNS, copy_records  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 
+ROLLUP_LOOP = """
+import asyncio, sys
+from store.db import make_engine
+from worker.rollups import RollupLoop
+asyncio.run(RollupLoop(make_engine(sys.argv[1], pool_size=1)).run())
+"""
 EVENT_TYPES = ["_session.start", "_session.stop", "page.view", "add_to_cart", "purchase", "search", "_userauth.sign_in"]
 CITIES = ["Paris", "Lyon", "Berlin", "Madrid", "Seattle", "Austin", "Tokyo", "Sydney"]
 ENDPOINTS_PER_REQUEST = 10
@@ -122,6 +128,9 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--endpoints", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--rollups", action="store_true", help="run the worker's analytics rollup loop beside the gateway meanwhile"
+    )
     args = parser.parse_args()
     n_requests = args.events // (ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT)
 
@@ -162,6 +171,12 @@ async def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # The analytics rollup loop as the worker runs it (worker/rollups.py), in its own process.
+        loop = (
+            subprocess.Popen([sys.executable, "-c", ROLLUP_LOOP, dsn], cwd=ROOT, stdout=subprocess.DEVNULL)
+            if args.rollups
+            else None
+        )
         try:
             wait_for_port("127.0.0.1", port, timeout=60)
             signed = [signed_request("127.0.0.1", port, app_id, b, key) for b in bodies]
@@ -175,11 +190,17 @@ async def main() -> None:
             gateway_s = time.perf_counter() - t0
             usage = {name: cpu_seconds(pid) - usage[name] for name, pid in groups.items()}
             usage["load generator"] = time.process_time() - own
+            if loop is not None:
+                usage["rollup loop"] = cpu_seconds(loop.pid)
         finally:
             gateway.terminate()
             gateway.wait(30)
+            if loop is not None:
+                loop.terminate()
+                loop.wait(30)
         sent = (len(signed) - 20) * ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT
         stored = await conn.fetchval("SELECT count(*) FROM events WHERE app_id = $1", app_id)
+        folded = await conn.fetchval("SELECT coalesce(sum(n), 0) FROM an_events WHERE attr = '' AND metric = ''")
 
         if stats:
             rows = await conn.fetch(
@@ -203,6 +224,8 @@ async def main() -> None:
     finally:
         pg.stop()
 
+    if args.rollups:
+        print(f"events folded by the rollup loop meanwhile: {folded:,}")
     gw_rate, copy_rate = sent / gateway_s, len(records) / copy_s
     print(
         f"events sent through the gateway : {sent:,} in {gateway_s:.1f}s ({failures} failed requests,"
