@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -107,6 +108,7 @@ async def main() -> None:
         await engine.dispose()
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
