@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection, inside the caller's transaction. SQLAlchemy's asyncpg adapter sends
+    BEGIN lazily, with its first statement: a COPY or a prepared statement sent straight to the
+    driver before any SQLAlchemy statement would run outside the transaction (autocommitted, and
+    an advisory xact lock released at once). So the transaction is begun here when it has not
+    been yet."""
     raw = await conn.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    if conn.in_transaction() and getattr(adapter, "_transaction", False) is None:
+        await adapter._start_transaction()  # the adapter's own BEGIN (isolation, read-only as set)
     return raw.driver_connection
 
 
