@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rules.kpis import Measure, Scope
 from store.analytics_scope import numbered
 from store.driver import driver
-from store.kpis import _SCOPES as KPI_SCOPES  # noqa: PLC2701 - the KPIs' own scope conditions
-from store.kpis import _Builder as Builder  # noqa: PLC2701 - the KPIs' own aggregates
+from store.kpis import SCOPES as KPI_SCOPES  # the KPIs' own scope conditions
+from store.kpis import Builder  # the KPIs' own aggregates
 
 # The pages' scopes: the KPIs' own, and every journey's live messages.
 SCOPES = {

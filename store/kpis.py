@@ -46,7 +46,7 @@ _GROUPS = {
 # opens) carry only the campaign ids of the notification. Direct push sends name the campaign
 # `_DIRECT` for the SDKs' sake (channels/push.py).
 _FROM_CAMPAIGNS = "coalesce(attributes->>'source', 'campaign') = 'campaign'"
-_SCOPES = {
+SCOPES = {
     Scope.CAMPAIGN: f"{_FROM_CAMPAIGNS} AND attributes->>'campaign_id' = :campaign_id",
     Scope.CAMPAIGNS: f"{_FROM_CAMPAIGNS} AND attributes->>'campaign_id' <> '_DIRECT'",
     Scope.TRANSACTIONAL: "attributes->>'source' IN ('direct', 'otp')",
@@ -55,7 +55,7 @@ _SCOPES = {
 }
 
 
-class _Builder:
+class Builder:
     def __init__(self) -> None:
         self.arrays: dict[str, list[str]] = {}
         self.events: set[str] = set()
@@ -94,13 +94,13 @@ async def count(
     journey_id: str | None = None,
 ) -> Counted:
     """The totals of `kpi` per group over the inclusive range [start, end]."""
-    b = _Builder()
+    b = Builder()
     columns = f"{b.aggregate(kpi.value)} AS value, {b.aggregate(kpi.per)} AS per, {b.aggregate(kpi.basis)} AS basis"
     all_events = b.every_event()
     sql = (
         f"SELECT {_GROUPS[kpi.group]} AS grp, {columns} FROM events"
         f" WHERE app_id = :app_id AND event_time BETWEEN :start AND :end AND event_type = ANY({all_events})"
-        f" AND {_SCOPES[kpi.scope]} GROUP BY 1 ORDER BY 1"
+        f" AND {SCOPES[kpi.scope]} GROUP BY 1 ORDER BY 1"
     )
     stmt = text(sql).bindparams(*(bindparam(name, type_=ARRAY(String)) for name in b.arrays))
     params: dict[str, Any] = {**b.arrays, "app_id": app_id, "start": start, "end": end}
