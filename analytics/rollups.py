@@ -1,17 +1,18 @@
 """Folding events into the rollups (migration 0011, store/analytics_rollups.py): the one code path
 the worker's rollup loop (worker/rollups.py), its backfill and bench/analytics.py run.
 
-A batch of events becomes additive deltas, computed against what is rolled up already for the
-batch's endpoints, and written in the caller's transaction (with the cursor, so each event is
-folded exactly once):
+A batch of events (store/analytics_batch.py: a feed slice or a backfill page, named in SQL) is
+folded in the caller's transaction, with the cursor, so each event is folded exactly once. Per
+event, the aggregation runs in PostgreSQL (store/analytics_fold.py: event counts and metric sums
+per type and attribute value, sessions and their time, sessions by hour, revenue, units and
+payers per currency). Per endpoint-day, additive deltas are computed here against what is
+rolled up already for the batch's endpoints:
 - each new (endpoint, day) row, with the endpoint's dimensions that day; `an_active` gets +1 at
   (day, each dimension value, gap since the endpoint's previous active day), and the next active
   day's gap (an event arriving late, between two days) moves: -1 at its old gap, +1 at the new;
 - the endpoint's first day (its earliest event, or its creation through the API if earlier) and
   the days until it first came back: `an_cohorts` and the day's new endpoints move with them;
-- users active per day, sessions (`_session.start`) and their time (the session's Duration, from
-  `_session.stop`), sessions by hour, event counts and metric sums per type (and per attribute
-  value for custom events and purchases), revenue, units and payers per currency.
+- users active per day.
 Days outside the retention (before it, or after tomorrow: clocks that are wrong) are ignored.
 """
 
@@ -26,8 +27,10 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.model import RETENTION_DAYS
+from store import analytics_fold as fold_sql
 from store import analytics_rollups as store
 from store import feed
+from store.analytics_batch import Batch, from_backfill, from_feed
 
 GAP_NONE = 400  # an_active's gap for "no previous active day" (and any gap at least this long)
 PURCHASE = "_monetization.purchase"
@@ -94,18 +97,16 @@ def _days(d: Deltas, app: str, day: date, i: int, n: float) -> None:
     d.add("an_days", (app, day), *values)
 
 
-async def fold(conn: AsyncConnection, events: list[dict[str, Any]], *, keep_days: int) -> int:
-    """Fold `events` into the rollups (in the caller's transaction); how many were in range."""
-    today = await store.today(conn)
-    lowest, highest = today - timedelta(days=keep_days), today + timedelta(days=1)
-    events = [e for e in events if lowest <= _day(e["event_time"]) <= highest]
-    if not events:
+async def fold(conn: AsyncConnection, batch: Batch, lowest: date) -> int:
+    """Fold the batch's events into the rollups (in the caller's transaction); how many were in
+    range. `lowest`: the first day of the retention (the batch leaves out days outside it)."""
+    by_endpoint = await fold_sql.endpoint_days(conn, batch)
+    if not by_endpoint:
         return 0
-    await store.ensure_partitions(conn, {_day(e["event_time"]) for e in events})
+    # Every day of the batch's events: their month partitions must exist before any insert.
+    await store.ensure_partitions(conn, set().union(*by_endpoint.values()))
+    counted = await fold_sql.fold_events(conn, batch)
     d = Deltas()
-    by_endpoint: dict[tuple[str, str], set[date]] = defaultdict(set)
-    for e in events:
-        by_endpoint[(e["app_id"], e["endpoint_id"])].add(_day(e["event_time"]))
     keys = sorted(by_endpoint)
     known_days, firsts, profiles = await store.endpoint_state(conn, keys)
     new_rows: list[tuple[str, str, date, list[list[str]]]] = []
@@ -121,31 +122,19 @@ async def fold(conn: AsyncConnection, events: list[dict[str, Any]], *, keep_days
         if fresh:
             _fold_active(d, key, old, fresh, dimensions(profile), new_rows)
         endpoint_rows.extend(_fold_first(d, key, firsts.get(key), fresh, profile, lowest))
-    # Users, sessions, events, revenue.
     for app, day in await store.new_user_days(conn, user_days):
         _days(d, app, day, 3, 1)
-    stops = sorted(
-        {(e["app_id"], e["session_id"]) for e in events if e["event_type"] == SESSION_STOP and e["session_id"]}
-    )
-    durations = await store.session_durations(conn, stops)
-    payers: set[tuple[str, date, str, str]] = set()
-    for e in events:
-        _fold_event(d, e, durations, payers)
-    touched = {
-        k[1] for t in ("an_active", "an_days", "an_events", "an_revenue", "an_session_hours") for k in d.tables[t]
-    }
-    touched |= {r[2] for r in new_rows} | {p[1] for p in payers} | {u[1] for u in user_days}
+    touched = {k[1] for t in ("an_active", "an_days") for k in d.tables[t]} | {r[2] for r in new_rows}
     await store.ensure_partitions(conn, {t for t in touched if t >= lowest})
     await store.insert_endpoint_days(conn, new_rows)
     await store.upsert_endpoints(conn, endpoint_rows)
-    await store.insert_payers(conn, payers)
     for table, deltas in d.tables.items():
         if table == "an_cohorts":
             rows = deltas
         else:  # partitioned by day: days before the retention are gone already
             rows = {k: v for k, v in deltas.items() if k[1] >= lowest}
         await store.add(conn, table, {k: tuple(v) for k, v in rows.items()})
-    return len(events)
+    return counted
 
 
 def _fold_active(
@@ -208,60 +197,8 @@ def _fold_first(
     return [(app, key[1], start, returned)]
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _fold_event(
-    d: Deltas, e: dict[str, Any], durations: dict[tuple[str, str], int], payers: set[tuple[str, date, str, str]]
-) -> None:
-    app, kind, day = e["app_id"], e["event_type"], _day(e["event_time"])
-    if kind == SESSION_START:
-        _days(d, app, day, 1, 1)
-        d.add("an_session_hours", (app, day, e["event_time"].astimezone(UTC).hour), 1)
-    elif kind == SESSION_STOP and e["session_id"]:
-        _days(d, app, day, 2, durations.get((app, e["session_id"]), 0))
-    attributes = _json(e.get("attributes"))
-    metrics = {k: v for k, v in ((k, _number(v)) for k, v in _json(e.get("metrics")).items()) if v is not None}
-    # Standard engagement events carry message ids: only custom events and purchases are rolled
-    # up per attribute value.
-    per_value = not kind.startswith("_") or kind == PURCHASE
-    pairs = [("", "")] + ([(k, str(v)[:200]) for k, v in sorted(attributes.items())] if per_value else [])
-    table = d.tables["an_events"]  # the hot path: one row per event, attribute value and metric
-    for attr, value in pairs:
-        row = table.get(key := (app, day, kind, attr, value, ""))
-        if row is None:
-            table[key] = [1.0, 0.0]
-        else:
-            row[0] += 1
-        for metric, amount in metrics.items():
-            row = table.get(key := (app, day, kind, attr, value, metric))
-            if row is None:
-                table[key] = [1.0, amount]
-            else:
-                row[0] += 1
-                row[1] += amount
-    if kind == PURCHASE:
-        currency = str(attributes.get("_currency") or "")
-        product = str(attributes.get("_product_id") or "")
-        quantity = metrics.get("_quantity", 1.0)
-        price = metrics.get("_item_price", 0.0)
-        d.add("an_revenue", (app, day, currency, product), price * quantity, quantity, 1)
-        payers.add((app, day, currency, e["endpoint_id"]))
-
-
-def _json(value: Any) -> dict[str, Any]:
-    if isinstance(value, str | bytes):
-        loaded = orjson.loads(value)
-        return loaded if isinstance(loaded, dict) else {}
-    return value if isinstance(value, dict) else {}
-
-
 async def step(engine: AsyncEngine, *, batch: int = 2000, keep_days: int = RETENTION_DAYS) -> int:
-    """One transaction of the rollup loop: the next events of the feed (and a page of the backfill
+    """One transaction of the rollup loop: the next slice of the feed (and a page of the backfill
     while there is one) folded, the cursor moved with them. How many events were read (0: caught
     up). The cursor row's lock makes any other loop wait, so each event is folded once."""
     async with engine.begin() as conn:
@@ -270,25 +207,23 @@ async def step(engine: AsyncEngine, *, batch: int = 2000, keep_days: int = RETEN
             # First start: the feed from now on; the events stored already by the backfill.
             await store.start_cursor(conn, await feed.start(conn))
             return 1
-        events, at.xid = await feed.read(conn, at.xid, limit=batch)
-        read = len(events)
+        today = await store.today(conn)
+        lowest, highest = today - timedelta(days=keep_days), today + timedelta(days=1)
+        read = 0
+        if (found := await feed.slice_upto(conn, at.xid, limit=batch)) is not None:
+            upto, read = found
+            await fold(conn, from_feed(at.xid, upto, lowest, highest), lowest)
+            at.xid = upto
         if at.backfill is not None:
             upto = at.backfill[0]  # the events of transactions up to the feed's start
-            page = await store.backfill_page(conn, upto, at.backfill[1:], batch)
-            if page:
-                last = page[-1]
-                at.backfill = [
-                    upto,
-                    last["app_id"],
-                    last["endpoint_id"],
-                    last["event_time"].isoformat(),
-                    last["event_id"],
-                ]
-                events.extend(page)
-                read += len(page)
+            page = from_backfill(upto, at.backfill[1:], batch, lowest, highest)
+            last = await store.backfill_last(conn, page)
+            if last is not None:
+                await fold(conn, page, lowest)
+                at.backfill = [upto, *last]
+                read += batch
             else:
                 at.backfill = None
                 read += 1  # once more: the backfill is done
-        await fold(conn, events, keep_days=keep_days)
         await store.save_cursor(conn, at)
         return read

@@ -49,7 +49,8 @@ def from_backfill(upto: str, after: list[Any], limit: int, lowest: date, highest
     app, ep, at, ev = after if after else (None, None, None, None)
     return Batch(
         f"SELECT * FROM (SELECT {_COLUMNS} FROM events WHERE xid <= {_XID.format('b_upto')}"
-        " AND (CAST(:b_app AS text) IS NULL OR (app_id, endpoint_id, event_time, event_id) > (:b_app, :b_ep, :b_at, :b_ev))"
+        " AND (CAST(:b_app AS text) IS NULL"
+        " OR (app_id, endpoint_id, event_time, event_id) > (:b_app, :b_ep, :b_at, :b_ev))"
         " ORDER BY app_id, endpoint_id, event_time, event_id LIMIT :b_limit) AS page"
         " WHERE day BETWEEN :b_lowest AND :b_highest",
         {

@@ -5,13 +5,14 @@ retention by whole month partitions. The folding itself is analytics/rollups.py.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from store.analytics_batch import Batch
 from store.driver import driver, jsonb
 
 CURSOR = "rollups"
@@ -96,28 +97,20 @@ async def today(conn: AsyncConnection) -> date:
     return value
 
 
-_BACKFILL = text(
-    "SELECT app_id, endpoint_id, event_id, event_type, event_time, session_id, attributes, metrics"
-    " FROM events WHERE xid <= CAST(CAST(:upto AS text) AS xid8)"
-    " AND (CAST(:app AS text) IS NULL OR (app_id, endpoint_id, event_time, event_id) > (:app, :ep, :at, :ev))"
-    " ORDER BY app_id, endpoint_id, event_time, event_id LIMIT :limit"
-)
-
-
-async def backfill_page(conn: AsyncConnection, upto: str, after: list[Any], limit: int) -> list[dict[str, Any]]:
-    """The events stored before the rollups started (transaction ids up to `upto`), a page after
-    the key `after` ([app, endpoint, event time ISO, event id], or [] from the start). The
-    events of one endpoint may span pages: folding does not depend on their order."""
-    app, ep, at, ev = after if after else (None, None, None, None)
-    params = {
-        "upto": upto,
-        "app": app,
-        "ep": ep,
-        "at": datetime.fromisoformat(at) if at else datetime.now(UTC),
-        "ev": ev,
-        "limit": limit,
-    }
-    return [dict(r) for r in (await conn.execute(_BACKFILL, params)).mappings()]
+async def backfill_last(conn: AsyncConnection, page: Batch) -> list[Any] | None:
+    """The key of a backfill page's last event ([app, endpoint, event time ISO, event id]), days
+    outside the retention included (the next page starts after it); None when the page is empty."""
+    params = {**page.params, "b_lowest": date.min, "b_highest": date.max}
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT app_id, endpoint_id, event_time, event_id FROM ({page.sql}) AS p"
+                " ORDER BY app_id DESC, endpoint_id DESC, event_time DESC, event_id DESC LIMIT 1"
+            ),
+            params,
+        )
+    ).first()
+    return None if row is None else [row[0], row[1], row[2].isoformat(), row[3]]
 
 
 async def ensure_partitions(conn: AsyncConnection, days: set[date]) -> None:
@@ -162,20 +155,6 @@ async def endpoint_state(conn: AsyncConnection, keys: list[tuple[str, str]]) -> 
     return days, firsts, profiles
 
 
-async def session_durations(conn: AsyncConnection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Milliseconds of the (app, session id) sessions: their Duration, else stop - start."""
-    if not keys:
-        return {}
-    rows = await (await driver(conn)).fetch(
-        "SELECT s.app_id, s.id, coalesce(s.duration_ms,"
-        " (extract(epoch FROM s.stop_time - s.start_time) * 1000)::bigint, 0) AS ms FROM sessions s"
-        " JOIN unnest($1::text[], $2::text[]) AS k(a, i) ON s.app_id = k.a AND s.id = k.i",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-    )
-    return {(r["app_id"], r["id"]): int(r["ms"]) for r in rows}
-
-
 async def insert_endpoint_days(conn: AsyncConnection, rows: list[tuple[str, str, date, list[list[str]]]]) -> None:
     if rows:
         await (await driver(conn)).execute(
@@ -212,15 +191,6 @@ async def new_user_days(conn: AsyncConnection, rows: set[tuple[str, date, str]])
     return [(r["app_id"], r["day"]) for r in out]
 
 
-async def insert_payers(conn: AsyncConnection, rows: set[tuple[str, date, str, str]]) -> None:
-    if rows:
-        await (await driver(conn)).execute(
-            "INSERT INTO an_payers (app_id, day, currency, endpoint_id)"
-            " SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
-            *(list(c) for c in zip(*sorted(rows), strict=True)),
-        )
-
-
 # Additive upserts: table -> (key columns with types, counter columns with types).
 _ADDITIVE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
     "an_active": (
@@ -230,22 +200,6 @@ _ADDITIVE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
     "an_days": (
         [("app_id", "text"), ("day", "date")],
         [("new_endpoints", "int8"), ("sessions", "int8"), ("session_ms", "int8"), ("active_users", "int8")],
-    ),
-    "an_session_hours": ([("app_id", "text"), ("day", "date"), ("hour", "int4")], [("n", "int8")]),
-    "an_events": (
-        [
-            ("app_id", "text"),
-            ("day", "date"),
-            ("event_type", "text"),
-            ("attr", "text"),
-            ("value", "text"),
-            ("metric", "text"),
-        ],
-        [("n", "int8"), ("total", "float8")],
-    ),
-    "an_revenue": (
-        [("app_id", "text"), ("day", "date"), ("currency", "text"), ("product", "text")],
-        [("revenue", "float8"), ("units", "float8"), ("purchases", "int8")],
     ),
     "an_cohorts": ([("app_id", "text"), ("first_day", "date"), ("returned_after", "int4")], [("n", "int8")]),
 }

@@ -42,6 +42,23 @@ async def start(conn: AsyncConnection) -> str:
     return str(int(await horizon(conn)) - 1)
 
 
+_SLICE = text(f"SELECT max(events.xid)::text, count(*) FROM events WHERE {_ABOVE} AND xid <= {_XID.format('upto')}")
+
+
+async def slice_upto(
+    conn: AsyncConnection, after: str, *, limit: int = 1000, app_id: str | None = None
+) -> tuple[str, int] | None:
+    """(upto, events): the transaction id that ends the next slice after `after` (whole
+    transactions, about `limit` events, more when one transaction wrote more) and how many events
+    the slice has; None when there is nothing final above the cursor. For readers that read the
+    slice in SQL (the rollups, store/analytics_batch.py) instead of fetching it."""
+    top = await horizon(conn)
+    params = {"after": after, "horizon": top, "app": app_id, "limit": limit}
+    cutoff = await conn.scalar(_CUTOFF, params)
+    row = (await conn.execute(_SLICE, {**params, "upto": str(cutoff) if cutoff is not None else top})).one()
+    return None if row[0] is None else (str(row[0]), int(row[1]))
+
+
 async def read(
     conn: AsyncConnection, after: str, *, limit: int = 1000, app_id: str | None = None
 ) -> tuple[list[dict[str, Any]], str]:
