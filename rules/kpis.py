@@ -125,6 +125,9 @@ HARD_BOUNCES = Measure(_events("_email.hardbounce"))
 EMAIL_OPENS = _events("_email.open")
 EMAIL_CLICKS = _events("_email.click")
 PUSH_OPENS = _events("_campaign.opened_notification")
+OPENS = EMAIL_OPENS | PUSH_OPENS  # the analytics pages' Opens: email and push
+# Endpoints that unsubscribed, or opted out by replying STOP to a text or a call.
+OPT_OUTS = _events("_email.unsubscribe", "_SMS.OPTOUT", "_voice.optout")
 
 EMAIL_SENT = Measure(_EMAIL_OUTCOMES, outcomes_only=True)
 SMS_SENT = Measure(_SMS_OUTCOMES, outcomes_only=True)

@@ -20,15 +20,13 @@ from rules.kpis import Count, Counted, Group, Kpi, Measure, Scope, Totals
 
 # Push opens come from the app's SDK without a message id: the endpoint and the campaign run
 # it was opened from name the notification.
-_MESSAGE = (
-    "coalesce(attributes->>'message_id', endpoint_id || '/' || coalesce(attributes->>'campaign_activity_id', ''))"
-)
-_HOUR = "to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+MESSAGE = "coalesce(attributes->>'message_id', endpoint_id || '/' || coalesce(attributes->>'campaign_activity_id', ''))"
+MESSAGE_HOUR = "to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
 
 _COUNTS = {
     Count.EVENTS: "count(*)",
-    Count.MESSAGES: f"count(DISTINCT {_MESSAGE})",
-    Count.MESSAGE_HOURS: f"count(DISTINCT {_MESSAGE} || '@' || {_HOUR})",
+    Count.MESSAGES: f"count(DISTINCT {MESSAGE})",
+    Count.MESSAGE_HOURS: f"count(DISTINCT {MESSAGE} || '@' || {MESSAGE_HOUR})",
     Count.ENDPOINTS: "count(DISTINCT endpoint_id)",
 }
 
