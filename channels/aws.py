@@ -63,14 +63,17 @@ def environment_region() -> str:
 
 def session(credentials: Credentials) -> boto3.Session:
     """A boto3 session with these credentials (a role assumed with refreshing credentials)."""
+    # The region also places the STS call that assumes the role (a regional endpoint).
+    region = credentials.region or None
     if credentials.access_key_id:
         base = boto3.Session(
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token or None,
+            region_name=region,
         )
     else:
-        base = boto3.Session()
+        base = boto3.Session(region_name=region)
     if not credentials.role_arn:
         return base
     extra = {"RoleSessionName": "openpoint"}

@@ -6,9 +6,13 @@ caller keeps its cursor and tries the same records again later (at least once). 
 entries of a partial failure are sent again at once a few times (with the later records of their
 endpoints, which keeps an endpoint's records in order) before giving up.
 
-Credentials are the environment's, or a role the stream names, assumed with them
-(channels/aws.py). `OPENPOINT_KINESIS_ENDPOINT_URL` and `OPENPOINT_FIREHOSE_ENDPOINT_URL` send the
-calls to a Kinesis- or Firehose-compatible server (LocalStack, moto, a proxy) instead of AWS.
+Credentials, in this order: the stream's own (access keys stored encrypted with the stream by
+`openpoint streams credentials`), else the environment's (boto3's chain); then, when the stream
+names a RoleArn, that role assumed with them (with its ExternalId), through channels/aws.py's
+role assumption shared with the Lambda functions.
+
+`OPENPOINT_KINESIS_ENDPOINT_URL` and `OPENPOINT_FIREHOSE_ENDPOINT_URL` send the calls to a
+Kinesis- or Firehose-compatible server (LocalStack, moto, a proxy) instead of AWS.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from rules.event_records import FIREHOSE, KINESIS, Destination, batches, to_rese
 
 _PARTIAL_RETRIES = 5  # immediate re-sends of a partial failure's refused entries
 _PARTIAL_PAUSE = 0.2  # seconds, times the attempt
+_MAX_CLIENTS = 1000
+ENVIRONMENT = Credentials()  # the environment's, no role
 
 
 class StreamUnavailable(Exception):
@@ -42,13 +48,13 @@ class StreamSender:
         }
         # Failures come back to the streamer, which retries with backoff: one retry here.
         self._config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 2})
-        self._clients: dict[tuple[str, str, str, str], Any] = {}
+        self._clients: dict[tuple[str, str, Credentials], Any] = {}
 
     async def send(
-        self, dest: Destination, records: list[bytes], keys: list[str], *, role_arn: str = "", external_id: str = ""
+        self, dest: Destination, records: list[bytes], keys: list[str], credentials: Credentials = ENVIRONMENT
     ) -> None:
         """Every record accepted, in order per key (the endpoint id), or StreamUnavailable."""
-        client = self._client(dest, role_arn, external_id)
+        client = self._client(dest, credentials)
         for start, end in batches([len(r) + len(k) for r, k in zip(records, keys, strict=True)], dest.service):
             await self._send_batch(client, dest, records[start:end], keys[start:end])
 
@@ -93,11 +99,12 @@ class StreamSender:
         reasons = {str(e.get("ErrorCode")) for e in entries if e.get("ErrorCode")}
         return refused, ", ".join(sorted(reasons))
 
-    def _client(self, dest: Destination, role_arn: str, external_id: str) -> Any:
-        key = (dest.service, role_arn, external_id, dest.region)
+    def _client(self, dest: Destination, credentials: Credentials) -> Any:
+        key = (dest.service, dest.region, credentials)
         client = self._clients.get(key)
         if client is None:
-            credentials = Credentials(role_arn=role_arn, external_id=external_id)
+            if len(self._clients) >= _MAX_CLIENTS:  # credentials that changed leave their clients behind
+                self._clients.clear()
             client = session(credentials).client(
                 dest.service, region_name=dest.region, endpoint_url=self._endpoints[dest.service], config=self._config
             )

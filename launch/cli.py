@@ -1,4 +1,5 @@
-"""`openpoint api | worker | migrate | dev | keys create | channels credentials | webhook-secret`."""
+"""`openpoint api | worker | migrate | dev | keys create | channels credentials | streams credentials |
+webhook-secret`."""
 
 from __future__ import annotations
 
@@ -115,6 +116,13 @@ def _dev() -> int:
     return main()
 
 
+def _users(args: argparse.Namespace) -> int:
+    from launch.users import run
+
+    with database_url(get_settings()) as url:
+        return run(args, url)
+
+
 def _keys_create(projects: list[str] | None, description: str) -> int:
     from openpoint.keys import new_key_pair
     from openpoint.vault import vault_from
@@ -209,6 +217,45 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
     return 0
 
 
+def _stream_credentials(project: str, pairs: list[str], clear: bool) -> int:
+    """Store AWS credentials on a project's event stream (encrypted; ExternalId in the clear, as
+    GetEventStream shows it). Everything is checked before anything is written."""
+    from openpoint.vault import vault_from
+    from rules.event_records import stream_credentials
+    from store import event_streams as streams_store
+    from store.db import make_engine
+
+    if not pairs and not clear:
+        raise CliError("give NAME=VALUE credentials, or --clear to go back to the environment's")
+    try:
+        given = stream_credentials(pairs)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    external_id = given.pop("ExternalId", "" if clear else None)
+    settings = get_settings()
+
+    async def save(url: str) -> bool:
+        engine = make_engine(url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await streams_store.set_credentials(
+                    conn, vault_from(settings), project, given, external_id=external_id, clear=clear
+                )
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        stored = asyncio.run(save(url))
+    if not stored:
+        print(f"project {project} has no event stream: create it with PutEventStream first", file=sys.stderr)
+        return 1
+    values = {**given, **({"ExternalId": external_id} if external_id is not None else {})}
+    done = ["cleared the stored credentials"] if clear else []
+    done += [f"stored {n}" for n, v in values.items() if v] + [f"removed {n}" for n, v in values.items() if not v]
+    print(f"event stream of {project}: {', '.join(done)}")
+    return 0
+
+
 def _webhook_secret() -> int:
     from openpoint.vault import vault_from
     from rules.webhooks import signing_secret
@@ -225,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the Temporal worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("dev", help="run the whole platform locally (what `make run` does)")
+    from launch.users import add_parser as add_users_parser
+
+    add_users_parser(sub)  # `openpoint users create | reset | list`: the console's users
     keys = sub.add_parser("keys", help="manage API key pairs")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key pair and print it once")
@@ -238,14 +288,28 @@ def main(argv: list[str] | None = None) -> int:
     creds.add_argument("--project", required=True)
     creds.add_argument("--channel", required=True, choices=sorted(EXTRA_CREDENTIALS))
     creds.add_argument("values", nargs="+", metavar="NAME=VALUE")
+    streams = sub.add_parser("streams", help="event streams (PutEventStream) beyond Pinpoint's settings")
+    streams_sub = streams.add_subparsers(dest="streams_command", required=True)
+    stream_creds = streams_sub.add_parser(
+        "credentials", help="store AWS credentials a project's event stream writes (and assumes its RoleArn) with"
+    )
+    stream_creds.add_argument("--project", required=True)
+    stream_creds.add_argument("--clear", action="store_true", help="remove the stored ones first")
+    stream_creds.add_argument(
+        "values", nargs="*", metavar="NAME=VALUE", help="AccessKeyId, SecretAccessKey, SessionToken, Region, ExternalId"
+    )
     sub.add_parser("webhook-secret", help="print the secret custom-channel webhooks are signed with")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
+        if args.command == "users":
+            return _users(args)
         if args.command == "keys":
             return _keys_create(args.project, args.description)
         if args.command == "channels":
             return _channel_credentials(args.project, args.channel, args.values)
+        if args.command == "streams":
+            return _stream_credentials(args.project, args.values, args.clear)
         if args.command == "webhook-secret":
             return _webhook_secret()
         return {"api": _api, "worker": _worker, "migrate": _migrate, "dev": _dev}[args.command]()

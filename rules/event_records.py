@@ -84,6 +84,45 @@ def check_role(arn: object, field: str = "WriteEventStream.RoleArn") -> str:
     return arn
 
 
+# What `openpoint streams credentials` stores on a stream (all but ExternalId encrypted).
+STREAM_CREDENTIAL_NAMES = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Region", "ExternalId")
+_CREDENTIAL_VALUES = {
+    "AccessKeyId": re.compile(r"[A-Z0-9]{16,128}", re.ASCII),
+    "SecretAccessKey": re.compile(r"\S{16,256}"),
+    "SessionToken": re.compile(r"\S{1,8192}"),
+    "Region": re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d", re.ASCII),
+    "ExternalId": re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII),
+}
+
+
+def stream_credentials(pairs: list[str]) -> dict[str, str]:
+    """`NAME=VALUE` arguments as the credentials to store on a stream (a value "" removes that
+    name). ValueError, naming the argument, for anything else: an unknown or repeated name, a
+    value that cannot be one, an access key without its secret. New access keys drop a stored
+    session token unless one comes with them (it belonged to the old keys)."""
+    given: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"'{name[:40]}' is not NAME=VALUE")
+        if name not in STREAM_CREDENTIAL_NAMES:
+            raise ValueError(
+                f"unknown credential '{name}': a stream takes {', '.join(f'{n}=...' for n in STREAM_CREDENTIAL_NAMES)}"
+            )
+        if name in given:
+            raise ValueError(f"{name} is given twice")
+        removable = name not in ("AccessKeyId", "SecretAccessKey")
+        if not (value == "" and removable) and not _CREDENTIAL_VALUES[name].fullmatch(value):
+            shown = value[:40] if name in ("AccessKeyId", "Region", "ExternalId") else "..."
+            raise ValueError(f"{name}: '{shown}' cannot be one")
+        given[name] = value
+    if ("AccessKeyId" in given) != ("SecretAccessKey" in given):
+        raise ValueError("AccessKeyId and SecretAccessKey go together")
+    if "AccessKeyId" in given:
+        given.setdefault("SessionToken", "")
+    return given
+
+
 _APP_EVENT_PREFIXES = ("_session.", "_monetization.", "_userauth.")
 
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import RESOURCE_NOT_FOUND, NotFound
+from openpoint.vault import Vault
 from store import feed
 
 _COLUMNS = (
     "app_id, destination_stream_arn, role_arn, external_id, last_updated_by, last_modified_at, cursor,"
     " delivered, delivered_at, last_event_at, lag_events, lag_seconds, last_error, last_error_at, failures, retry_at"
 )
+# Only the streamer reads the stream's encrypted credentials: the gateway never selects them.
+_CLAIM_COLUMNS = _COLUMNS + ", secret_ciphertext"
 
 
 async def put(
@@ -71,6 +75,57 @@ async def delete(conn: AsyncConnection, app_id: str) -> dict[str, Any]:
     return dict(row)
 
 
+def _purpose(app_id: str) -> str:
+    # Bound to the project: a ciphertext copied onto another project's stream does not decrypt.
+    return f"event-stream:{app_id}"
+
+
+def credentials(vault: Vault, app_id: str, ciphertext: bytes | None) -> dict[str, str]:
+    """The stream's own AWS credentials (`openpoint streams credentials`), decrypted; {} when it
+    has none. Raises cryptography's InvalidTag when the master key is not the one they were
+    stored with."""
+    if not ciphertext:
+        return {}
+    found: dict[str, str] = orjson.loads(vault.decrypt(ciphertext, purpose=_purpose(app_id)))
+    return found
+
+
+async def set_credentials(
+    conn: AsyncConnection,
+    vault: Vault,
+    app_id: str,
+    given: dict[str, str],
+    *,
+    external_id: str | None = None,
+    clear: bool = False,
+) -> bool:
+    """Merge `given` into the stream's encrypted credentials (a value of "" removes that name;
+    `clear` removes them all first) and set its ExternalId when given. False when the project
+    has no stream."""
+    row = (
+        (
+            await conn.execute(
+                text("SELECT secret_ciphertext FROM event_streams WHERE app_id = :a FOR UPDATE"), {"a": app_id}
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return False
+    merged = {} if clear else credentials(vault, app_id, row["secret_ciphertext"])
+    merged = {k: v for k, v in {**merged, **given}.items() if v}
+    secret = vault.encrypt(orjson.dumps(merged), purpose=_purpose(app_id)) if merged else None
+    await conn.execute(
+        text(
+            "UPDATE event_streams SET secret_ciphertext = :s, external_id = COALESCE(:x, external_id),"
+            " failures = 0, retry_at = NULL WHERE app_id = :a"
+        ),
+        {"a": app_id, "s": secret, "x": external_id},
+    )
+    return True
+
+
 async def due(conn: AsyncConnection, *, limit: int = 100) -> list[str]:
     """Projects whose stream may be attempted now (not waiting out a backoff)."""
     rows = await conn.execute(
@@ -97,7 +152,7 @@ async def claim(conn: AsyncConnection, app_id: str) -> dict[str, Any] | None:
         (
             await conn.execute(
                 text(
-                    f"SELECT {_COLUMNS} FROM event_streams"
+                    f"SELECT {_CLAIM_COLUMNS} FROM event_streams"
                     " WHERE app_id = :a AND (retry_at IS NULL OR retry_at <= now())"
                 ),
                 {"a": app_id},

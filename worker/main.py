@@ -159,6 +159,7 @@ def build_streamer(settings: Settings, engine: Any) -> Streamer:
             poll_seconds=settings.event_stream_poll_seconds,
             max_backoff_seconds=settings.event_stream_max_backoff_seconds,
         ),
+        vault=vault_from(settings),
     )
 
 

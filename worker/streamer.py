@@ -4,7 +4,9 @@ It runs beside the Temporal worker in every worker process, like the outbox disp
 `poll_seconds` it takes the projects with a stream, and for each one no other worker is
 streaming (an advisory lock, store/event_streams.claim): reads the event feed (store/feed.py)
 from the stream's cursor, turns each event into Pinpoint's event-stream record
-(rules/event_records.py) and sends them (channels/event_streams.py). The cursor moves on only
+(rules/event_records.py) and sends them (channels/event_streams.py) with the stream's own
+credentials (decrypted here with the vault, so they never leave the worker) or the
+environment's, assuming the stream's RoleArn with them. The cursor moves on only
 once the destination accepted every record of the read, so a worker that stops in the middle
 sends those records again after its restart: at least once, in order per endpoint. A destination
 that is down, throttles or is missing is tried again with backoff (up to `max_backoff_seconds`);
@@ -21,9 +23,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from channels.aws import Credentials
 from channels.event_streams import StreamSender, StreamUnavailable
+from openpoint.vault import Vault
 from rules.event_records import Destination, destination, encode, record
 from store import event_streams as store
 from store import feed
@@ -45,10 +50,17 @@ class StreamSettings:
 
 class Streamer:
     def __init__(
-        self, engine: AsyncEngine, sender: StreamSender, account_id: str, settings: StreamSettings | None = None
+        self,
+        engine: AsyncEngine,
+        sender: StreamSender,
+        account_id: str,
+        settings: StreamSettings | None = None,
+        *,
+        vault: Vault | None = None,
     ) -> None:
         self._engine = engine
         self._sender = sender
+        self._vault = vault  # decrypts streams' own credentials; None: every stream uses the environment's
         self._account_id = account_id
         self.settings = settings or StreamSettings()
         self._gate = asyncio.Semaphore(self.settings.concurrency)
@@ -122,7 +134,31 @@ class Streamer:
             for e in events
         ]
         keys = [e["endpoint_id"] for e in events]
-        await self._sender.send(dest, records, keys, role_arn=row["role_arn"], external_id=row["external_id"])
+        await self._sender.send(dest, records, keys, self._credentials(row))
+
+    def _credentials(self, row: dict[str, Any]) -> Credentials:
+        """The stream's own access keys (else the environment's), and its role to assume with them."""
+        own: dict[str, str] = {}
+        if row.get("secret_ciphertext"):
+            if self._vault is None:
+                raise StreamUnavailable(
+                    "the stream holds its own credentials, but this worker has no vault to read them"
+                )
+            try:
+                own = store.credentials(self._vault, row["app_id"], row["secret_ciphertext"])
+            except InvalidTag:
+                raise StreamUnavailable(
+                    "the stream's stored credentials do not decrypt with this master key (was OPENPOINT_MASTER_KEY"
+                    " changed?): store them again with `openpoint streams credentials`"
+                ) from None
+        return Credentials(
+            access_key_id=own.get("AccessKeyId", ""),
+            secret_access_key=own.get("SecretAccessKey", ""),
+            session_token=own.get("SessionToken", ""),
+            region=own.get("Region", ""),
+            role_arn=row["role_arn"],
+            external_id=row["external_id"],
+        )
 
     async def _failed(self, conn: Any, app_id: str, row: dict[str, Any], error: str) -> None:
         s = self.settings

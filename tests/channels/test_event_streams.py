@@ -51,7 +51,7 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def sender_with(client: FakeClient, dest: Destination) -> StreamSender:
     sender = StreamSender(Settings())
-    sender._clients[(dest.service, "", "", dest.region)] = client
+    sender._clients[(dest.service, dest.region, event_streams.ENVIRONMENT)] = client
     return sender
 
 
