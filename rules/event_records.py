@@ -19,7 +19,9 @@ standard engagement events of campaigns, journeys and messages (`_campaign.*`, `
 `_email.*`, `_SMS.*`, `_push.*`, `_voice.*`, `_custom.*`) have 3.1 and Pinpoint's leaner shape:
 `application` {app_id, sdk: {}}, `client` {client_id}, `device` {platform: {}}, `session` {},
 their attributes (campaign_id, treatment_id, journey_id, journey_activity_id, ...) as stored,
-and the endpoint as a JSON string in `client_context.custom.endpoint`. `event_id` (the event's id as
+and the endpoint as a JSON string in `client_context.custom.endpoint`; email events add
+`facets.email_channel.mail_event` and SMS events Pinpoint's SMS attributes
+(rules/event_record_facets.py). `event_id` (the event's id as
 PutEvents gave it, or the standard event's own) is OpenPoint's addition: a reader of an
 at-least-once stream drops repeats by it.
 """
@@ -34,6 +36,7 @@ from typing import Any
 import orjson
 
 from openpoint.errors import BadRequest
+from rules.event_record_facets import standard_parts
 
 KINESIS, FIREHOSE = "kinesis", "firehose"
 _PARTITION = r"aws(?:-cn|-us-gov|-iso|-iso-b)?"
@@ -204,19 +207,25 @@ def record(
         "event_version": version,
     }
     if version == "3.1":
-        # Pinpoint's engagement records: the endpoint as a JSON string in client_context.
+        # Pinpoint's engagement records: the endpoint as a JSON string in client_context; email
+        # events' facets and SMS events' own attributes (rules/event_record_facets.py).
+        attributes, metrics, facets = standard_parts(
+            event["event_type"], event.get("attributes") or {}, event.get("metrics") or {}, out["event_timestamp"]
+        )
         out |= {
             "application": {"app_id": event["app_id"], "sdk": {}},
             "client": {"client_id": event["endpoint_id"]},
             "device": {"platform": {}},
             "session": {},
-            "attributes": event.get("attributes") or {},
-            "metrics": event.get("metrics") or {},
+            "attributes": attributes,
+            "metrics": metrics,
         }
         if endpoint is not None:
             shown = orjson.dumps(endpoint_shape(event["app_id"], endpoint)).decode()
             out["client_context"] = {"custom": {"endpoint": shown}}
         out["awsAccountId"] = account_id
+        if facets is not None:
+            out["facets"] = facets
         return out
     client = event.get("client") or {}
     demographic = (endpoint or {}).get("demographic") or {}
