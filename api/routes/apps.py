@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,13 +9,11 @@ from fastapi import APIRouter
 from api.functions import check_functions
 from api.operations import Call, pinpoint
 from api.paging import created_after, next_created_token, page_size
+from api.projects import create_project, project_response
 from engine.housekeeping import wake_housekeeping
-from openpoint.errors import BadRequest, Forbidden
+from openpoint.errors import BadRequest
 from rules.settings import check_campaign_limits, check_hook, check_journey_limits, check_quiet_time
-from rules.tags import check_tags
 from store import apps as apps_store
-from store import tags as tags_store
-from wire.arns import app_arn
 from wire.codec import iso
 
 router = APIRouter(tags=["apps"])
@@ -25,32 +22,12 @@ ATTRIBUTE_TYPES = ("endpoint-custom-attributes", "endpoint-metric-attributes", "
 
 
 async def app_response(call: Call, conn: Any, row: dict[str, Any]) -> dict[str, Any]:
-    arn = app_arn(call.ctx.settings, row["id"])
-    return {
-        "Arn": arn,
-        "Id": row["id"],
-        "Name": row["name"],
-        "tags": await tags_store.get(conn, arn),
-        "CreationDate": iso(row["created_at"]),
-    }
+    return await project_response(call.ctx.settings, conn, row)
 
 
 @pinpoint(router, "CreateApp")
 async def create_app(call: Call) -> dict[str, Any]:
-    body = call.body
-    name = body["Name"].strip()
-    if not name:
-        raise BadRequest("Invalid value for CreateApplicationRequest.Name: must not be empty.")
-    tags = body.get("tags", {})
-    check_tags(tags, "CreateApplicationRequest.tags")
-    if call.principal.project_ids is not None:
-        raise Forbidden("This access key is scoped to existing projects and may not create one.")
-    app_id = uuid.uuid4().hex
-    async with call.ctx.engine.begin() as conn:
-        row = await apps_store.create(conn, app_id=app_id, name=name)
-        if tags:
-            await tags_store.put(conn, app_arn(call.ctx.settings, app_id), app_id, tags)
-        return await app_response(call, conn, row)
+    return await create_project(call.ctx, call.body, scoped_to=call.principal.project_ids)
 
 
 @pinpoint(router, "GetApp")
