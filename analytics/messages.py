@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from analytics.endpoints import condition
 from analytics.model import Column, Filters, Granularity, Table, Window
 from rules import kpis as k
+from store import analytics_message_rollups as rolled
 from store import analytics_messages as store
 
 HOLDOUT = "HOLDOUT"
-OPENS = k.EMAIL_OPENS | k.PUSH_OPENS
-OPT_OUTS = frozenset({"_email.unsubscribe", "_SMS.OPTOUT", "_voice.optout"})
+OPENS = k.OPENS
+OPT_OUTS = k.OPT_OUTS
 
 # The measures each engagement table reads, in this order.
 _ENGAGEMENT: list[k.Measure] = [
@@ -80,7 +81,24 @@ async def _measured(
     groups: Sequence[str],
     measures: Sequence[k.Measure],
     owner: dict[str, str] | None = None,
+    *,
+    rollup: tuple[str, str] | None = None,
 ) -> store.Grouped:
+    """The measures per group: from the message rollups (`rollup`: their kind and axis) when no
+    filter narrows the endpoints (the rollups keep no endpoint dimensions), else from the raw
+    events of the filtered endpoints (store/analytics_messages.py)."""
+    if rollup is not None and filters.empty:
+        kind, axis = rollup
+        return await rolled.measured(
+            conn,
+            app_id=app_id,
+            first=window.first,
+            last=window.last,
+            kind=kind,
+            axis=axis,
+            measures=measures,
+            g1=next(iter(owner.values())) if owner else None,
+        )
     params: list[Any] = []
     endpoints = await condition(conn, app_id, filters, params, "endpoint_id")
     return await store.measured(
@@ -114,14 +132,24 @@ async def campaigns(
     if view == "sessions-by-hour":
         scope = "campaign_session" if campaign_id else "campaign_sessions"
         sessions = k.Measure(frozenset({"_session.start"}))
-        counted = await _measured(conn, app_id, window, filters, scope, [store.HOUR_OF_DAY], [sessions], owner)
+        counted = await _measured(
+            conn, app_id, window, filters, scope, [store.HOUR_OF_DAY], [sessions], owner, rollup=("s", "hour_of_day")
+        )
         by_hour = {g[0]: c[0] for g, c in counted}
         table = Table(groups=[Column("HourOfDay")], values=[Column("Sessions", "Long")])
         for hour in range(24):
             table.add([f"{hour:02d}"], [by_hour.get(f"{hour:02d}", 0)])
         return table
     counted = await _measured(
-        conn, app_id, window, filters, scope_suffix, [store.CAMPAIGN, store.TREATMENT], _ENGAGEMENT, owner
+        conn,
+        app_id,
+        window,
+        filters,
+        scope_suffix,
+        [store.CAMPAIGN, store.TREATMENT],
+        _ENGAGEMENT,
+        owner,
+        rollup=("c", "groups"),
     )
     held = await store.holdouts(conn, app_id=app_id, start=window.start, end=window.end, campaign_id=campaign_id)
     table = Table(groups=[Column("CampaignId"), Column("TreatmentId")], values=list(_ENGAGEMENT_COLUMNS))
@@ -147,6 +175,7 @@ async def journeys(
         [store.JOURNEY, store.JOURNEY_ACTIVITY],
         _ENGAGEMENT,
         owner,
+        rollup=("j", "groups"),
     )
     table = Table(groups=[Column("JourneyId"), Column("JourneyActivityId")], values=list(_ENGAGEMENT_COLUMNS))
     for group, counts in counted:
@@ -170,10 +199,14 @@ async def transactional(
     `sms-by-country`: per country (from the phone number) SmsSent, SmsDelivered, SmsFailed."""
     if view == "sms-by-country":
         measures = [k.SMS_SENT, k.SMS_DELIVERED, SMS_FAILED]
-        counted = await _measured(conn, app_id, window, filters, "transactional", [store.ADDRESS], measures)
+        # The rollups keep the country of each number; raw events are grouped by number.
+        counted = await _measured(
+            conn, app_id, window, filters, "transactional", [store.ADDRESS], measures, rollup=("t", "country")
+        )
+        by_number = not filters.empty
         countries: dict[str, list[int]] = {}
         for (number,), counts in counted:
-            country = k.country_of(number)
+            country = k.country_of(number) if by_number else number
             if country is not None and any(counts):
                 total = countries.setdefault(country, [0, 0, 0])
                 for i, c in enumerate(counts):
@@ -187,7 +220,16 @@ async def transactional(
         return table
     hourly = window.granularity is Granularity.HOUR
     axis = store.HOUR if hourly else store.DATE
-    counted = await _measured(conn, app_id, window, filters, "transactional", [axis], _TRANSACTIONAL)
+    counted = await _measured(
+        conn,
+        app_id,
+        window,
+        filters,
+        "transactional",
+        [axis],
+        _TRANSACTIONAL,
+        rollup=("t", "hour" if hourly else "date"),
+    )
     by_time = {g[0]: c for g, c in counted}
     table = Table(
         groups=[Column("Hour" if hourly else "Date")],

@@ -23,6 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.api.message_rollups import fold_messages
 from tests.api.test_analytics import CampaignSends, add_campaign, add_event, add_run
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
@@ -278,6 +279,7 @@ def ab_campaign(pinpoint: Any, stack: Stack, app_id: str) -> str:
         ApplicationId=app_id,
         EndpointBatchRequest={"Item": [{"Id": e, "Demographic": {"Platform": "ios"}} for e in ("e1", "e2")]},
     )
+    fold_messages(stack, app_id)
     return campaign_id
 
 
@@ -356,6 +358,7 @@ class TestJourneys:
             journey_test_run_id="r",
             **ids,
         )
+        fold_messages(stack, app_id)
         rows = table(page(stack, app_id, "journeys"))
         assert rows == {
             ("j1", "a1"): {
@@ -401,6 +404,7 @@ class TestTransactional:
         )["MessageResponse"]["Result"]
         assert twilio_api.report(result["+33612345678"]["MessageId"], "delivered").status_code == 204
         assert twilio_api.report(result["+12065550142"]["MessageId"], "failed", error_code="30003").status_code == 204
+        fold_messages(stack, app_id)
 
         # Independently: the events the sends wrote, and the date-range KPIs.
         today = stack.sql(
@@ -451,8 +455,8 @@ def rolled_up(stack: Stack, shop: str) -> str:
 
 
 class TestRollupPages:
-    """The routes reach every figure the rollups keep (their numbers are the rollup tests'):
-    each view answers, its CSV equals its JSON."""
+    """The routes reach every figure the rollups keep (their numbers are the rollup tests', and
+    under filters tests/api/test_analytics_filters.py's): each view answers, its CSV equals its JSON."""
 
     @pytest.mark.parametrize(
         ("name", "query"),
@@ -461,6 +465,8 @@ class TestRollupPages:
             ("usage", [("view", "daily")]),
             ("usage", [("view", "sessions-by-hour")]),
             ("usage", [("platform", "ios")]),
+            ("usage", [("view", "daily"), ("platform", "ios"), ("channel", "EMAIL")]),
+            ("revenue", [("view", "products"), ("app-version", "1.0")]),
             ("retention", []),
             ("retention", [("view", "weekly")]),
             ("revenue", []),
@@ -487,7 +493,7 @@ class TestRollupPages:
         [
             ("events", [("event-type", "checkout")], "Invalid value for event-type:"),
             ("demographics", [("dimension", "colour")], "Invalid value for dimension:"),
-            ("revenue", [("platform", "ios")], "Invalid value for platform:"),
+            ("revenue", [("channel", "PIGEON")], "Invalid value for channel:"),
             ("retention", [("segment-id", "s")], "Invalid value for segment-id:"),
         ],
     )
