@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Extra arguments for pytest, e.g. `make test ARGS="-k embedded -x"`.
 ARGS   ?=
-MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests engine channels wire templating jobfiles sending journeys analytics
+MYPY_PATHS ?= openpoint launch rules api workflows activities worker store tests engine channels wire templating jobfiles sending journeys analytics console
 
 .DEFAULT_GOAL := help
 .PHONY: help install .venv run test lint bench clean distclean
@@ -32,7 +32,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/openpoint dev
 
-test: $(STAMP)
+# The console's browser tests drive Debian's Chromium (tests/console). Installed only when
+# missing, so a machine that has it (or CI's second run) does nothing here; needs root or sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the console's browser tests ..."
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -qq >/dev/null && \
+		     $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)

@@ -14,6 +14,7 @@ from api.context import Context
 from api.operations import new_request_id, not_implemented_router
 from api.outages import outage_of
 from api.routes import ROUTERS
+from console.app import mount_console
 from openpoint.errors import InternalServerError, MethodNotAllowed, NotFound, PinpointError
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import vault_from
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(not_implemented_router())
+    mount_console(app)  # the web console: same process and settings, HTML pages under /console
     return app
