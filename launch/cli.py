@@ -116,6 +116,13 @@ def _dev() -> int:
     return main()
 
 
+def _users(args: argparse.Namespace) -> int:
+    from launch.users import run
+
+    with database_url(get_settings()) as url:
+        return run(args, url)
+
+
 def _keys_create(projects: list[str] | None, description: str) -> int:
     from openpoint.keys import new_key_pair
     from openpoint.vault import vault_from
@@ -265,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the Temporal worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("dev", help="run the whole platform locally (what `make run` does)")
+    from launch.users import add_parser as add_users_parser
+
+    add_users_parser(sub)  # `openpoint users create | reset | list`: the console's users
     keys = sub.add_parser("keys", help="manage API key pairs")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key pair and print it once")
@@ -292,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
+        if args.command == "users":
+            return _users(args)
         if args.command == "keys":
             return _keys_create(args.project, args.description)
         if args.command == "channels":

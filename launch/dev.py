@@ -88,6 +88,7 @@ class DevStack:
         host = _client_host(settings.host)
         self.gateway_url = f"http://{host}:{settings.port}"
         self.key: tuple[str, str] = ("", "")
+        self.console_admin: tuple[str, str] | None = None  # (email, password) when created by this run
         self.sinks: LocalSinks | None = None
 
     # -- startup -------------------------------------------------------------------------------
@@ -96,6 +97,7 @@ class DevStack:
         self._start_sinks()
         self._migrate()
         self._ensure_dev_key()
+        self._ensure_console_admin()
         env = self._child_env()
         # The worker first, so that the gateway's first workflow finds a poller.
         self.children["worker"] = spawn([sys.executable, "-m", "launch.cli", "worker"], env=env)
@@ -151,6 +153,24 @@ class DevStack:
         from store.access_keys import ensure_dev_key
 
         self.key = asyncio.run(ensure_dev_key(self.database_url, self.settings))
+
+    def _ensure_console_admin(self) -> None:
+        from launch.users import ensure_dev_admin
+
+        self.console_admin = asyncio.run(ensure_dev_admin(self.database_url))
+
+    def _console_lines(self) -> str:
+        if self.console_admin is None:
+            return (
+                "  Console sign-in         an existing console user (`openpoint users list`;"
+                " `openpoint users reset EMAIL` prints a new password)"
+            )
+        email, password = self.console_admin
+        return (
+            f"  Console email           {email}\n"
+            f"  Console password        {password}\n"
+            "                          (created now, shown once: `openpoint users reset EMAIL` prints a new one)"
+        )
 
     def _child_env(self) -> dict[str, str]:
         return {
@@ -223,6 +243,7 @@ class DevStack:
 OpenPoint is running.
 
   Gateway (Pinpoint API)  {url}
+  Console                 {url}/console/
   Temporal Web UI         {ui or "(external Temporal: use its own UI)"}
   Temporal                {temporal_line}
   PostgreSQL              {redact(self.database_url)}
@@ -230,6 +251,8 @@ OpenPoint is running.
 
   Access key id           {key_id}
   Secret access key       {secret}
+
+{self._console_lines()}
 
 Providers (a local sink saves each message as a file; the README says how to use real ones):
 {providers}
