@@ -9,7 +9,10 @@ The shape of every answer is Pinpoint's `KpiResult`: `Rows` of `GroupedBys` and 
 Modules (docs/analytics.md has each figure's definition):
 - model.py    the question (Window, Filters) and the answer (Table), JSON and CSV
 - rollups     (store/analytics_*.py) the incremental rollups kept from the event feed
-                (store/feed.py) by the worker, so that no page scans raw events
+                (store/feed.py) by the worker, so that no unfiltered page scans raw events
+- endpoints.py  the endpoints a page's filters keep, and which rollups answer them: the
+                aggregate ones (none, one dimension) or the per-endpoint rows, with raw events
+                of the filtered endpoints for what no rollup keeps per endpoint
 - usage.py    active / new endpoints and users, sessions, stickiness, retention cohorts
 - revenue.py  `_monetization.purchase`: revenue, units, paying users, ARPDAU, products
 - events.py   custom event counts, attribute filters, metric sums and averages

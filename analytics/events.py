@@ -3,16 +3,18 @@ one of some values, with the count, sum and average of one of their metrics.
 
 Rolled up per attribute value for custom event types (and `_monetization.purchase`); standard
 engagement events carry message ids and are counted per type only. One attribute filter at a
-time (several values of it are OR'ed); endpoint filters do not apply (an event's endpoint
-profile is not rolled up with it)."""
+time (several values of it are OR'ed). Endpoint filters (segment, platform, channel, app
+version; `attribute.<name>` names an event attribute on this page) count the filtered
+endpoints' raw events (an_events keeps no endpoint), with the same definitions."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.demographics import require_unfiltered
+from analytics.endpoints import scope
 from analytics.model import Column, Filters, Table, Window
 from openpoint.errors import BadRequest
+from store import analytics_filtered as f
 from store import analytics_queries as q
 
 
@@ -28,7 +30,6 @@ async def events(
 ) -> Table:
     """Per day and event type: Events; with `metric`: also MetricEvents (events carrying it),
     MetricSum and MetricAverage. `attributes`: at most one event attribute and its values."""
-    require_unfiltered(filters, "event counts")
     attr, values = "", [""]
     if attributes:
         if len(attributes) > 1:
@@ -37,6 +38,8 @@ async def events(
         values = list(chosen)
         if event_type is not None and event_type.startswith("_") and event_type != "_monetization.purchase":
             raise BadRequest(f"Invalid value for attributes: {event_type} is counted per type only.")
+    if not filters.empty:
+        return await _filtered(conn, app_id, window, filters, event_type, attr, values, metric)
     counts = await q.events(
         conn, app_id, window.first, window.last, event_type=event_type, attr=attr, values=values, metric=""
     )
@@ -50,11 +53,7 @@ async def events(
         if metric
         else {}
     )
-    table = Table(
-        [Column("Date", "String"), Column("EventType", "String")],
-        [Column("Events", "Long")]
-        + ([Column("MetricEvents", "Long"), Column("MetricSum"), Column("MetricAverage")] if metric else []),
-    )
+    table = _table(metric)
     for r in counts:
         values_out: list[float | int | str | None] = [int(r["n"])]
         if metric:
@@ -63,4 +62,46 @@ async def events(
             total = float(s["total"]) if s else 0.0
             values_out += [n, total, total / n if n else None]
         table.add([r["day"].isoformat(), r["event_type"]], values_out)
+    return table
+
+
+def _table(metric: str | None) -> Table:
+    return Table(
+        [Column("Date", "String"), Column("EventType", "String")],
+        [Column("Events", "Long")]
+        + ([Column("MetricEvents", "Long"), Column("MetricSum"), Column("MetricAverage")] if metric else []),
+    )
+
+
+async def _filtered(
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    event_type: str | None,
+    attr: str,
+    values: list[str],
+    metric: str | None,
+) -> Table:
+    """The same table from the filtered endpoints' raw events."""
+    endpoints, params = await scope(conn, app_id, filters)
+    rows = await f.events(
+        conn,
+        app_id,
+        window.start,
+        window.end,
+        endpoints,
+        params,
+        event_type=event_type,
+        attr=attr,
+        values=values,
+        metric=metric,
+    )
+    table = _table(metric)
+    for r in rows:
+        out: list[float | int | str | None] = [int(r["n"])]
+        if metric:
+            n, total = int(r["mn"]), float(r["total"])
+            out += [n, total, total / n if n else None]
+        table.add([r["day"].isoformat(), r["event_type"]], out)
     return table

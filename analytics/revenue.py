@@ -1,21 +1,40 @@
 """Revenue from `_monetization.purchase` events, per currency (never added across currencies):
 revenue = Σ `_item_price` × `_quantity` (1 when absent), units = Σ `_quantity`, purchases =
 events, paying users = distinct endpoints that bought, ARPDAU = revenue / daily active
-endpoints. Products are `_product_id`. Whole project only (not filterable by endpoint)."""
+endpoints. Products are `_product_id`.
+
+Unfiltered: the aggregate rollups (an_revenue, an_payers, an_active). Filtered (any endpoint
+filter, analytics/endpoints.py): paying endpoints and daily active endpoints from the
+per-endpoint rollup rows of the filtered endpoints (an_payers, an_endpoint_days); revenue,
+units and purchases from their raw purchase events (an_revenue keeps no endpoint)."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.demographics import require_unfiltered
+from analytics.endpoints import scope
 from analytics.model import Column, Filters, Table, Window
+from store import analytics_filtered as f
 from store import analytics_queries as q
 
 
 async def revenue(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
     """Per day and currency: Revenue, Units, Purchases, PayingUsers, RevenuePerDailyActiveEndpoint."""
-    require_unfiltered(filters, "revenue")
-    dau = await q.daily_active(conn, app_id, window.first, window.last, "", [""])
+    rows: list[dict[str, Any]]
+    if filters.empty:
+        dau = await q.daily_active(conn, app_id, window.first, window.last, "", [""])
+        rows = await q.revenue(conn, app_id, window.first, window.last)
+    else:
+        endpoints, params = await scope(conn, app_id, filters)
+        active = await f.active(conn, app_id, window.first, window.last, endpoints, params, span=1)
+        dau = {day: d for day, (d, _m) in active.items()}
+        payers = await f.payers(conn, app_id, window.first, window.last, endpoints, params)
+        rows = await f.revenue(conn, app_id, window.start, window.end, endpoints, params)
+        for r in rows:
+            r["payers"] = payers.get((r["day"], r["currency"]), 0)
     table = Table(
         [Column("Date", "String"), Column("Currency", "String")],
         [
@@ -26,31 +45,40 @@ async def revenue(conn: AsyncConnection, app_id: str, window: Window, filters: F
             Column("RevenuePerDailyActiveEndpoint"),
         ],
     )
-    for r in await q.revenue(conn, app_id, window.first, window.last):
-        active = dau.get(r["day"], 0)
+    for r in rows:
+        day: date = r["day"]
+        active_n = dau.get(day, 0)
         table.add(
-            [r["day"].isoformat(), r["currency"]],
-            [r["revenue"], r["units"], r["purchases"], r["payers"], r["revenue"] / active if active else None],
+            [day.isoformat(), r["currency"]],
+            [r["revenue"], r["units"], r["purchases"], r["payers"], r["revenue"] / active_n if active_n else None],
         )
     return table
 
 
 async def products(conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, limit: int = 10) -> Table:
     """The `limit` products with the most revenue over the window: Revenue, Units, Purchases."""
-    require_unfiltered(filters, "revenue")
+    if filters.empty:
+        rows = await q.products(conn, app_id, window.first, window.last, limit)
+    else:
+        endpoints, params = await scope(conn, app_id, filters)
+        rows = await f.products(conn, app_id, window.start, window.end, endpoints, params, limit)
     table = Table(
         [Column("Currency", "String"), Column("ProductId", "String")],
         [Column("Revenue"), Column("Units"), Column("Purchases", "Long")],
     )
-    for r in await q.products(conn, app_id, window.first, window.last, limit):
+    for r in rows:
         table.add([r["currency"], r["product"]], [r["revenue"], r["units"], r["purchases"]])
     return table
 
 
 async def paying_users(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
     """Distinct paying endpoints over the window, per currency (and `""`: in any currency)."""
-    require_unfiltered(filters, "revenue")
+    if filters.empty:
+        counts = await q.paying_users(conn, app_id, window.first, window.last)
+    else:
+        endpoints, params = await scope(conn, app_id, filters)
+        counts = await f.paying_users(conn, app_id, window.first, window.last, endpoints, params)
     table = Table([Column("Currency", "String")], [Column("PayingUsers", "Long")])
-    for currency, n in sorted((await q.paying_users(conn, app_id, window.first, window.last)).items()):
+    for currency, n in sorted(counts.items()):
         table.add([currency], [n])
     return table

@@ -12,8 +12,11 @@ Definitions (docs/analytics.md; a day is a UTC date):
 - retention: of the endpoints first seen on a day (a cohort), the share whose first return (an
   active day after the first) came within 7, 14 and 30 days. A cohort younger than N days has
   had less than N days to come back: its share so far.
-Filters: active endpoints, MAU and stickiness by one dimension (analytics/demographics.py
-`dimension_of`); new endpoints, users, sessions and retention only for the whole project.
+Filters (analytics/endpoints.py): none, or one dimension's values, are answered by the
+aggregate rollups where they keep the figure (active endpoints, MAU, stickiness; the whole
+project's users, new endpoints, sessions and cohorts); any other filter by the per-endpoint
+rollup rows of the filtered endpoints (active days, users, first days and returns), and sessions
+and session time by their raw events (no rollup keeps them per endpoint).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.demographics import dimension_of, require_unfiltered
+from analytics.endpoints import rollup_dimension, scope
 from analytics.model import Column, Filters, Table, Window
+from store import analytics_filtered as f
 from store import analytics_queries as q
 
 RETENTION_SPANS = (7, 14, 30)
@@ -31,10 +35,16 @@ DATE = Column("Date", "String")
 
 
 async def active(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
-    """Per day: DailyActiveEndpoints, MonthlyActiveEndpoints, Stickiness (filterable)."""
-    dim, values = dimension_of(filters)
-    dau = await q.daily_active(conn, app_id, window.first, window.last, dim, values)
-    mau = await q.monthly_active(conn, app_id, window.first, window.last, dim, values)
+    """Per day: DailyActiveEndpoints, MonthlyActiveEndpoints, Stickiness."""
+    dim = rollup_dimension(filters)
+    if dim is None:
+        endpoints, params = await scope(conn, app_id, filters)
+        both = await f.active(conn, app_id, window.first, window.last, endpoints, params)
+        dau = {day: d for day, (d, m) in both.items() if m}
+        mau = {day: m for day, (_d, m) in both.items() if m}
+    else:
+        dau = await q.daily_active(conn, app_id, window.first, window.last, *dim)
+        mau = await q.monthly_active(conn, app_id, window.first, window.last, *dim)
     table = Table(
         [DATE],
         [Column("DailyActiveEndpoints", "Long"), Column("MonthlyActiveEndpoints", "Long"), Column("Stickiness")],
@@ -48,10 +58,12 @@ async def active(conn: AsyncConnection, app_id: str, window: Window, filters: Fi
 
 async def daily(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
     """Per day: DailyActiveEndpoints, DailyActiveUsers, NewEndpoints, Sessions,
-    SessionsPerActiveEndpoint, AverageSessionSeconds (whole project only)."""
-    require_unfiltered(filters, "the usage page's users, new endpoints and sessions")
-    dau = await q.daily_active(conn, app_id, window.first, window.last, "", [""])
-    rows = await q.days(conn, app_id, window.first, window.last)
+    SessionsPerActiveEndpoint, AverageSessionSeconds."""
+    if filters.empty:
+        dau = await q.daily_active(conn, app_id, window.first, window.last, "", [""])
+        rows = await q.days(conn, app_id, window.first, window.last)
+    else:  # an_days has no dimensions: every filter takes the per-endpoint path
+        dau, rows = await _filtered_days(conn, app_id, window, filters)
     table = Table(
         [DATE],
         [
@@ -83,10 +95,39 @@ async def daily(conn: AsyncConnection, app_id: str, window: Window, filters: Fil
     return table
 
 
+async def _filtered_days(
+    conn: AsyncConnection, app_id: str, window: Window, filters: Filters
+) -> tuple[dict[date, int], dict[date, dict[str, int]]]:
+    """The filtered endpoints' daily active endpoints, and per day their new endpoints, sessions,
+    session time and active users (the shape of store/analytics_queries.py's `days`)."""
+    endpoints, params = await scope(conn, app_id, filters)
+    active_days = await f.active(conn, app_id, window.first, window.last, endpoints, params, span=1)
+    dau = {day: d for day, (d, _m) in active_days.items() if d}
+    new: dict[date, int] = {}
+    for first, _returned, n in await f.cohorts(conn, app_id, window.first, window.last, endpoints, params):
+        new[first] = new.get(first, 0) + n
+    users = await f.users(conn, app_id, window.first, window.last, endpoints, params)
+    sessions = await f.sessions(conn, app_id, window.start, window.end, endpoints, params)
+    rows: dict[date, dict[str, int]] = {}
+    for day in window.days:
+        started, ms = sessions.get(day, (0, 0))
+        if day in new or day in users or started or ms:
+            rows[day] = {
+                "new_endpoints": new.get(day, 0),
+                "sessions": started,
+                "session_ms": ms,
+                "active_users": users.get(day, 0),
+            }
+    return dau, rows
+
+
 async def sessions_by_hour(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
-    """Sessions started per UTC hour of day (0-23) over the window (whole project only)."""
-    require_unfiltered(filters, "sessions by hour")
-    hours = await q.session_hours(conn, app_id, window.first, window.last)
+    """Sessions started per UTC hour of day (0-23) over the window."""
+    if filters.empty:
+        hours = await q.session_hours(conn, app_id, window.first, window.last)
+    else:  # sessions are not rolled up per endpoint: the filtered endpoints' raw events
+        endpoints, params = await scope(conn, app_id, filters)
+        hours = await f.session_hours(conn, app_id, window.start, window.end, endpoints, params)
     table = Table([Column("Hour", "String")], [Column("Sessions", "Long")])
     for hour in range(24):
         table.add([str(hour)], [hours.get(hour, 0)])
@@ -97,10 +138,14 @@ async def retention(
     conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, weekly: bool = False
 ) -> Table:
     """Per cohort (first day seen, or its ISO week's Monday when `weekly`): Endpoints and the
-    shares Retention7Day, Retention14Day, Retention30Day (whole project only)."""
-    require_unfiltered(filters, "retention")
+    shares Retention7Day, Retention14Day, Retention30Day."""
+    if filters.empty:
+        cohorts = await q.cohorts(conn, app_id, window.first, window.last)
+    else:  # an_cohorts has no dimensions: the filtered endpoints' own first days and returns
+        endpoints, params = await scope(conn, app_id, filters)
+        cohorts = await f.cohorts(conn, app_id, window.first, window.last, endpoints, params)
     groups: dict[date, dict[int, int]] = {}
-    for first, returned, n in await q.cohorts(conn, app_id, window.first, window.last):
+    for first, returned, n in cohorts:
         key = first - timedelta(days=first.weekday()) if weekly else first
         groups.setdefault(key, {}).setdefault(returned, 0)
         groups[key][returned] += n
@@ -128,5 +173,8 @@ async def retained_share(conn: AsyncConnection, app_id: str, window: Window, spa
 
 async def monthly_active_endpoints(conn: AsyncConnection, app_id: str, day: date, filters: Filters) -> int:
     """Endpoints active in the 30 days ending on `day`."""
-    dim, values = dimension_of(filters)
-    return (await q.monthly_active(conn, app_id, day, day, dim, values)).get(day, 0)
+    dim = rollup_dimension(filters)
+    if dim is None:
+        endpoints, params = await scope(conn, app_id, filters)
+        return (await f.active(conn, app_id, day, day, endpoints, params)).get(day, (0, 0))[1]
+    return (await q.monthly_active(conn, app_id, day, day, *dim)).get(day, 0)

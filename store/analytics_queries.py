@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-_DIM = "app_id = :app AND dim = :dim AND value = ANY(:values)"
+
+def _dim(alias: str = "") -> str:
+    """Rows of dimension :dim with one of :values; platforms compare lower-cased (the caller
+    lower-cases its values): the filter is case-insensitive, the rollups keep the value sent."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"{a}app_id = :app AND {a}dim = :dim"
+        f" AND (CASE WHEN {a}dim = 'platform' THEN lower({a}value) ELSE {a}value END) = ANY(:values)"
+    )
 
 
 async def _rows(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -26,7 +34,7 @@ async def daily_active(
 ) -> dict[date, int]:
     rows = await _rows(
         conn,
-        f"SELECT day, sum(n)::bigint AS n FROM an_active WHERE {_DIM} AND day BETWEEN :first AND :last GROUP BY day",
+        f"SELECT day, sum(n)::bigint AS n FROM an_active WHERE {_dim()} AND day BETWEEN :first AND :last GROUP BY day",
         {"app": app_id, "dim": dim, "values": values, "first": first, "last": last},
     )
     return {r["day"]: int(r["n"]) for r in rows}
@@ -42,7 +50,7 @@ async def monthly_active(
         " FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d(day)"
         f" JOIN an_active a ON a.day BETWEEN d.day::date - (:span - 1) AND d.day::date"
         " AND a.gap > a.day - (d.day::date - (:span - 1))"
-        f" WHERE a.{_DIM.replace(' AND ', ' AND a.')} GROUP BY d.day",
+        f" WHERE {_dim('a')} GROUP BY d.day",
         {"app": app_id, "dim": dim, "values": values, "first": first, "last": last, "span": span},
     )
     return {r["day"]: int(r["n"]) for r in rows}
@@ -52,7 +60,7 @@ async def distinct_active(
     conn: AsyncConnection, app_id: str, first: date, last: date, dim: str, values: list[str] | None
 ) -> dict[str, int]:
     """Endpoints active in [first, last] per value of `dim` (all its values when `values` is None)."""
-    where = "app_id = :app AND dim = :dim" + ("" if values is None else " AND value = ANY(:values)")
+    where = "app_id = :app AND dim = :dim" if values is None else _dim()
     rows = await _rows(
         conn,
         f"SELECT value, sum(n)::bigint AS n FROM an_active WHERE {where} AND day BETWEEN :first AND :last"
