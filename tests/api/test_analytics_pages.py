@@ -455,8 +455,8 @@ def rolled_up(stack: Stack, shop: str) -> str:
 
 
 class TestRollupPages:
-    """The routes reach every figure the rollups keep (their numbers are the rollup tests'):
-    each view answers, its CSV equals its JSON."""
+    """The routes reach every figure the rollups keep (their numbers are the rollup tests', and
+    under filters tests/api/test_analytics_filters.py's): each view answers, its CSV equals its JSON."""
 
     @pytest.mark.parametrize(
         ("name", "query"),
@@ -465,6 +465,8 @@ class TestRollupPages:
             ("usage", [("view", "daily")]),
             ("usage", [("view", "sessions-by-hour")]),
             ("usage", [("platform", "ios")]),
+            ("usage", [("view", "daily"), ("platform", "ios"), ("channel", "EMAIL")]),
+            ("revenue", [("view", "products"), ("app-version", "1.0")]),
             ("retention", []),
             ("retention", [("view", "weekly")]),
             ("revenue", []),
@@ -491,7 +493,7 @@ class TestRollupPages:
         [
             ("events", [("event-type", "checkout")], "Invalid value for event-type:"),
             ("demographics", [("dimension", "colour")], "Invalid value for dimension:"),
-            ("revenue", [("platform", "ios")], "Invalid value for platform:"),
+            ("revenue", [("channel", "PIGEON")], "Invalid value for channel:"),
             ("retention", [("segment-id", "s")], "Invalid value for segment-id:"),
         ],
     )
