@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analytics.model import RETENTION_DAYS
 from store import analytics_fold as fold_sql
+from store import analytics_message_rollups as message_rollups
 from store import analytics_rollups as store
 from store import feed
 from store.analytics_batch import Batch, from_backfill, from_feed
@@ -106,6 +107,7 @@ async def fold(conn: AsyncConnection, batch: Batch, lowest: date) -> int:
     # Every day of the batch's events: their month partitions must exist before any insert.
     await store.ensure_partitions(conn, set().union(*by_endpoint.values()))
     counted = await fold_sql.fold_events(conn, batch)
+    await message_rollups.fold(conn, batch)
     d = Deltas()
     keys = sorted(by_endpoint)
     known_days, firsts, profiles = await store.endpoint_state(conn, keys)
