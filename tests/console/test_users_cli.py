@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from typing import Any
 
+from launch.postgres import EmbeddedPostgres
+from launch.users import DEV_ADMIN_EMAIL, ensure_dev_admin
+from store.migrate import upgrade
 from tests.console.conftest import new_email, sign_in
 from tests.stack import Stack
 
@@ -81,3 +85,21 @@ class TestUsersCommand:
         assert nobody.returncode == 1 and "no console user" in nobody.stderr
         role = openpoint(stack, "users", "create", new_email("r"), "--role", "owner")
         assert role.returncode == 2
+
+
+class TestDevelopmentAdmin:
+    def test_make_run_creates_one_admin_once(self, stack: Stack, pg_server: EmbeddedPostgres) -> None:
+        # On the stack's loop: Playwright's sync API holds this thread's event loop.
+        url = pg_server.create_database(f"openpoint_devadmin_{secrets.token_hex(4)}")
+        upgrade(url)
+        created = stack.run(ensure_dev_admin(url))
+        assert created is not None
+        email, password = created
+        assert email == DEV_ADMIN_EMAIL and len(password) >= 20
+        # A second start leaves the console's users alone (and knows no password to print).
+        assert stack.run(ensure_dev_admin(url)) is None
+        # Each new database gets its own generated password, never a fixed default.
+        other = pg_server.create_database(f"openpoint_devadmin_{secrets.token_hex(4)}")
+        upgrade(other)
+        again = stack.run(ensure_dev_admin(other))
+        assert again is not None and again[1] != password
