@@ -4,8 +4,9 @@ from the raw events in the same run.
     .venv/bin/python bench/analytics.py [--endpoints 1000000] [--events 10000000] [--raw-timeout 120]
 
 Starts an embedded PostgreSQL in a temporary directory, COPYs a project's endpoints and its
-events (spread over the last 90 days, day by day, in transactions of --chunk events) straight
-into the tables, builds the rollups with the code the worker's rollup loop runs
+events (spread over the last 90 days, day by day, in transactions of --chunk events; a quarter
+of them message events of campaigns, a journey and direct sends: bench/analytics_messages.py)
+straight into the tables, builds the rollups with the code the worker's rollup loop runs
 (analytics.rollups.step, reading the event feed), then times each figure over the full 90 days:
 the analytics function (rollups) and a query over the raw events giving the same numbers (the
 baseline; cut at --raw-timeout seconds), their ratio, and whether both agree.
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from analytics import demographics, events, revenue, rollups, usage  # noqa: E402
 from analytics.model import Filters, Table, Window  # noqa: E402
+from bench import analytics_messages as message_bench  # noqa: E402
 from launch.postgres import EmbeddedPostgres  # noqa: E402
 from store import analytics_rollups, feed  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
@@ -245,9 +247,12 @@ async def main() -> None:
         await conn.execute("INSERT INTO apps (id, name) VALUES ($1, 'bench')", app_id)
         async with engine.begin() as c:  # the rollups start now: what follows comes through the feed
             await analytics_rollups.start_cursor(c, await feed.start(c), backfill=False)
+        folder = message_bench.Folder()
+        await folder.start(engine)
         rng = random.Random(7)
         today = datetime.now(UTC).date()
         first_day = today - timedelta(days=args.days - 1)
+        await message_bench.setup(conn, app_id, first_day, args.days)
         t0 = time.perf_counter()
         created = datetime.now(UTC)  # made by PutEvents: after their first events (stamped earlier)
         rows = endpoints(rng, app_id, args.endpoints, created)
@@ -270,11 +275,14 @@ async def main() -> None:
         # Endpoints arrive over the 90 days (each is new on its first day): a sqrt curve.
         firsts = [max(1, int(args.endpoints * math.sqrt((d + 1) / args.days))) for d in range(args.days)]
         per_day = args.events // args.days
-        load_s = fold_s = 0.0
+        load_s = fold_s = message_s = 0.0
         folded = 0
+        per_day_messages = int(per_day * message_bench.SHARE)
+        lowest, highest = today - timedelta(days=args.days + 1), today + timedelta(days=1)
         for offset in range(args.days):
             day = first_day + timedelta(days=offset)
-            rows = day_events(rng, app_id, day, firsts, per_day, offset)
+            rows = day_events(rng, app_id, day, firsts, per_day - per_day_messages, offset)
+            rows += message_bench.day_messages(rng, app_id, day, firsts[offset], per_day_messages, offset)
             t1 = time.perf_counter()
             for i in range(0, len(rows), args.chunk):
                 await conn.copy_records_to_table("events", records=rows[i : i + args.chunk], columns=EVENT_COLUMNS)
@@ -286,6 +294,9 @@ async def main() -> None:
                     break
                 folded += n
             fold_s += time.perf_counter() - t1
+            t1 = time.perf_counter()
+            await folder.drain(engine, args.chunk, lowest, highest)  # a no-op once the step folds them
+            message_s += time.perf_counter() - t1
             if offset % 10 == 9:
                 print(f"  day {offset + 1}/{args.days}: {folded:,} events folded", file=sys.stderr, flush=True)
         total_s = time.perf_counter() - t0
@@ -299,6 +310,14 @@ async def main() -> None:
             f"loaded {args.endpoints:,} endpoints and {folded:,} events over {args.days} days in {total_s:.0f}s"
             f" (COPY {load_s:.0f}s; rollups built by analytics.rollups.step: {fold_s:.0f}s,"
             f" {folded / max(fold_s, 1e-9):,.0f} events/s)"
+        )
+        messages_n = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE app_id = $1 AND event_type ~ '^_(email|SMS|push|campaign)[.]'",
+            app_id,
+        )
+        print(
+            f"of which {messages_n:,} message events (campaigns, journey, direct sends); message rollups folded"
+            f" {'by the step' if message_bench.WIRED else f'beside the step: {message_s:.0f}s'}"
         )
         print("rollup tables: " + ", ".join(f"{r['relname']} {r['n']:,} rows" for r in sizes))
         window = Window(first_day, today)
@@ -318,6 +337,8 @@ async def main() -> None:
             except asyncpg.QueryCanceledError:
                 slow_text, ratio, same = f">{args.raw_timeout:.0f}s", f">{args.raw_timeout / fast:,.0f}x", "-"
             print(f"{name:<52} {fast * 1000:>7.0f}ms {slow_text:>11} {ratio:>8}  {same}", flush=True)
+        # The message pages: from the message rollups, and as analytics/messages.py read raw events.
+        await message_bench.report(engine, app_id, window, args.raw_timeout)
         await conn.close()
         await engine.dispose()
     finally:
