@@ -45,7 +45,12 @@ def build_console(gateway: FastAPI) -> FastAPI:
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - every failure is answered with a page
+            # Caught here rather than by an `Exception` handler, which Starlette re-raises after
+            # answering (the server would then log the error again and drop the connection).
+            response = _failure_page(request, exc)
         response.headers.update(SECURITY_HEADERS)
         if not request.url.path.startswith(f"{PREFIX}/static/"):
             response.headers["Cache-Control"] = "no-store"
@@ -80,18 +85,21 @@ def build_console(gateway: FastAPI) -> FastAPI:
             return render(request, "error.html", status=405, title="Not allowed", message="Method not allowed.")
         return render(request, "error.html", status=404, title="Not found", message="There is no such page.")
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        outage = outage_of(exc)
-        if outage is not None:
-            log.warning("%s %s: %s (%r)", request.method, request.url.path, outage.message, exc)
-            return render(request, "error.html", status=503, title="Try again shortly", message=outage.message)
-        log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return render(
-            request, "error.html", status=500, title="Something went wrong", message="An unexpected error occurred."
-        )
-
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
     app.include_router(projects.router)
     return app
+
+
+def _failure_page(request: Request, exc: Exception) -> Response:
+    """PostgreSQL or Temporal unavailable: a page saying to try again (503); anything else is a
+    bug, logged, and answered without its details."""
+    outage = outage_of(exc)
+    if outage is not None:
+        log.warning("%s %s: %s (%r)", request.method, request.url.path, outage.message, exc)
+        message = f"{outage.what} is unavailable right now. Try again in a moment."
+        return render(request, "error.html", status=503, title="Try again shortly", message=message)
+    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return render(
+        request, "error.html", status=500, title="Something went wrong", message="An unexpected error occurred."
+    )

@@ -38,7 +38,7 @@ async def _page(
         outage = outage_of(e)
         if outage is None:
             raise
-        load_error = outage.message
+        load_error = f"{outage.what} is unavailable right now."
         status = outage.status
     rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)  # the newest first
     return render(
