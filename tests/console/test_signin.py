@@ -110,3 +110,12 @@ class TestCsrf:
         response = page.request.post(f"{console_url}/signin", form={"email": email, "password": password})
         assert response.status == 403
         assert session_cookie(page) is None
+
+    def test_an_oversized_field_is_refused_with_a_page(self, page: Any, console_url: str) -> None:
+        page.goto(f"{console_url}/signin")
+        token = page.locator('input[name="login_token"]').get_attribute("value")
+        response = page.request.post(
+            f"{console_url}/signin", form={"email": "a" * 5000, "password": "x", "login_token": token}
+        )
+        assert response.status == 400
+        assert "The form could not be read." in response.text()
