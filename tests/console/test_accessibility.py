@@ -59,3 +59,18 @@ class TestAccessibility:
         email = new_email("a11y")
         sign_in(axe_page, console_url, email, add_user(stack, email, "viewer"))
         assert violations(axe_page) == []
+
+    def test_sign_in_with_the_keyboard_alone(self, stack: Stack, page: Any, console_url: str) -> None:
+        email = new_email("keys")
+        password = add_user(stack, email, "viewer")
+        page.goto(f"{console_url}/signin")
+        page.keyboard.type(email)  # the Email field has the focus on arrival
+        page.keyboard.press("Tab")
+        page.keyboard.type(password)
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Sign in"
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{console_url}/projects")
+        # The skip link is the first stop, and leads to the page's content.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
