@@ -60,11 +60,18 @@ def _email(raw: str) -> str:
 
 
 async def _with_engine(url: str, work: Any) -> Any:
+    from sqlalchemy.exc import ProgrammingError
+
     from store.db import make_engine
 
     engine = make_engine(url, pool_size=1)
     try:
         return await work(engine)
+    except ProgrammingError as e:
+        if "console_" in str(e) and "does not exist" in str(e):
+            problem = "this database has no console tables yet: run `openpoint migrate` (or `make run`)"
+            raise UsersError(problem) from None
+        raise
     finally:
         await engine.dispose()
 
