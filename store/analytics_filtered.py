@@ -17,9 +17,11 @@ Every function takes `endpoints`, a condition over `x.endpoint_id` (store/analyt
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.driver import driver
@@ -42,7 +44,19 @@ class _Bind:
 
 
 async def _fetch(conn: AsyncConnection, sql: str, bind: _Bind) -> list[dict[str, Any]]:
-    return [dict(r) for r in await (await driver(conn)).fetch(sql, *bind.params)]
+    """The statement's rows, planned without nested loops: the planner estimates a filtered
+    endpoint set (expressions over jsonb, a segment) at a handful of rows and would probe the
+    rollup or event indexes once per endpoint, which takes seconds when thousands match (the
+    paying users of 7k endpoints: 1.5 s nested, 35 ms hashed); hashing the set is never much
+    worse than that."""
+    pg = await driver(conn)
+    await pg.execute("SET enable_nestloop = off")
+    try:
+        return [dict(r) for r in await pg.fetch(sql, *bind.params)]
+    finally:
+        # In a transaction the statement aborted, the rollback undoes the SET instead.
+        with contextlib.suppress(asyncpg.PostgresError):
+            await pg.execute("RESET enable_nestloop")
 
 
 # -- per-endpoint rollup rows ----------------------------------------------------------------
