@@ -247,8 +247,6 @@ async def main() -> None:
         await conn.execute("INSERT INTO apps (id, name) VALUES ($1, 'bench')", app_id)
         async with engine.begin() as c:  # the rollups start now: what follows comes through the feed
             await analytics_rollups.start_cursor(c, await feed.start(c), backfill=False)
-        folder = message_bench.Folder()
-        await folder.start(engine)
         rng = random.Random(7)
         today = datetime.now(UTC).date()
         first_day = today - timedelta(days=args.days - 1)
@@ -275,10 +273,9 @@ async def main() -> None:
         # Endpoints arrive over the 90 days (each is new on its first day): a sqrt curve.
         firsts = [max(1, int(args.endpoints * math.sqrt((d + 1) / args.days))) for d in range(args.days)]
         per_day = args.events // args.days
-        load_s = fold_s = message_s = 0.0
+        load_s = fold_s = 0.0
         folded = 0
         per_day_messages = int(per_day * message_bench.SHARE)
-        lowest, highest = today - timedelta(days=args.days + 1), today + timedelta(days=1)
         for offset in range(args.days):
             day = first_day + timedelta(days=offset)
             rows = day_events(rng, app_id, day, firsts, per_day - per_day_messages, offset)
@@ -294,9 +291,6 @@ async def main() -> None:
                     break
                 folded += n
             fold_s += time.perf_counter() - t1
-            t1 = time.perf_counter()
-            await folder.drain(engine, args.chunk, lowest, highest)  # a no-op once the step folds them
-            message_s += time.perf_counter() - t1
             if offset % 10 == 9:
                 print(f"  day {offset + 1}/{args.days}: {folded:,} events folded", file=sys.stderr, flush=True)
         total_s = time.perf_counter() - t0
@@ -316,8 +310,8 @@ async def main() -> None:
             app_id,
         )
         print(
-            f"of which {messages_n:,} message events (campaigns, journey, direct sends); message rollups folded"
-            f" {'by the step' if message_bench.WIRED else f'beside the step: {message_s:.0f}s'}"
+            f"of which {messages_n:,} message events (campaigns, journey, direct sends), folded into the message"
+            " rollups by the same step"
         )
         print("rollup tables: " + ", ".join(f"{r['relname']} {r['n']:,} rows" for r in sizes))
         window = Window(first_day, today)

@@ -8,7 +8,6 @@ raw events (the path the pages took before the rollups: store/analytics_messages
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import random
 import time
@@ -21,12 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from analytics import messages, rollups
+from analytics import messages
 from analytics.model import Filters, Granularity, Table, Window
 from rules import kpis as k
-from store import analytics_message_rollups, feed
 from store import analytics_messages as raw
-from store.analytics_batch import from_feed
 
 CAMPAIGNS = [f"{'c' * 31}{i}" for i in range(4)]
 JOURNEYS = ["j" * 32]
@@ -34,9 +31,6 @@ ACTIVITIES = [f"activity-{i}" for i in range(5)]
 PREFIXES = ["+1206", "+336", "+447", "+4915", "+8190"]  # US, FR, GB, DE, JP
 SHARE = 0.25  # of the events: message events
 NONE = Filters()
-# Until analytics.rollups.fold calls the message rollups' fold, the bench folds them itself
-# from the same feed, right after the rollup step.
-WIRED = "analytics_message_rollups" in inspect.getsource(rollups)
 
 
 async def setup(conn: Any, app_id: str, first_day: date, days: int) -> None:
@@ -136,30 +130,6 @@ def day_messages(
             if rng.random() < 0.003:
                 add(ep, "_SMS.OPTOUT", later, ids)
     return rows
-
-
-class Folder:
-    """The message rollups' fold over the event feed, beside the rollup step (until it calls it)."""
-
-    def __init__(self) -> None:
-        self.after: str | None = None
-
-    async def start(self, engine: AsyncEngine) -> None:
-        async with engine.begin() as conn:
-            self.after = await feed.start(conn)
-
-    async def drain(self, engine: AsyncEngine, batch: int, lowest: date, highest: date) -> int:
-        if WIRED or self.after is None:
-            return 0
-        folded = 0
-        while True:
-            async with engine.begin() as conn:
-                found = await feed.slice_upto(conn, self.after, limit=batch)
-                if found is None:
-                    return folded
-                await analytics_message_rollups.fold(conn, from_feed(self.after, found[0], lowest, highest))
-                self.after = found[0]
-                folded += found[1]
 
 
 # -- the pages, and the same from raw events ---------------------------------------------------

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.api.message_rollups import fold_messages
 from tests.api.test_analytics import add_campaign, add_run, campaign_kpi
 from tests.api.test_analytics_pages import page, table
 from tests.stack import Stack
@@ -202,7 +201,7 @@ def loaded(pinpoint: Any, stack: Stack, app_id: str) -> Loaded:
         },
     )
     data.add(400)
-    fold_messages(stack, app_id)
+    stack.drain_rollups()
     return data
 
 
@@ -238,7 +237,7 @@ class TestMessagePagesFromRollups:
     def test_every_figure_counted_from_the_events_also_after_more_arrive(self, stack: Stack, loaded: Loaded) -> None:
         check_pages(stack, loaded)
         loaded.add(300)  # folded on top: counted once more only what is new
-        fold_messages(stack, loaded.app_id)
+        stack.drain_rollups()
         check_pages(stack, loaded)
 
     def test_endpoint_filters_read_the_filtered_endpoints_events(self, stack: Stack, loaded: Loaded) -> None:

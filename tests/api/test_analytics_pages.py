@@ -23,7 +23,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.api.message_rollups import fold_messages
 from tests.api.test_analytics import CampaignSends, add_campaign, add_event, add_run
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
@@ -279,7 +278,7 @@ def ab_campaign(pinpoint: Any, stack: Stack, app_id: str) -> str:
         ApplicationId=app_id,
         EndpointBatchRequest={"Item": [{"Id": e, "Demographic": {"Platform": "ios"}} for e in ("e1", "e2")]},
     )
-    fold_messages(stack, app_id)
+    stack.drain_rollups()
     return campaign_id
 
 
@@ -358,7 +357,7 @@ class TestJourneys:
             journey_test_run_id="r",
             **ids,
         )
-        fold_messages(stack, app_id)
+        stack.drain_rollups()
         rows = table(page(stack, app_id, "journeys"))
         assert rows == {
             ("j1", "a1"): {
@@ -404,7 +403,7 @@ class TestTransactional:
         )["MessageResponse"]["Result"]
         assert twilio_api.report(result["+33612345678"]["MessageId"], "delivered").status_code == 204
         assert twilio_api.report(result["+12065550142"]["MessageId"], "failed", error_code="30003").status_code == 204
-        fold_messages(stack, app_id)
+        stack.drain_rollups()
 
         # Independently: the events the sends wrote, and the date-range KPIs.
         today = stack.sql(
