@@ -110,8 +110,10 @@ def _tagged() -> str:
 
 
 def _items() -> str:
+    # Items are kept as their md5: a fixed 32 characters whatever the ids' length (attributes run
+    # to 200 characters), so the set stays compact and its keys within a btree entry.
     return "\n        UNION ALL ".join(
-        f"SELECT app_id, kind, g1, g2, '{name}'::text AS class, {_ITEMS[m.count]} AS item, day FROM tagged"
+        f"SELECT app_id, kind, g1, g2, '{name}'::text AS class, md5({_ITEMS[m.count]}) AS item, day FROM tagged"
         f" WHERE kind IN ('c', 'j') AND event_type IN ({_types(m.events)}){_outcome(m)}"
         for name, m in CLASSES.items()
     )

@@ -230,3 +230,25 @@ async def test_nothing_to_fold_and_other_events(engine: AsyncEngine) -> None:
         )
         await rolled.fold(conn, batch)
         assert await conn.scalar(text("SELECT count(*) FROM an_msg_counts WHERE app_id = :a"), {"a": app_id}) == 0
+
+
+async def test_ids_as_long_as_putevents_takes(engine: AsyncEngine) -> None:
+    """Attribute values run to 200 characters (of up to 4 bytes): the rollups' keys still fit."""
+    app_id = secrets.token_hex(16)
+    long = "\U0001f600" * 200
+    at = datetime.combine(TODAY, time(9), tzinfo=UTC)
+    ids = {"campaign_id": long, "treatment_id": long, "message_id": long, "source": "campaign"}
+    rows = [
+        {"app_id": app_id, "endpoint_id": long, "event_id": f"ev-{i}", "event_type": kind, "event_time": at,
+         "session_id": None, "attributes": ids | extra, "metrics": {}, "client": {}}
+        for i, (kind, extra) in enumerate(
+            [("_email.send", {"delivery_status": "SUCCESSFUL"}), ("_email.delivered", {}), ("_email.open", {}),
+             ("_email.unsubscribe", {}), ("_session.start", {})]
+        )
+    ]  # fmt: skip
+    await fold_through_feed(engine, rows, random.Random(2))
+    async with engine.connect() as conn:
+        got = await rolled.measured(
+            conn, app_id=app_id, first=TODAY, last=TODAY, kind="c", axis="groups", measures=messages._ENGAGEMENT
+        )
+    assert got == [((long, long), [1, 1, 1, 1, 1, 0, 0, 0, 1, 1])]  # no push: 0 push deliveries

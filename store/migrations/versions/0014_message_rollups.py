@@ -6,8 +6,8 @@ kept as events arrive (store/analytics_message_rollups.py), not from raw events.
   treatment, journey and activity, campaign; for `t` the SMS number's country), UTC hour (kept
   for `s` and `t`, 0 otherwise), event type and whether the event is a delivery outcome (it
   carries `delivery_status`): how many events.
-- `an_msg_sets`: one row per (kind, group, class, item, day) — the item is a message, a
-  message and clock hour, or an endpoint, as the class's definition counts it once — so that
+- `an_msg_sets`: one row per (kind, group, class, item, day) — the item (its md5) is a message,
+  a message and clock hour, or an endpoint, as the class's definition counts it once — so that
   an insert that `ON CONFLICT DO NOTHING` returns a row only for what is new.
 - `an_msg_distinct`: per project, kind, day, group, class and *gap* (days since the item's
   previous day in `an_msg_sets`; `400` for none): how many items. The distinct items of any
