@@ -18,5 +18,6 @@ Modules (docs/analytics.md has each figure's definition):
 - events.py   custom event counts, attribute filters, metric sums and averages
 - demographics.py  active endpoints by platform, version, make, model, locale, place, attribute
 - funnels.py  ordered event steps and their conversion
-- messages.py campaigns, journeys and transactional sends (over the standard events)
+- messages.py campaigns, journeys and transactional sends (the message rollups over the
+                standard events, store/analytics_message_rollups.py)
 """

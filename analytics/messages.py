@@ -1,6 +1,8 @@
 """Campaigns, journeys and transactional sends, over the standard events with rules/kpis.py's
-definitions (Sent, Delivered, opens and clicks once per message and clock hour, hard bounces),
-counted by store/kpis.py's aggregates (store/analytics_messages.py groups them per page).
+definitions (Sent, Delivered, opens and clicks once per message and clock hour, hard bounces):
+for the whole project from the message rollups (store/analytics_message_rollups.py, folded as
+events arrive); under an endpoint filter from the filtered endpoints' raw events, counted by
+store/kpis.py's aggregates (store/analytics_messages.py groups them per page), as the KPIs are.
 
 Columns of the campaign and journey tables (docs/analytics.md):
 Sent, Delivered, DeliveryRate (Delivered / Sent), Opens (email and push, once per message and
