@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # process also runs the rollup loop (worker/rollups.py: one folds at a time, others wait).
     analytics_retention_days: int = 90
     analytics_rollups: bool = True
+    # How often a caught-up rollup loop looks again (pages lag about this much; longer costs
+    # PutEvents less, worker/rollups.py).
+    analytics_rollup_poll_seconds: float = 1.0
     # Event streams (PutEventStream): whether a worker process also runs the streamer
     # (worker/streamer.py; every worker may, each project is streamed by one at a time), how
     # often it looks for new events, and Kinesis- / Firehose-compatible servers to send to instead

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.analytics_batch import Batch
+from store.analytics_message_rollups import PARENTS as MESSAGE_PARENTS
 from store.driver import driver, jsonb
 
 CURSOR = "rollups"
@@ -20,7 +21,9 @@ EndpointDays = dict[tuple[str, str], dict[date, list[list[str]]]]
 Firsts = dict[tuple[str, str], tuple[date, int | None]]
 Profiles = dict[tuple[str, str], dict[str, Any]]
 _PARTITION = re.compile(r"^(an_[a-z_]+)_m(\d{4})(\d{2})$")
+# Every partitioned rollup, the message rollups' included: retention drops their old months.
 PARENTS = (
+    *MESSAGE_PARENTS,
     "an_active",
     "an_days",
     "an_endpoint_days",

@@ -137,6 +137,7 @@ def stack(
         firehose_endpoint_url=f"http://127.0.0.1:{kinesis_port}",
         event_stream_poll_seconds=0.2,
         event_stream_max_backoff_seconds=2.0,
+        analytics_rollup_poll_seconds=0.2,
         # The loopback fakes and receivers live on 127.0.0.1, which the server refuses by default.
         webhook_allowed_networks="127.0.0.0/8",
     ).start()

@@ -165,7 +165,12 @@ def build_streamer(settings: Settings, engine: Any) -> Streamer:
 
 def build_rollups(settings: Settings, engine: Any) -> RollupLoop:
     """The analytics rollup loop (worker/rollups.py)."""
-    return RollupLoop(engine, RollupSettings(keep_days=settings.analytics_retention_days))
+    return RollupLoop(
+        engine,
+        RollupSettings(
+            keep_days=settings.analytics_retention_days, poll_seconds=settings.analytics_rollup_poll_seconds
+        ),
+    )
 
 
 async def run(settings: Settings | None = None) -> None:

@@ -18,10 +18,11 @@ log = logging.getLogger("openpoint.rollups")
 
 @dataclass(frozen=True)
 class RollupSettings:
-    batch_size: int = 2000  # events folded per transaction (whole transactions of the feed)
+    batch_size: int = 10_000  # events folded per transaction (whole transactions of the feed)
     # How often a caught-up loop looks again: events arriving meanwhile are folded together (a
-    # batch costs about a dozen statements, whatever its size).
-    poll_seconds: float = 0.5
+    # batch costs about a dozen statements and an upsert of its distinct rollup rows, whatever
+    # its size, so fewer, larger batches cost ingest less; pages lag by about this much).
+    poll_seconds: float = 1.0
     keep_days: int = 90  # the analytics retention: older days are not rolled up
     retry_seconds: float = 2.0  # after a failed batch (the database away)
 
