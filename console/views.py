@@ -29,12 +29,17 @@ env = Environment(
 @dataclass(frozen=True)
 class NavItem:
     label: str
-    path: str  # under /console
+    path: str  # under /console; a project's page: under /console/projects/{id}
+    per_project: bool = False  # listed only on a project's pages (which know the project)
 
 
 # Only pages that exist are listed; each new page adds its entry here (in Pinpoint's order:
 # Projects, Endpoints, Segments, Templates, Campaigns, Journeys, Analytics).
-NAV: list[NavItem] = [NavItem("Projects", "/projects")]
+NAV: list[NavItem] = [
+    NavItem("Projects", "/projects"),
+    NavItem("Endpoints", "/endpoints", per_project=True),
+    NavItem("Analytics", "/analytics", per_project=True),
+]
 
 
 class SignInRequired(Exception):
@@ -67,6 +72,7 @@ def render(
         user=user,
         nav=NAV if user is not None else [],
         active=active,
+        project=values.pop("project", None),  # the project a per-project page is about
         csrf=user.csrf_token if user is not None else "",
         **values,
     )
