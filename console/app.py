@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.outages import outage_of
-from console import projects, signin
+from console import projects, segments, signin
 from console.views import CsrfRefused, NotAllowed, SignInRequired, render
 
 log = logging.getLogger("openpoint.console")
@@ -94,6 +94,7 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
     app.include_router(projects.router)
+    app.include_router(segments.router)
     return app
 
 
