@@ -1,0 +1,45 @@
+"""What the pages of one project share: the project itself (refused when the user may not see
+it), the projects to switch to, and the switcher's route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from console.sessions import ConsoleUser, ctx_of
+from console.views import NotAllowed, User, base_path
+from openpoint.errors import NotFound
+from store import apps as apps_store
+
+router = APIRouter()
+
+SWITCH_LIMIT = 500  # as the Projects page lists
+SECTIONS = ("analytics", "endpoints")  # the per-project pages the switcher can land on
+
+
+async def project_of(request: Request, user: ConsoleUser, app_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The project (403 when the user was not given it, 404 when there is none) and the projects
+    the user may switch to, by name."""
+    if not user.may_see(app_id):
+        raise NotAllowed("You have not been given access to this project. Ask an administrator to add you to it.")
+    async with ctx_of(request).engine.connect() as conn:
+        try:
+            project = await apps_store.get(conn, app_id)
+        except NotFound:
+            raise StarletteHTTPException(404) from None
+        projects = await apps_store.page(conn, after=None, limit=SWITCH_LIMIT, only=user.project_ids)
+    projects.sort(key=lambda p: (p["name"].lower(), p["id"]))
+    return project, projects
+
+
+@router.get("/projects/go")
+async def switch(request: Request, user: User, project: str = "", page: str = "analytics") -> Response:
+    """The project switcher (a GET form, so it works without JavaScript): the same page of
+    another project."""
+    section = page if page in SECTIONS else SECTIONS[0]
+    if not project:
+        return RedirectResponse(f"{base_path(request)}/projects", status_code=303)
+    return RedirectResponse(f"{base_path(request)}/projects/{project[:32]}/{section}", status_code=303)

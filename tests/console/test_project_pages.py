@@ -1,0 +1,240 @@
+"""The Analytics and Endpoints pages of a project, in headless Chromium against the real stack:
+events loaded through PutEvents and folded by the worker's rollup loop, an email sent to an
+endpoint through the SMTP sink; the page's table against the API's JSON, its CSV link against
+the API's CSV, a bad filter refused next to its field, and an endpoint found and its timeline.
+
+One browser context for the module (a handful of page loads); screenshots go to
+/tmp/console-shots/ and the artefacts folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_analytics import CampaignSends, add_campaign, add_run
+from tests.api.test_analytics_pages import call, page
+from tests.console.conftest import add_user, new_email, sign_in
+from tests.console.test_accessibility import violations
+from tests.stack import Stack
+from wire.codec import iso
+
+SHOTS = Path("/tmp/console-shots")
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+# (endpoint, days ago, event types): sessions and a view -> cart -> buy funnel over 25 days.
+ACTIVITY = [
+    ("ep-a", 1, ["_session.start", "view", "cart", "buy"]),
+    ("ep-a", 12, ["_session.start", "view"]),
+    ("ep-b", 2, ["_session.start", "view", "cart"]),
+    ("ep-b", 20, ["_session.start", "view"]),
+    ("ep-c", 25, ["_session.start", "view"]),
+    ("ep-d", 4, ["_session.start", "view"]),
+]
+
+
+@pytest.fixture(scope="module")
+def project(stack: Stack, pinpoint: Any) -> dict[str, str]:
+    tag = secrets.token_hex(3)
+    app_id = pinpoint.create_app(CreateApplicationRequest={"Name": f"Shop {tag}"})["ApplicationResponse"]["Id"]
+    pinpoint.update_email_channel(
+        ApplicationId=app_id,
+        EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": "example.com", "Enabled": True},
+    )
+    items: dict[str, Any] = {}
+    for ep, days, types in ACTIVITY:
+        at = NOW - timedelta(days=days)
+        session = {"Id": f"s-{ep}-{days}", "StartTimestamp": iso(at)}
+        events = items.setdefault(
+            ep,
+            {
+                "Endpoint": {
+                    "ChannelType": "EMAIL",
+                    "Address": f"{ep}-{tag}@example.com",
+                    "Demographic": {"Platform": "ios" if ep in ("ep-a", "ep-c") else "android"},
+                    "Attributes": {"plan": ["gold" if ep == "ep-a" else "free"]},
+                    "User": {"UserId": f"user-{ep}-{tag}"},
+                },
+                "Events": {},
+            },
+        )["Events"]
+        for i, event_type in enumerate(types):
+            events[f"{ep}-{days}-{i}"] = {
+                "EventType": event_type,
+                "Timestamp": iso(at + timedelta(minutes=i)),
+                "Attributes": {"screen": "home"} if event_type == "view" else {},
+                "Session": session,
+            }
+    resp = pinpoint.put_events(ApplicationId=app_id, EventsRequest={"BatchItem": items})
+    for ep in items:
+        statuses = resp["EventsResponse"]["Results"][ep]["EventsItemResponse"]
+        assert {v["StatusCode"] for v in statuses.values()} == {202}, statuses
+    # A campaign's run with deliveries, opens and a click (the delivery layer's events).
+    campaign_id = add_campaign(stack, app_id)
+    sends = CampaignSends(stack, app_id, campaign_id, add_run(stack, app_id, campaign_id, 1), NOW - timedelta(days=2))
+    for ep in ("ep-a", "ep-b", "ep-c", "ep-d"):
+        sends.send(ep)
+    sends.engage("_email.open", "ep-a", 5)
+    sends.engage("_email.open", "ep-b", 7)
+    sends.engage("_email.click", "ep-a", 9)
+    stack.drain_rollups()
+    return {"id": app_id, "tag": tag, "campaign": campaign_id}
+
+
+@pytest.fixture(scope="module")
+def console(stack: Stack, browser: Any, project: dict[str, str]) -> Iterator[Any]:
+    """One signed-in admin's page for the module."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    p = context.new_page()
+    problems: list[str] = []
+    p.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    p.on("pageerror", lambda e: problems.append(str(e)))
+    email = new_email("analyst")
+    sign_in(p, f"{stack.url}/console", email, add_user(stack, email, "admin"))
+    p.problems = problems
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield p
+    context.close()
+
+
+def shot(page_: Any, name: str, artefacts: Path) -> None:
+    # caret="initial": Playwright's default hides the caret with a style attribute on each input,
+    # which htmx's next swap would then copy and the CSP refuse.
+    for folder in (SHOTS, artefacts):
+        page_.screenshot(path=str(folder / f"{name}.png"), full_page=True, caret="initial")
+
+
+def page_rows(page_: Any) -> list[list[str]]:
+    """The figures table as the API writes its values (each cell's data-value)."""
+    rows: list[list[str]] = page_.eval_on_selector_all(
+        "#figures tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.dataset.value))"
+    )
+    return rows
+
+
+def api_rows(answer: dict[str, Any], header: list[str]) -> list[list[str]]:
+    out = []
+    for row in answer["KpiResult"]["Rows"]:
+        cells = {g["Key"]: g["Value"] for g in row.get("GroupedBys", [])} | {
+            v["Key"]: v["Value"] for v in row["Values"]
+        }
+        out.append([cells.get(h, "") for h in header])
+    return out
+
+
+def header(page_: Any) -> list[str]:
+    keys: list[str] = page_.eval_on_selector_all("#figures thead th", "hs => hs.map(h => h.dataset.key)")
+    return keys
+
+
+def chart_drawn(page_: Any) -> None:
+    page_.locator(".chart canvas").first.wait_for()
+    box = page_.locator(".chart canvas").first.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 200
+
+
+class TestAnalytics:
+    def test_usage_chart_table_range_and_csv(
+        self, stack: Stack, console: Any, project: dict[str, str], artefacts: Path
+    ) -> None:
+        app_id = project["id"]
+        base = f"{stack.url}/console/projects/{app_id}/analytics"
+        console.goto(f"{base}/usage?view=daily")
+        chart_drawn(console)
+        cols = header(console)
+        assert cols[:2] == ["Date", "DailyActiveEndpoints"]
+        thirty = page(stack, app_id, "usage", ("view", "daily"))
+        assert page_rows(console) == api_rows(thirty, cols)
+        assert len(page_rows(console)) == 6  # the six active days of the last 30
+        shot(console, "analytics-usage", artefacts)
+
+        # Last 7 days: the URL says so (a shareable view) and the older days are gone.
+        console.get_by_label("Date range").select_option("7")
+        console.get_by_role("button", name="Apply").click()
+        console.wait_for_url("**range=7**")
+        console.locator("#figures").wait_for()
+        start = (NOW - timedelta(days=6)).date().isoformat() + "T00:00:00Z"
+        seven = page(stack, app_id, "usage", ("view", "daily"), ("start-time", start))
+        assert page_rows(console) == api_rows(seven, cols)
+        assert len(page_rows(console)) == 3
+        chart_drawn(console)
+
+        # The CSV link downloads what the API's CSV answers, line for line.
+        with console.expect_download() as info:
+            console.get_by_role("link", name="Download CSV").click()
+        downloaded = Path(info.value.path()).read_text()
+        api_csv = call(
+            stack,
+            "GET",
+            f"/v1/apps/{app_id}/analytics/usage",
+            [("view", "daily"), ("start-time", start), ("format", "csv")],
+        )
+        assert api_csv.status_code == 200
+        assert downloaded == api_csv.text
+        assert list(csv.reader(io.StringIO(downloaded)))[0][:2] == ["Date", "DailyActiveEndpoints"]
+        assert info.value.suggested_filename == "usage.csv"
+
+    def test_a_bad_filter_is_refused_next_to_its_field(
+        self, stack: Stack, console: Any, project: dict[str, str]
+    ) -> None:
+        console.goto(f"{stack.url}/console/projects/{project['id']}/analytics/usage")
+        console.get_by_text("Filters", exact=True).click()
+        console.get_by_label("Channel").fill("PIGEON")
+        console.get_by_role("button", name="Apply").click()
+        error = console.locator("#f-channel-error")
+        error.wait_for()
+        # The API's own message for the same input.
+        api = call(stack, "GET", f"/v1/apps/{project['id']}/analytics/usage", [("channel", "PIGEON")])
+        assert api.status_code == 400
+        assert error.inner_text() == api.json()["Message"]
+        assert console.get_by_label("Channel").get_attribute("aria-invalid") == "true"
+        assert "channel=PIGEON" in console.url
+
+    def test_retention_campaigns_and_funnel(
+        self, stack: Stack, console: Any, project: dict[str, str], artefacts: Path
+    ) -> None:
+        base = f"{stack.url}/console/projects/{project['id']}/analytics"
+        console.goto(f"{base}/retention")
+        chart_drawn(console)
+        shot(console, "analytics-retention", artefacts)
+
+        console.goto(f"{base}/campaigns")
+        chart_drawn(console)
+        answer = page(stack, project["id"], "campaigns")
+        assert page_rows(console) == api_rows(answer, header(console))
+        shot(console, "analytics-campaigns", artefacts)
+
+        console.goto(f"{base}/funnel")
+        console.get_by_text("Name the funnel's steps").wait_for()
+        for i, step in enumerate(("view", "cart", "buy")):
+            console.get_by_label(f"Step {i + 1}", exact=True).fill(step)
+        console.get_by_role("button", name="Apply").click()
+        console.locator("#figures").wait_for()
+        chart_drawn(console)
+        rows = page_rows(console)
+        assert [r[:3] for r in rows] == [["1", "view", "4"], ["2", "cart", "2"], ["3", "buy", "1"]]
+        shot(console, "analytics-funnel", artefacts)
+        # No script error, nothing refused by the CSP (a 422 answer and the favicon's 404 are
+        # logged as failed loads: they are expected).
+        problems = [p for p in console.problems if not p.startswith("Failed to load resource")]
+        assert problems == [], problems
+
+    def test_the_usage_page_is_accessible(self, stack: Stack, browser: Any, project: dict[str, str]) -> None:
+        # The console's CSP refuses injected scripts, as it should; the checker's page bypasses it.
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+        p = context.new_page()
+        email = new_email("a11y")
+        sign_in(p, f"{stack.url}/console", email, add_user(stack, email, "viewer", [project["id"]]))
+        p.goto(f"{stack.url}/console/projects/{project['id']}/analytics/usage?channel=PIGEON")
+        found = violations(p)
+        p.goto(f"{stack.url}/console/projects/{project['id']}/analytics/usage")
+        p.locator(".chart canvas").first.wait_for()
+        found += violations(p)
+        context.close()
+        assert found == []
