@@ -112,6 +112,10 @@ class TestSegmentBuilder:
         counted(editor, 2)
         editor.screenshot(path=str(SHOTS / "segment-builder.png"), full_page=True)
         assert axe_violations(editor) == []
+        editor.set_viewport_size({"width": 390, "height": 844})
+        editor.screenshot(path=str(SHOTS / "segment-builder-phone.png"), full_page=True)
+        assert axe_violations(editor) == []
+        editor.set_viewport_size({"width": 1280, "height": 800})
         editor.get_by_role("button", name="Save segment").click()
         status = editor.get_by_role("status")
         expect(status).to_contain_text("Saved segment Pro iPhones")
