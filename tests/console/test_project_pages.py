@@ -22,6 +22,7 @@ from tests.api.test_analytics import CampaignSends, add_campaign, add_run
 from tests.api.test_analytics_pages import call, page
 from tests.console.conftest import add_user, new_email, sign_in
 from tests.console.test_accessibility import violations
+from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 from wire.codec import iso
 
@@ -235,6 +236,64 @@ class TestAnalytics:
         found = violations(p)
         p.goto(f"{stack.url}/console/projects/{project['id']}/analytics/usage")
         p.locator(".chart canvas").first.wait_for()
+        found += violations(p)
+        context.close()
+        assert found == []
+
+
+class TestEndpoints:
+    def test_search_and_an_endpoints_timeline(
+        self, stack: Stack, pinpoint: Any, smtp: SmtpServer, console: Any, project: dict[str, str], artefacts: Path
+    ) -> None:
+        app_id, tag = project["id"], project["tag"]
+        address = f"ep-a-{tag}@example.com"
+        result = pinpoint.send_messages(
+            ApplicationId=app_id,
+            MessageRequest={
+                "Endpoints": {"ep-a": {}},
+                "MessageConfiguration": {
+                    "EmailMessage": {"SimpleEmail": {"Subject": {"Data": "Hi"}, "HtmlPart": {"Data": "<p>Hi</p>"}}}
+                },
+            },
+        )["MessageResponse"]["EndpointResult"]["ep-a"]
+        assert result["DeliveryStatus"] == "SUCCESSFUL"
+        assert len(smtp.sink.to(address)) == 1
+
+        base = f"{stack.url}/console/projects/{app_id}/endpoints"
+        console.goto(base)
+        box = console.get_by_label("Endpoint ID, address or user ID")
+        box.fill(address)
+        console.get_by_role("button", name="Search").click()
+        console.wait_for_url("**q=**")
+        assert console.get_by_role("link", name="ep-a", exact=True).count() == 1
+        box = console.get_by_label("Endpoint ID, address or user ID")
+        box.fill(f"user-ep-b-{tag}")
+        console.get_by_role("button", name="Search").click()
+        console.get_by_role("link", name="ep-b", exact=True).wait_for()
+        assert console.get_by_role("link", name="ep-a", exact=True).count() == 0
+
+        console.goto(f"{base}/ep-a")
+        messages = console.locator("#messages tbody tr")
+        assert messages.count() == 1
+        assert "EMAIL" in messages.first.inner_text() and "SUCCESSFUL" in messages.first.inner_text()
+        events = console.locator("#events tbody").inner_text()
+        for event_type in ("buy", "cart", "view", "_session.start"):
+            assert event_type in events
+        assert "screen=home" in events
+        assert address in console.locator("#profile-title").locator("..").inner_text()
+        assert "gold" in console.locator("#attributes-title").locator("..").inner_text()
+        shot(console, "endpoint", artefacts)
+        assert console.get_by_text("This endpoint has not entered a journey.").count() == 1
+
+    def test_the_endpoint_page_is_accessible(self, stack: Stack, browser: Any, project: dict[str, str]) -> None:
+        context = browser.new_context(viewport={"width": 390, "height": 800}, bypass_csp=True)
+        p = context.new_page()
+        email = new_email("a11y")
+        sign_in(p, f"{stack.url}/console", email, add_user(stack, email, "viewer", [project["id"]]))
+        p.goto(f"{stack.url}/console/projects/{project['id']}/endpoints/ep-a")
+        found = violations(p)
+        p.screenshot(path=str(SHOTS / "endpoint-phone.png"), full_page=True)
+        p.goto(f"{stack.url}/console/projects/{project['id']}/endpoints?q=nobody")
         found += violations(p)
         context.close()
         assert found == []

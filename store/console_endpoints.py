@@ -1,0 +1,67 @@
+"""Read-only queries of the console's Endpoints page: finding endpoints by id, address or user
+id, and an endpoint's timeline (its events, the messages sent to it with what came back, the
+journeys it entered), newest first, a page at a time. Each is answered through an index on the
+endpoint (endpoints' primary key, ix_endpoints_address, ix_endpoints_user;
+ix_events_app_endpoint_time; ix_deliveries_endpoint_time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.driver import driver
+
+_SEARCH = (
+    "SELECT * FROM endpoints WHERE app_id = $1 AND (id = $2 OR address = $2 OR user_id = $2)"
+    " ORDER BY updated_at DESC, id LIMIT $3"
+)
+_EVENTS = (
+    "SELECT event_id, event_type, event_time, attributes, metrics FROM events"
+    " WHERE app_id = $1 AND endpoint_id = $2 ORDER BY event_time DESC, event_id DESC LIMIT $3 OFFSET $4"
+)
+# A message's outcome: the delivery log's status, and the standard events that came back for
+# it (delivered, opened, clicked, bounced...), read by the message id they carry.
+_MESSAGES = (
+    "SELECT d.channel, d.address, d.source, d.source_id, d.status, d.status_code, d.status_message,"
+    " d.message_id, d.created_at,"
+    " (SELECT coalesce(array_agg(DISTINCT e.event_type ORDER BY e.event_type), '{}') FROM events e"
+    "   WHERE e.app_id = d.app_id AND e.endpoint_id = d.endpoint_id"
+    "   AND e.event_time >= d.created_at - interval '1 hour'"
+    "   AND d.message_id IS NOT NULL AND e.attributes->>'message_id' = d.message_id) AS events"
+    " FROM deliveries d WHERE d.app_id = $1 AND d.endpoint_id = $2"
+    " ORDER BY d.created_at DESC, d.idempotency_key DESC LIMIT $3 OFFSET $4"
+)
+# Live entries only: a journey's test participants are not the endpoint's history.
+_JOURNEYS = (
+    "SELECT p.journey_id, p.definition_name, p.entry_number, p.status, p.current_activity, p.entered_at, p.ended_at"
+    " FROM (SELECT jp.*, j.definition->>'Name' AS definition_name FROM journey_participants jp"
+    "   JOIN journeys j ON j.app_id = jp.app_id AND j.id = jp.journey_id"
+    "   WHERE jp.app_id = $1 AND jp.participant = $2 AND jp.test_run_id IS NULL) p"
+    " ORDER BY p.entered_at DESC, p.journey_id LIMIT $3 OFFSET $4"
+)
+
+
+async def search(conn: AsyncConnection, app_id: str, text: str, limit: int) -> list[dict[str, Any]]:
+    """Endpoints whose id, address or user id is `text` (exactly), the last updated first."""
+    pg = await driver(conn)
+    return [dict(r) for r in await pg.fetch(_SEARCH, app_id, text, limit)]
+
+
+async def events(conn: AsyncConnection, app_id: str, endpoint_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    pg = await driver(conn)
+    return [dict(r) for r in await pg.fetch(_EVENTS, app_id, endpoint_id, limit, offset)]
+
+
+async def messages(
+    conn: AsyncConnection, app_id: str, endpoint_id: str, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    pg = await driver(conn)
+    return [dict(r) for r in await pg.fetch(_MESSAGES, app_id, endpoint_id, limit, offset)]
+
+
+async def journeys(
+    conn: AsyncConnection, app_id: str, endpoint_id: str, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    pg = await driver(conn)
+    return [dict(r) for r in await pg.fetch(_JOURNEYS, app_id, endpoint_id, limit, offset)]
