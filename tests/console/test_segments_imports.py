@@ -115,6 +115,9 @@ class TestSegmentsAsAViewer:
         assert done["JobStatus"] == "COMPLETED" and done["TotalProcessed"] == ROWS
         panel.get_by_role("link", name="Open the segment").click()
         expect(viewer.locator("[data-count]")).to_have_attribute("data-count", str(ROWS))
+        assert viewer.get_by_role("link", name="Open the segment").count() == 0  # already there
+        viewer.screenshot(path=str(SHOTS / "segment-imported.png"), full_page=True)
+        assert axe_violations(viewer) == []
         viewer.goto(f"{console_url}/projects/{project}/segments")
         row = viewer.get_by_role("row").filter(has_text="Imported customers")
         expect(row).to_contain_text("Imported")
