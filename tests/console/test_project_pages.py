@@ -205,6 +205,10 @@ class TestAnalytics:
         chart_drawn(console)
         shot(console, "analytics-retention", artefacts)
 
+        console.goto(f"{base}/revenue")  # no purchase events: the empty state
+        assert console.get_by_text("No events in this range yet").count() == 1
+        assert console.locator(".chart").count() == 0
+
         console.goto(f"{base}/campaigns")
         chart_drawn(console)
         answer = page(stack, project["id"], "campaigns")
@@ -285,7 +289,9 @@ class TestEndpoints:
         shot(console, "endpoint", artefacts)
         assert console.get_by_text("This endpoint has not entered a journey.").count() == 1
 
-    def test_the_endpoint_page_is_accessible(self, stack: Stack, browser: Any, project: dict[str, str]) -> None:
+    def test_the_endpoint_page_is_accessible(
+        self, stack: Stack, pinpoint: Any, browser: Any, project: dict[str, str]
+    ) -> None:
         context = browser.new_context(viewport={"width": 390, "height": 800}, bypass_csp=True)
         p = context.new_page()
         email = new_email("a11y")
@@ -295,5 +301,11 @@ class TestEndpoints:
         p.screenshot(path=str(SHOTS / "endpoint-phone.png"), full_page=True)
         p.goto(f"{stack.url}/console/projects/{project['id']}/endpoints?q=nobody")
         found += violations(p)
+        # Another project's pages are refused to a viewer of this one, with a page saying why.
+        other = pinpoint.create_app(CreateApplicationRequest={"Name": "elsewhere"})["ApplicationResponse"]["Id"]
+        for path in ("analytics/usage", "endpoints?q=ep-a", "endpoints/ep-a"):
+            response = p.goto(f"{stack.url}/console/projects/{other}/{path}")
+            assert response is not None and response.status == 403
+            assert "not been given access to this project" in p.get_by_role("main").inner_text()
         context.close()
         assert found == []
