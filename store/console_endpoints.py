@@ -32,13 +32,16 @@ _MESSAGES = (
     " FROM deliveries d WHERE d.app_id = $1 AND d.endpoint_id = $2"
     " ORDER BY d.created_at DESC, d.idempotency_key DESC LIMIT $3 OFFSET $4"
 )
-# Live entries only: a journey's test participants are not the endpoint's history.
+# Live entries only: a journey's test participants are not the endpoint's history. Probed per
+# journey of the project through the participants' primary key (app_id, journey_id,
+# participant, ...): no index leads with the participant, and a project has few journeys.
 _JOURNEYS = (
-    "SELECT p.journey_id, p.definition_name, p.entry_number, p.status, p.current_activity, p.entered_at, p.ended_at"
-    " FROM (SELECT jp.*, j.definition->>'Name' AS definition_name FROM journey_participants jp"
-    "   JOIN journeys j ON j.app_id = jp.app_id AND j.id = jp.journey_id"
-    "   WHERE jp.app_id = $1 AND jp.participant = $2 AND jp.test_run_id IS NULL) p"
-    " ORDER BY p.entered_at DESC, p.journey_id LIMIT $3 OFFSET $4"
+    "SELECT j.id AS journey_id, j.definition->>'Name' AS journey_name, p.entry_number, p.status,"
+    " p.current_activity, p.entered_at, p.ended_at"
+    " FROM journeys j CROSS JOIN LATERAL (SELECT * FROM journey_participants jp"
+    "   WHERE jp.app_id = j.app_id AND jp.journey_id = j.id AND jp.participant = $2 AND jp.test_run_id IS NULL) p"
+    " WHERE j.app_id = $1"
+    " ORDER BY p.entered_at DESC, j.id LIMIT $3 OFFSET $4"
 )
 
 

@@ -83,8 +83,27 @@ def project(stack: Stack, pinpoint: Any) -> dict[str, str]:
     sends.engage("_email.open", "ep-a", 5)
     sends.engage("_email.open", "ep-b", 7)
     sends.engage("_email.click", "ep-a", 9)
+    # ep-a entered a journey (the participant row a live entry writes) and a test run (not shown).
+    journey_id = secrets.token_hex(16)
+    stack.sql(
+        "INSERT INTO journeys (app_id, id, state, definition) VALUES ($1, $2, 'ACTIVE', $3::jsonb)",
+        app_id,
+        journey_id,
+        '{"Name": "Welcome series"}',
+    )
+    for entry_key, number, test_run in (("run-1", 1, None), ("test-1", 0, "t1")):
+        stack.sql(
+            "INSERT INTO journey_participants (app_id, journey_id, participant, entry_key, entry_number,"
+            " workflow_id, current_activity, test_run_id) VALUES ($1, $2, 'ep-a', $3, $4, $5, 'wait1', $6)",
+            app_id,
+            journey_id,
+            entry_key,
+            number,
+            f"wf-{entry_key}",
+            test_run,
+        )
     stack.drain_rollups()
-    return {"id": app_id, "tag": tag, "campaign": campaign_id}
+    return {"id": app_id, "tag": tag, "campaign": campaign_id, "journey": journey_id}
 
 
 @pytest.fixture(scope="module")
@@ -286,8 +305,10 @@ class TestEndpoints:
         assert "screen=home" in events
         assert address in console.locator("#profile-title").locator("..").inner_text()
         assert "gold" in console.locator("#attributes-title").locator("..").inner_text()
+        journeys = console.locator("#journeys tbody tr")
+        assert journeys.count() == 1  # the live entry, not the test run's
+        assert "Welcome series" in journeys.first.inner_text() and "wait1" in journeys.first.inner_text()
         shot(console, "endpoint", artefacts)
-        assert console.get_by_text("This endpoint has not entered a journey.").count() == 1
 
     def test_the_endpoint_page_is_accessible(
         self, stack: Stack, pinpoint: Any, browser: Any, project: dict[str, str]
