@@ -28,8 +28,11 @@ from console.project_pages import project_of
 from console.sessions import ctx_of
 from console.views import User, base_path, render
 from openpoint.errors import BadRequest
+from store import segments as segments_store
 
 router = APIRouter()
+
+SEGMENT_CHOICES = 500  # the segment filter's options; an id past them can still be given in the URL
 
 FUNNEL = "funnel"
 TABS = ("usage", "retention", "revenue", "events", "demographics", FUNNEL, "campaigns", "journeys", "transactional")
@@ -114,7 +117,10 @@ async def analytics_page(request: Request, user: User, app_id: str, page: str) -
     status, errors, load_error = 200, {}, ""
     table: Table | None = None
     days: list[str] = []
+    segments: list[tuple[str, str]] = []
     try:
+        if not form.get("format"):
+            segments = await _segments(request, app_id)
         table, csv, days = await _answer(request, app_id, page, form)
     except BadRequest as err:
         status = 422  # swapped in by HTMX like a form's errors
@@ -153,6 +159,7 @@ async def analytics_page(request: Request, user: User, app_id: str, page: str) -
         view=view,
         own=own,
         dimensions=DIMENSIONS,
+        segments=segments,
         form=form,
         steps=_step_fields(form),
         errors={f: m for f, m in errors.items() if f in shown_fields},
@@ -167,6 +174,13 @@ async def analytics_page(request: Request, user: User, app_id: str, page: str) -
         shared=urlencode(form.shared_query()),
         csv_url=f"{here}?{urlencode(form.url_query(format='csv'))}",
     )
+
+
+async def _segments(request: Request, app_id: str) -> list[tuple[str, str]]:
+    """(id, name) of the project's segments, by name: the segment filter's choices."""
+    async with ctx_of(request).engine.connect() as conn:
+        rows = await segments_store.page(conn, app_id, after=None, limit=SEGMENT_CHOICES)
+    return sorted(((r["id"], r.get("name") or r["id"]) for r in rows), key=lambda s: (s[1].lower(), s[0]))
 
 
 def _step_fields(form: AnalyticsForm) -> list[str]:

@@ -102,8 +102,15 @@ def project(stack: Stack, pinpoint: Any) -> dict[str, str]:
             f"wf-{entry_key}",
             test_run,
         )
+    segment_id = pinpoint.create_segment(
+        ApplicationId=app_id,
+        WriteSegmentRequest={
+            "Name": "Gold plan",
+            "Dimensions": {"Attributes": {"plan": {"AttributeType": "INCLUSIVE", "Values": ["gold"]}}},
+        },
+    )["SegmentResponse"]["Id"]
     stack.drain_rollups()
-    return {"id": app_id, "tag": tag, "campaign": campaign_id, "journey": journey_id}
+    return {"id": app_id, "tag": tag, "campaign": campaign_id, "journey": journey_id, "segment": segment_id}
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +212,14 @@ class TestAnalytics:
     ) -> None:
         console.goto(f"{stack.url}/console/projects/{project['id']}/analytics/usage")
         console.get_by_text("Filters", exact=True).click()
+        # A segment first: the URL names it and the figures are the API's for it (ep-a alone).
+        console.get_by_label("Segment").select_option(label="Gold plan")
+        console.get_by_role("button", name="Apply").click()
+        console.wait_for_url(f"**segment-id={project['segment']}**")
+        console.locator("#figures").wait_for()
+        answer = page(stack, project["id"], "usage", ("segment-id", project["segment"]))
+        assert page_rows(console) == api_rows(answer, header(console))
+        assert {r[1] for r in page_rows(console)} == {"0", "1"}  # one endpoint at most on any day
         console.get_by_label("Channel").fill("PIGEON")
         console.get_by_role("button", name="Apply").click()
         error = console.locator("#f-channel-error")
