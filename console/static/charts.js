@@ -77,6 +77,15 @@
       if (data.get(key) === "" || (!custom && (key === "start" || key === "end"))) data.delete(key);
     }
   });
+  // A failed answer (503 while PostgreSQL is down) is not swapped in: say so by the form.
+  document.addEventListener("htmx:responseError", (event) => {
+    const failed = document.getElementById("analytics-failed");
+    if (failed && event.detail.elt && event.detail.elt.id === "analytics-form") failed.hidden = false;
+  });
+  document.addEventListener("htmx:sendError", (event) => {
+    const failed = document.getElementById("analytics-failed");
+    if (failed && event.detail.elt && event.detail.elt.id === "analytics-form") failed.hidden = false;
+  });
   // Picking a date means a custom range.
   document.addEventListener("change", (event) => {
     if (event.target.matches && event.target.matches("#f-start, #f-end")) {
