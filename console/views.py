@@ -38,6 +38,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Projects", "/projects"),
     NavItem("Endpoints", "/endpoints", per_project=True),
+    NavItem("Segments", "/segments", per_project=True),
     NavItem("Analytics", "/analytics", per_project=True),
 ]
 
