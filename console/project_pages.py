@@ -20,16 +20,22 @@ SWITCH_LIMIT = 500  # as the Projects page lists
 SECTIONS = ("analytics", "endpoints")  # the per-project pages the switcher can land on
 
 
-async def project_of(request: Request, user: ConsoleUser, app_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The project (403 when the user was not given it, 404 when there is none) and the projects
-    the user may switch to, by name."""
-    if not user.may_see(app_id):
+async def project_for(request: Request, user: ConsoleUser, app_id: str) -> dict[str, Any]:
+    """The project a page is about: 403 when the user was not given it, 404 when there is none
+    (every per-project page checks access through here)."""
+    if not user.may_see(app_id[:64]):
         raise NotAllowed("You have not been given access to this project. Ask an administrator to add you to it.")
     async with ctx_of(request).engine.connect() as conn:
         try:
-            project = await apps_store.get(conn, app_id)
+            return await apps_store.get(conn, app_id)
         except NotFound:
             raise StarletteHTTPException(404) from None
+
+
+async def project_of(request: Request, user: ConsoleUser, app_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The project (as `project_for`) and the projects the user may switch to, by name."""
+    project = await project_for(request, user, app_id)
+    async with ctx_of(request).engine.connect() as conn:
         projects = await apps_store.page(conn, after=None, limit=SWITCH_LIMIT, only=user.project_ids)
     projects.sort(key=lambda p: (p["name"].lower(), p["id"]))
     return project, projects

@@ -18,10 +18,10 @@ from starlette.exceptions import HTTPException
 
 from api.segments import check_definition, create_segment, segment_response, update_segment, write_request
 from console import segment_form as forms
+from console.project_pages import project_for
 from console.sessions import ConsoleUser, ctx_of
 from console.views import Changer, NotAllowed, User, base_path, render
 from openpoint.errors import NotFound, PinpointError
-from store import apps as apps_store
 from store import console_segments
 from store import jobs as jobs_store
 from store import segments as segments_store
@@ -35,17 +35,6 @@ JOBS_SHOWN = 10  # the newest import jobs under the list
 # than keep a connection (and the person) waiting. Settable per process for slow disks.
 COUNT_TIMEOUT_MS = 1500
 DONE = (jobs_store.COMPLETED, jobs_store.FAILED)
-
-
-async def _project(request: Request, user: ConsoleUser, app_id: str) -> dict[str, Any]:
-    """The project, when it exists (else 404) and the user was given it (else 403)."""
-    if not user.may_see(app_id[:64]):
-        raise NotAllowed("You have not been given access to this project. Ask an administrator to add you to it.")
-    try:
-        async with ctx_of(request).engine.connect() as conn:
-            return await apps_store.get(conn, app_id)
-    except NotFound:
-        raise HTTPException(404) from None
 
 
 def _editor(user: ConsoleUser) -> None:
@@ -74,7 +63,7 @@ def _progress(job: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/projects/{app_id}/segments")
 async def segment_list(request: Request, user: User, app_id: str, saved: str = "") -> Response:
-    project = await _project(request, user, app_id)
+    project = await project_for(request, user, app_id)
     async with ctx_of(request).engine.connect() as conn:
         rows = await segments_store.page(conn, app_id, after=None, limit=LIST_LIMIT)
         jobs = await console_segments.latest_jobs(conn, app_id, "IMPORT", JOBS_SHOWN)
@@ -131,14 +120,14 @@ async def _segments(request: Request, app_id: str) -> list[dict[str, Any]]:
 
 @router.get("/projects/{app_id}/segments/new")
 async def new_segment(request: Request, user: User, app_id: str) -> Response:
-    project = await _project(request, user, app_id)
+    project = await project_for(request, user, app_id)
     _editor(user)
     draft = forms.Draft(groups=[forms.Group(criteria=[forms.Criterion("platform")])])
     return _builder(request, user, project, draft, await _segments(request, app_id))
 
 
 async def _save(request: Request, user: ConsoleUser, app_id: str, segment_id: str | None) -> Response:
-    project = await _project(request, user, app_id)
+    project = await project_for(request, user, app_id)
     _editor(user)
     form = await request.form()
     if form.get("action"):
@@ -174,7 +163,7 @@ async def create(request: Request, user: Changer, app_id: str) -> Response:
 async def redraw(request: Request, user: Changer, app_id: str) -> Response:
     """The builder again with a criterion or a group added or removed (the `action` button);
     nothing is saved. The new form counts itself again when it loads."""
-    project = await _project(request, user, app_id)
+    project = await project_for(request, user, app_id)
     _editor(user)
     return await _redraw(request, user, project, await request.form())
 
@@ -189,7 +178,7 @@ async def _redraw(request: Request, user: ConsoleUser, project: dict[str, Any], 
 
 @router.post("/projects/{app_id}/segments/count")
 async def live_count(request: Request, user: Changer, app_id: str) -> Response:
-    await _project(request, user, app_id)
+    await project_for(request, user, app_id)
     _editor(user)
     form = await request.form()
     draft = forms.from_form(form)
@@ -225,7 +214,7 @@ async def _segment(request: Request, app_id: str, segment_id: str) -> dict[str, 
 
 @router.get("/projects/{app_id}/segments/{segment_id}")
 async def segment_page(request: Request, user: User, app_id: str, segment_id: str) -> Response:
-    project = await _project(request, user, app_id)
+    project = await project_for(request, user, app_id)
     segment = await _segment(request, app_id, segment_id[:32])
     draft = forms.from_segment(segment) if segment["SegmentType"] == "DIMENSIONAL" else None
     if user.may_edit and draft is not None:
@@ -254,7 +243,7 @@ async def update(request: Request, user: Changer, app_id: str, segment_id: str) 
 @router.get("/projects/{app_id}/imports/{job_id}")
 async def import_progress(request: Request, user: User, app_id: str, job_id: str) -> Response:
     """One import job's progress panel; the page polls it every 2 s until the job is done."""
-    project = await _project(request, user, app_id)
+    project = await project_for(request, user, app_id)
     try:
         async with ctx_of(request).engine.connect() as conn:
             job = await jobs_store.get(conn, app_id, job_id[:32], "IMPORT")
