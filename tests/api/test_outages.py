@@ -30,6 +30,7 @@ from launch.postgres import EmbeddedPostgres
 from launch.processes import free_port
 from launch.temporal import TemporalDevServer
 from store.migrate import upgrade
+from tests.api.test_analytics_pages import page, table
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
@@ -436,3 +437,40 @@ def test_sends_started_while_the_worker_is_down_complete_once_it_is_back(
             break
         time.sleep(0.2)
     assert [m.message["Subject"] for m in mail.sink.to(member)] == ["resumed"]
+
+
+# -- the analytics rollups -------------------------------------------------------------------------
+
+
+def test_the_rollups_pause_through_a_postgres_outage_and_fold_each_event_once(
+    own_stack: Stack, pg: EmbeddedPostgres, project: str
+) -> None:
+    """The worker's rollup loop moves its cursor in the transaction that folds: a PostgreSQL
+    outage fails its batches (rolled back, retried), the loop keeps running, and once the
+    database is back every event is on the events page exactly once."""
+    pinpoint = _client(own_stack, mode="standard", max_attempts=10)
+    kind = f"outage.{secrets.token_hex(3)}"
+
+    def put(tag: str, n: int) -> None:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        events = {f"{tag}-{i}": {"EventType": kind, "Timestamp": at} for i in range(n)}
+        result = pinpoint.put_events(
+            ApplicationId=project,
+            EventsRequest={"BatchItem": {f"rollup-{tag}": {"Endpoint": {"ChannelType": "GCM"}, "Events": events}}},
+        )["EventsResponse"]["Results"][f"rollup-{tag}"]
+        assert all(r["StatusCode"] == 202 for r in result["EventsItemResponse"].values())
+
+    put("before", 3)  # stored; the loop (polling every second) most likely has not folded them yet
+    pg.stop()
+    try:
+        time.sleep(4)  # a few of the loop's attempts fail meanwhile
+    finally:
+        pg.start()
+    put("after", 4)
+    own_stack.drain_rollups(timeout=60)
+    rows = table(page(own_stack, project, "events", ("event-type", kind)))
+    assert sum(int(values["Events"]) for values in rows.values()) == 7
+    endpoint_days = own_stack.sql(
+        "SELECT count(*) AS n FROM an_endpoint_days WHERE app_id = $1 AND endpoint_id LIKE 'rollup-%'", project
+    )
+    assert endpoint_days[0]["n"] == 2
