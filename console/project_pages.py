@@ -36,7 +36,7 @@ async def project_of(request: Request, user: ConsoleUser, app_id: str) -> tuple[
     """The project (as `project_for`) and the projects the user may switch to, by name."""
     project = await project_for(request, user, app_id)
     async with ctx_of(request).engine.connect() as conn:
-        projects = await apps_store.page(conn, after=None, limit=SWITCH_LIMIT, only=user.project_ids)
+        projects = await apps_store.page(conn, after=None, limit=SWITCH_LIMIT, only=user.project_ids, newest_first=True)
     projects.sort(key=lambda p: (p["name"].lower(), p["id"]))
     return project, projects
 

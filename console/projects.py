@@ -17,7 +17,7 @@ from store import apps as apps_store
 
 router = APIRouter()
 
-LIST_LIMIT = 500  # the page lists this many; paging comes when someone has more
+LIST_LIMIT = 500  # the page lists the newest this many; paging comes when someone has more
 
 
 async def _page(
@@ -33,7 +33,7 @@ async def _page(
     load_error = ""
     try:
         async with ctx_of(request).engine.connect() as conn:
-            rows = await apps_store.page(conn, after=None, limit=LIST_LIMIT, only=user.project_ids)
+            rows = await apps_store.page(conn, after=None, limit=LIST_LIMIT, only=user.project_ids, newest_first=True)
     except Exception as e:
         outage = outage_of(e)
         if outage is None:

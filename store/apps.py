@@ -35,9 +35,19 @@ async def get(conn: AsyncConnection, app_id: str, *, lock: bool = False) -> dict
 
 
 async def page(
-    conn: AsyncConnection, *, after: tuple[datetime, str] | None, limit: int, only: frozenset[str] | None
+    conn: AsyncConnection,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    only: frozenset[str] | None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    stmt = select(apps).order_by(apps.c.created_at, apps.c.id).limit(limit)
+    """Projects in creation order (GetApps' paging), or the newest first (the console's list,
+    which shows the latest `limit`; no `after` then)."""
+    if newest_first:
+        stmt = select(apps).order_by(apps.c.created_at.desc(), apps.c.id.desc()).limit(limit)
+    else:
+        stmt = select(apps).order_by(apps.c.created_at, apps.c.id).limit(limit)
     if after is not None:
         stmt = stmt.where(tuple_(apps.c.created_at, apps.c.id) > tuple_(*after))
     if only is not None:

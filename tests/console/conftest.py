@@ -31,8 +31,10 @@ CHROMIUM_ARGS = [
 ARTEFACTS = Path(os.environ.get("OPENPOINT_TEST_ARTEFACTS", "/tmp/openpoint-console-screenshots"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, and every later test that runs asyncio would then fail.
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

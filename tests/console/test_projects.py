@@ -27,7 +27,12 @@ class TestProjectsPage:
         row = page.get_by_role("row").filter(has_text=name)
         assert row.count() == 1
         app_id = row.locator("code").inner_text()
-        apps = pinpoint.get_apps(PageSize="100")["ApplicationsResponse"]["Item"]
+        apps, token = [], None  # GetApps lists it (paged: the shared stack holds many projects)
+        while True:
+            answer = pinpoint.get_apps(PageSize="100", **({"Token": token} if token else {}))["ApplicationsResponse"]
+            apps += answer["Item"]
+            if not (token := answer.get("NextToken")):
+                break
         assert {"Id": app_id, "Name": name} in [{"Id": a["Id"], "Name": a["Name"]} for a in apps]
         page.screenshot(path=str(artefacts / "projects.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
