@@ -16,24 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.operations import Call, pinpoint
 from api.paging import decode_token, encode_token, page_size
 from api.routes.tags import TAGGABLE
+from api.templates import insert_template, template_content, update_template
 from openpoint.errors import BadRequest
 from rules.tags import check_tags
 from rules.templates import (
     LATEST,
-    MAX_TEMPLATES,
     TYPES,
     check_name,
-    check_size,
     check_version_delete,
-    parse_substitutions,
     parse_version,
-    rendered_fields,
     template_type,
-    update_target,
 )
 from store import tags as tags_store
 from store import templates as store
-from templating.render import check_template
 from wire.arns import Arn
 from wire.codec import iso
 
@@ -72,14 +67,7 @@ def _field(call: Call) -> str:
 
 
 def _content(call: Call, ttype: str) -> dict[str, Any]:
-    """The request as stored, after every check that can refuse it (tags are kept apart)."""
-    field = _field(call)
-    body = call.body
-    parse_substitutions(body.get("DefaultSubstitutions"), f"{field}.DefaultSubstitutions")
-    check_size(ttype, body, field)
-    for text, part in rendered_fields(ttype, body, field):
-        check_template(text, part)
-    return {k: v for k, v in body.items() if k != "tags"}
+    return template_content(ttype, call.body, _field(call))
 
 
 def _members(row: dict[str, Any], created_at: Any, modified_at: Any) -> dict[str, Any]:
@@ -116,9 +104,7 @@ def _register(kind: str, ttype: str) -> None:
         content = _content(call, ttype)
         arn = template_arn(call, ttype, name)
         async with call.ctx.engine.begin() as conn:
-            if await store.count(conn) >= MAX_TEMPLATES:
-                raise BadRequest(f"An account holds at most {MAX_TEMPLATES:,} message templates.")
-            await store.create(conn, template_type=ttype, name=name, content=content)
+            await insert_template(conn, ttype, name, content)
             if tags:
                 await tags_store.put(conn, arn, None, tags)
         return {"Arn": arn, "Message": "Created", "RequestID": call.request_id}
@@ -137,16 +123,14 @@ def _register(kind: str, ttype: str) -> None:
         # changes a template's tags.
         name, version = _name(call), _version(call)
         content = _content(call, ttype)
-        async with call.ctx.engine.begin() as conn:
-            head = await store.head(conn, ttype, name, lock=True)
-            number, new = update_target(
-                create_new_version=bool(call.query.get("CreateNewVersion", False)),
-                version=version,
-                latest_existing=head["latest_existing"],
-                last_assigned=head["latest_version"],
-                count=head["version_count"],
-            )
-            await store.write_version(conn, template_type=ttype, name=name, version=number, new=new, content=content)
+        await update_template(
+            call.ctx,
+            ttype,
+            name,
+            content,
+            create_new_version=bool(call.query.get("CreateNewVersion", False)),
+            version=version,
+        )
         return _accepted(call)
 
     @pinpoint(router, f"Delete{kind}Template")

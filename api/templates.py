@@ -1,0 +1,69 @@
+"""What CreateXTemplate and UpdateXTemplate do, importable: the routes (api/routes/templates.py)
+and the console's template editors call these, so both refuse exactly the same requests with
+the same errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.context import Context
+from openpoint.errors import BadRequest
+from rules.templates import MAX_TEMPLATES, check_size, parse_substitutions, rendered_fields, update_target
+from store import templates as store
+from templating.render import check_template
+
+# The request member each type's body is named by (what error messages start with).
+FIELDS = {
+    "EMAIL": "EmailTemplateRequest",
+    "SMS": "SMSTemplateRequest",
+    "PUSH": "PushNotificationTemplateRequest",
+    "VOICE": "VoiceTemplateRequest",
+    "INAPP": "InAppTemplateRequest",
+}
+
+
+def template_content(ttype: str, body: dict[str, Any], field: str) -> dict[str, Any]:
+    """The request as stored, after every check that can refuse it (tags are kept apart)."""
+    parse_substitutions(body.get("DefaultSubstitutions"), f"{field}.DefaultSubstitutions")
+    check_size(ttype, body, field)
+    for text, part in rendered_fields(ttype, body, field):
+        check_template(text, part)
+    return {k: v for k, v in body.items() if k != "tags"}
+
+
+async def create_template(ctx: Context, ttype: str, name: str, content: dict[str, Any]) -> None:
+    """Stores a checked `content` (template_content) as version 1; tags are the caller's."""
+    async with ctx.engine.begin() as conn:
+        await insert_template(conn, ttype, name, content)
+
+
+async def insert_template(conn: AsyncConnection, ttype: str, name: str, content: dict[str, Any]) -> None:
+    if await store.count(conn) >= MAX_TEMPLATES:
+        raise BadRequest(f"An account holds at most {MAX_TEMPLATES:,} message templates.")
+    await store.create(conn, template_type=ttype, name=name, content=content)
+
+
+async def update_template(
+    ctx: Context,
+    ttype: str,
+    name: str,
+    content: dict[str, Any],
+    *,
+    create_new_version: bool,
+    version: int | None,
+) -> int:
+    """Writes a checked `content` over the latest (or `version`) or as a new version; returns
+    the version written."""
+    async with ctx.engine.begin() as conn:
+        head = await store.head(conn, ttype, name, lock=True)
+        number, new = update_target(
+            create_new_version=create_new_version,
+            version=version,
+            latest_existing=head["latest_existing"],
+            last_assigned=head["latest_version"],
+            count=head["version_count"],
+        )
+        await store.write_version(conn, template_type=ttype, name=name, version=number, new=new, content=content)
+    return number
