@@ -67,3 +67,10 @@ async def update_template(
         )
         await store.write_version(conn, template_type=ttype, name=name, version=number, new=new, content=content)
     return number
+
+
+async def set_active_version(ctx: Context, ttype: str, name: str, version: int | None) -> None:
+    """UpdateTemplateActiveVersion: `version`, or the latest when None ("latest")."""
+    async with ctx.engine.begin() as conn:
+        head = await store.head(conn, ttype, name, lock=True)
+        await store.set_active(conn, ttype, name, head["latest_existing"] if version is None else version)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.operations import Call, pinpoint
 from api.paging import decode_token, encode_token, page_size
 from api.routes.tags import TAGGABLE
-from api.templates import insert_template, template_content, update_template
+from api.templates import insert_template, set_active_version, template_content, update_template
 from openpoint.errors import BadRequest
 from rules.tags import check_tags
 from rules.templates import (
@@ -158,9 +158,7 @@ async def update_active_version(call: Call) -> dict[str, Any]:
     if raw is None:
         raise BadRequest("Missing required member TemplateActiveVersionRequest.Version.")
     version = None if raw.lower() == LATEST else parse_version(raw, "TemplateActiveVersionRequest.Version")
-    async with call.ctx.engine.begin() as conn:
-        head = await store.head(conn, ttype, name, lock=True)
-        await store.set_active(conn, ttype, name, head["latest_existing"] if version is None else version)
+    await set_active_version(call.ctx, ttype, name, version)
     return _accepted(call)
 
 
