@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.outages import outage_of
-from console import analytics, endpoints, project_pages, projects, segments, signin, template_pages
+from console import analytics, campaigns, endpoints, project_pages, projects, segments, signin, template_pages
 from console.views import CsrfRefused, NotAllowed, SignInRequired, render
 
 log = logging.getLogger("openpoint.console")
@@ -95,6 +95,7 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(projects.router)
     app.include_router(segments.router)
+    app.include_router(campaigns.router)
     app.include_router(project_pages.router)
     app.include_router(analytics.router)
     app.include_router(endpoints.router)

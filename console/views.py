@@ -39,6 +39,7 @@ NAV: list[NavItem] = [
     NavItem("Projects", "/projects"),
     NavItem("Endpoints", "/endpoints", per_project=True),
     NavItem("Segments", "/segments", per_project=True),
+    NavItem("Campaigns", "/campaigns", per_project=True),
     NavItem("Templates", "/templates"),
     NavItem("Analytics", "/analytics", per_project=True),
 ]
