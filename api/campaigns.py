@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.context import Context
@@ -23,11 +24,19 @@ from store import tags as tags_store
 from store import templates as templates_store
 from templating.render import check_template
 from wire.arns import Arn
-from wire.codec import iso
+from wire.codec import decode_body, iso
+from wire.model import operation
 
 FIELD = rules.FIELD
 # States in which a paused campaign shows PAUSED: a run in progress still finishes (EXECUTING).
 _PAUSABLE = ("SCHEDULED", "PENDING_NEXT_RUN")
+
+
+def write_request(fields: dict[str, Any]) -> dict[str, Any]:
+    """A WriteCampaignRequest from fields that did not come over the wire (the console's form),
+    decoded and checked against botocore's model as a request body would be."""
+    op = operation("CreateCampaign")
+    return decode_body(orjson.dumps(fields), op.payload_shape, op.payload_member)
 
 
 def campaign_arn(ctx: Context, app_id: str, campaign_id: str) -> str:
