@@ -193,7 +193,15 @@ async def create_from_form(request: Request, user: Changer, app_id: str) -> Resp
 
 
 @router.get("/projects/{app_id}/campaigns/{campaign_id}")
-async def campaign_page(request: Request, user: User, app_id: str, campaign_id: str, error: str = "") -> Response:
+async def campaign_page(request: Request, user: User, app_id: str, campaign_id: str) -> Response:
+    return await _page(request, user, app_id, campaign_id)
+
+
+async def _page(
+    request: Request, user: ConsoleUser, app_id: str, campaign_id: str, *, error: str = "", status: int = 200
+) -> Response:
+    """The campaign page; `error`: why a change was refused (rendered here, never taken from the
+    URL, so a link cannot make the page say something the server did not)."""
     project, projects = await project_of(request, user, app_id)
     campaign, _row = await _campaign(request, app_id, campaign_id[:32])
     ctx = ctx_of(request)
@@ -208,6 +216,7 @@ async def campaign_page(request: Request, user: User, app_id: str, campaign_id: 
     return render(
         request,
         "campaign.html",
+        status=status,
         user=user,
         active="/campaigns",
         project=project,
@@ -222,7 +231,7 @@ async def campaign_page(request: Request, user: User, app_id: str, campaign_id: 
         result=shown(table, title, days) if table is not None else None,
         csv_url=f"{analytics}?{urlencode(form.url_query(format='csv'))}",
         analytics_url=f"{analytics}?{urlencode(form.url_query())}",
-        error=error[:300],
+        error=error,
     )
 
 
@@ -251,5 +260,5 @@ async def _set_paused(request: Request, user: ConsoleUser, app_id: str, campaign
     except PinpointError as err:
         if err.status >= 500:
             raise
-        return RedirectResponse(f"{here}?{urlencode({'error': err.message})}", status_code=303)
+        return await _page(request, user, app_id, campaign_id, error=err.message, status=422)
     return RedirectResponse(here, status_code=303)
