@@ -188,9 +188,7 @@ async def main() -> None:
         for role in ("api", "worker"):
             log = (tmp / f"{role}.log").open("wb")
             children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "launch.cli", role], env=env, cwd=ROOT, stdout=log, stderr=log
-                )
+                subprocess.Popen([sys.executable, "-m", "launch.cli", role], env=env, cwd=ROOT, stdout=log, stderr=log)
             )
         worker = children[1]
         wait_for_port("127.0.0.1", port, timeout=60)
