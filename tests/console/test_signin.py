@@ -39,7 +39,9 @@ class TestSignIn:
         sign_in(page, console_url, email, password)
         assert page.url == f"{console_url}/projects"
         assert page.get_by_role("heading", level=1).inner_text() == "Projects"
-        assert page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts() == ["Projects"]
+        # Outside a project the nav lists the account-wide pages only (a project's come with it).
+        links = page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
+        assert links == ["Projects", "Templates"]
         cookie = next(c for c in page.context.cookies() if c["name"] == "openpoint_console")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/console"
         # Only the token's hash is stored.
