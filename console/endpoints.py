@@ -1,4 +1,5 @@
-"""The Endpoints pages of a project: finding an endpoint by its id, address or user id, and an
+"""The Endpoints pages of a project: finding endpoints by the start of their id, address or user
+id, and an
 endpoint's page: what GetEndpoint answers (read through the same store function and shaped by
 the same `endpoint_response`), and its timeline: recent events, the messages sent to it with
 their outcome (the delivery log and the standard events that came back), and the journeys it
@@ -23,7 +24,8 @@ from wire.codec import iso
 
 router = APIRouter()
 
-SEARCH_LIMIT = 50  # endpoints sharing one address or user id: a user has at most 15 (Pinpoint's limit)
+SEARCH_LIMIT = 50  # more than a page a person reads; a user has at most 15 endpoints (Pinpoint's limit)
+SEARCH_TIMEOUT_MS = 2000
 PAGE_SIZE = 20  # rows of each timeline list per page
 MAX_PAGE = 500  # deeper than this, use the API (or export the events)
 MAX_TEXT = 500
@@ -58,12 +60,12 @@ def _outage(e: Exception) -> str:
 async def search(request: Request, user: User, app_id: str, q: str = "") -> Response:
     project, projects = await project_of(request, user, app_id)
     text = q.strip()[:MAX_TEXT]
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] | None = []
     load_error = ""
     if text:
         try:
             async with ctx_of(request).engine.connect() as conn:
-                rows = await console_endpoints.search(conn, app_id, text, SEARCH_LIMIT)
+                rows = await console_endpoints.search(conn, app_id, text, SEARCH_LIMIT, timeout_ms=SEARCH_TIMEOUT_MS)
         except Exception as e:
             load_error = _outage(e)
     return render(
@@ -76,7 +78,9 @@ async def search(request: Request, user: User, app_id: str, q: str = "") -> Resp
         projects=projects,
         section="endpoints",
         q=text,
-        found=rows,
+        found=rows or [],
+        too_slow=rows is None,
+        limit=SEARCH_LIMIT,
         load_error=load_error,
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -347,6 +348,24 @@ class TestEndpoints:
         assert journeys.count() == 1  # the live entry, not the test run's
         assert "Welcome series" in journeys.first.inner_text() and "wait1" in journeys.first.inner_text()
         shot(console, "endpoint", artefacts)
+
+    def test_search_by_the_start_of_an_id_address_or_user_id(
+        self, stack: Stack, console: Any, project: dict[str, str], artefacts: Path
+    ) -> None:
+        app_id, tag = project["id"], project["tag"]
+        base = f"{stack.url}/console/projects/{app_id}/endpoints"
+
+        def found(q: str) -> list[str]:
+            console.goto(f"{base}?{urlencode({'q': q})}")
+            return [a.inner_text() for a in console.locator("#found-title ~ .table-wrap tbody tr td:first-child a").all()]
+
+        assert sorted(found("ep-")) == ["ep-a", "ep-b", "ep-c", "ep-d"]
+        shot(console, "endpoints-search", artefacts)
+        assert found("user-ep-c") == ["ep-c"]  # a user id's start
+        assert found(f"ep-d-{tag}@ex") == ["ep-d"]  # an address's start
+        # % and _ are letters, not wildcards: "ep_" is not "ep-".
+        assert found("ep_") == [] and found("%") == []
+        assert "starts with this" in console.get_by_role("main").inner_text()
 
     def test_the_endpoint_page_is_accessible(
         self, stack: Stack, pinpoint: Any, browser: Any, project: dict[str, str]
