@@ -357,7 +357,8 @@ class TestEndpoints:
 
         def found(q: str) -> list[str]:
             console.goto(f"{base}?{urlencode({'q': q})}")
-            return [a.inner_text() for a in console.locator("#found-title ~ .table-wrap tbody tr td:first-child a").all()]
+            links = console.locator("#found-title ~ .table-wrap tbody tr td:first-child a")
+            return [a.inner_text() for a in links.all()]
 
         assert sorted(found("ep-")) == ["ep-a", "ep-b", "ep-c", "ep-d"]
         shot(console, "endpoints-search", artefacts)
