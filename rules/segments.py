@@ -105,11 +105,19 @@ def _check_count(n: int, field: str) -> None:
         raise _fail(field, f"a segment has at most {MAX_DIMENSIONS} dimensions ({n} given).")
 
 
+def _check_name(name: str, field: str) -> None:
+    # An empty or blank name matches no endpoint's attribute: a typing slip, never a filter.
+    if not name.strip():
+        raise _fail(field, "an attribute or metric name must not be empty.")
+
+
 def _check_one(dims: dict[str, Any], field: str) -> None:
     for kind in ("Attributes", "UserAttributes"):
         for name, dim in (dims.get(kind) or {}).items():
+            _check_name(name, f"{field}.{kind}")
             _check_attribute(dim, f"{field}.{kind}.{name}")
     for name, dim in (dims.get("Metrics") or {}).items():
+        _check_name(name, f"{field}.Metrics")
         _check_metric(dim, f"{field}.Metrics.{name}")
     for name, dim in (dims.get("Demographic") or {}).items():
         if dim is not None:

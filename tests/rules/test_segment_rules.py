@@ -148,6 +148,16 @@ def test_a_full_valid_definition_passes() -> None:
         pytest.param(
             gps(RangeInKilometers=-5), "Location.GPSPoint.RangeInKilometers", "greater than 0", id="range-negative"
         ),
+        pytest.param({"Attributes": {"": attr("INCLUSIVE", "x")}}, "Attributes", "must not be empty", id="no-name"),
+        pytest.param(
+            {"UserAttributes": {"  ": attr("INCLUSIVE", "x")}}, "UserAttributes", "must not be empty", id="blank-name"
+        ),
+        pytest.param(
+            {"Metrics": {"": {"ComparisonOperator": "EQUAL", "Value": 1}}},
+            "Metrics",
+            "must not be empty",
+            id="metric-no-name",
+        ),
         pytest.param(
             {"Attributes": {f"a{n}": attr("INCLUSIVE", "x") for n in range(101)}},
             "",
