@@ -107,7 +107,7 @@ async def send_otp_message(call: Call) -> dict[str, Any]:
             **({"dlt_entity_id": str(call.body["EntityId"])} if call.body.get("EntityId") else {}),
         },
     )
-    [result] = await run_direct_send(call, workflow_id, DirectSendInput(app_id=call.app_id, batches=[batch]))
+    [result] = await run_direct_send(call.ctx, workflow_id, DirectSendInput(app_id=call.app_id, batches=[batch]))
     entry = {
         "DeliveryStatus": result.delivery_status,
         "StatusCode": result.status_code,
