@@ -22,13 +22,13 @@ import pytest
 from openpoint.errors import DatabaseUnavailable
 from tests.api.test_analytics import CampaignSends, add_campaign, add_run
 from tests.api.test_analytics_pages import call, page
-from tests.console.conftest import add_user, new_email, sign_in
+from tests.console.conftest import ARTEFACTS, add_user, new_email, sign_in
 from tests.console.test_accessibility import violations
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 from wire.codec import iso
 
-SHOTS = Path("/tmp/console-shots")
+SHOTS = ARTEFACTS  # the test-artefacts folder (OPENPOINT_TEST_ARTEFACTS)
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 # (endpoint, days ago, event types): sessions and a view -> cart -> buy funnel over 25 days.
 ACTIVITY = [
@@ -135,8 +135,7 @@ def console(stack: Stack, browser: Any, project: dict[str, str]) -> Iterator[Any
 def shot(page_: Any, name: str, artefacts: Path) -> None:
     # caret="initial": Playwright's default hides the caret with a style attribute on each input,
     # which htmx's next swap would then copy and the CSP refuse.
-    for folder in (SHOTS, artefacts):
-        page_.screenshot(path=str(folder / f"{name}.png"), full_page=True, caret="initial")
+    page_.screenshot(path=str(artefacts / f"{name}.png"), full_page=True, caret="initial")
 
 
 def page_rows(page_: Any) -> list[list[str]]:

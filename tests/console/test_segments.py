@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import add_user, new_email, sign_in
+from tests.console.conftest import ARTEFACTS, add_user, new_email, sign_in
 from tests.console.test_accessibility import AXE
 from tests.stack import Stack
 
-SHOTS = Path("/tmp/console-shots")
+SHOTS = ARTEFACTS  # the test-artefacts folder (OPENPOINT_TEST_ARTEFACTS)
 # (id, platform, plan): 3 on ios (2 pro), 2 on android (1 pro)
 ENDPOINTS = [
     ("ep-1", "ios", "pro"),
