@@ -6,13 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.context import Context
 from openpoint.errors import BadRequest
-from rules.templates import MAX_TEMPLATES, check_size, parse_substitutions, rendered_fields, update_target
+from rules.tags import check_tags
+from rules.templates import (
+    MAX_TEMPLATES,
+    check_in_app,
+    check_size,
+    parse_substitutions,
+    rendered_fields,
+    update_target,
+)
+from store import tags as tags_store
 from store import templates as store
 from templating.render import check_template
+from wire.arns import Arn
+from wire.codec import decode_body
+from wire.model import operation
 
 # The request member each type's body is named by (what error messages start with).
 FIELDS = {
@@ -22,12 +35,28 @@ FIELDS = {
     "VOICE": "VoiceTemplateRequest",
     "INAPP": "InAppTemplateRequest",
 }
+# The operation names' spelling of each type: CreateEmailTemplate, GetInAppTemplate, ...
+KINDS = {"Email": "EMAIL", "Sms": "SMS", "Push": "PUSH", "Voice": "VOICE", "InApp": "INAPP"}
+
+
+def template_request(ttype: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A CreateXTemplate request body from fields that did not come over the wire (the
+    console's editors), decoded and checked against botocore's model as the route's would be."""
+    kind = next(k for k, t in KINDS.items() if t == ttype)
+    op = operation(f"Create{kind}Template")
+    return decode_body(orjson.dumps(fields), op.payload_shape, op.payload_member)
+
+
+def template_arn(ctx: Context, ttype: str, name: str) -> str:
+    return Arn("templates", None, f"{name}/{ttype}").render(ctx.settings)
 
 
 def template_content(ttype: str, body: dict[str, Any], field: str) -> dict[str, Any]:
     """The request as stored, after every check that can refuse it (tags are kept apart)."""
     parse_substitutions(body.get("DefaultSubstitutions"), f"{field}.DefaultSubstitutions")
     check_size(ttype, body, field)
+    if ttype == "INAPP":
+        check_in_app(body, field)
     for text, part in rendered_fields(ttype, body, field):
         check_template(text, part)
     return {k: v for k, v in body.items() if k != "tags"}
@@ -37,6 +66,20 @@ async def create_template(ctx: Context, ttype: str, name: str, content: dict[str
     """Stores a checked `content` (template_content) as version 1; tags are the caller's."""
     async with ctx.engine.begin() as conn:
         await insert_template(conn, ttype, name, content)
+
+
+async def create_tagged(ctx: Context, ttype: str, name: str, body: dict[str, Any], field: str) -> str:
+    """CreateXTemplate: a decoded request body checked and stored as version 1 with its tags in
+    one transaction; returns the template's ARN."""
+    tags = body.get("tags", {})
+    check_tags(tags, f"{field}.tags")
+    content = template_content(ttype, body, field)
+    arn = template_arn(ctx, ttype, name)
+    async with ctx.engine.begin() as conn:
+        await insert_template(conn, ttype, name, content)
+        if tags:
+            await tags_store.put(conn, arn, None, tags)
+    return arn
 
 
 async def insert_template(conn: AsyncConnection, ttype: str, name: str, content: dict[str, Any]) -> None:

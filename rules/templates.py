@@ -28,6 +28,20 @@ _PARTS: dict[str, tuple[tuple[str, ...], int]] = {
     "INAPP": (("Content", "CustomConfig", "Layout"), 200_000),
 }
 PUSH_LIMIT, ADM_LIMIT = 4_000, 6_000
+# An in-app message holds up to 5 items ("modals"): a carousel's pages, one for other layouts.
+MAX_IN_APP_ITEMS = 5
+# Colours are hex, as Pinpoint's console writes them and the SDKs parse them: #RGB or #RRGGBB.
+_COLOUR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
+# The colour members of one in-app item, by their path within it.
+IN_APP_COLOURS = (
+    ("BackgroundColor",),
+    ("HeaderConfig", "TextColor"),
+    ("BodyConfig", "TextColor"),
+    ("PrimaryBtn", "DefaultConfig", "BackgroundColor"),
+    ("PrimaryBtn", "DefaultConfig", "TextColor"),
+    ("SecondaryBtn", "DefaultConfig", "BackgroundColor"),
+    ("SecondaryBtn", "DefaultConfig", "TextColor"),
+)
 
 
 def template_type(raw: str, field: str = "template-type") -> str:
@@ -76,6 +90,43 @@ def check_size(ttype: str, request: dict[str, Any], field: str) -> None:
         return
     names, limit = _PARTS[ttype]
     _check_size(request, names, limit, field, f"the {ttype.lower()} template")
+
+
+def is_colour(value: Any) -> bool:
+    return isinstance(value, str) and _COLOUR.fullmatch(value) is not None
+
+
+def _member(item: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = item
+    for name in path:
+        node = node.get(name) if isinstance(node, dict) else None
+    return node
+
+
+def check_in_app(request: dict[str, Any], field: str) -> None:
+    """An InAppTemplateRequest's items: at most MAX_IN_APP_ITEMS, colours in hex, button corners
+    not negative (the SDKs draw what the template says, so a colour they cannot parse would
+    fail on the device, not here)."""
+    items = request.get("Content") or []
+    if len(items) > MAX_IN_APP_ITEMS:
+        raise BadRequest(
+            f"Invalid value for {field}.Content: an in-app message holds at most {MAX_IN_APP_ITEMS} items "
+            f"(a carousel's pages); this one has {len(items)}."
+        )
+    for i, item in enumerate(items):
+        for path in IN_APP_COLOURS:
+            value = _member(item, path)
+            if value is not None and not is_colour(value):
+                raise BadRequest(
+                    f"Invalid value for {field}.Content[{i}].{'.'.join(path)}: '{shown(str(value))}' is not a "
+                    "colour; write it in hex as #RRGGBB or #RGB."
+                )
+        for button in ("PrimaryBtn", "SecondaryBtn"):
+            radius = _member(item, (button, "DefaultConfig", "BorderRadius"))
+            if isinstance(radius, int) and radius < 0:
+                raise BadRequest(
+                    f"Invalid value for {field}.Content[{i}].{button}.DefaultConfig.BorderRadius: {radius} is negative."
+                )
 
 
 def rendered_fields(ttype: str, request: dict[str, Any], field: str) -> list[tuple[str, str]]:

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.operations import Call, pinpoint
 from api.paging import decode_token, encode_token, page_size
 from api.routes.tags import TAGGABLE
-from api.templates import insert_template, set_active_version, template_content, update_template
+from api.templates import KINDS, create_tagged, set_active_version, template_content, update_template
+from api.templates import template_arn as arn_of
 from openpoint.errors import BadRequest
-from rules.tags import check_tags
 from rules.templates import (
     LATEST,
     TYPES,
@@ -34,12 +34,9 @@ from wire.codec import iso
 
 router = APIRouter(tags=["templates"])
 
-# The operation names' spelling of each type: CreateEmailTemplate, GetInAppTemplate, ...
-KINDS = {"Email": "EMAIL", "Sms": "SMS", "Push": "PUSH", "Voice": "VOICE", "InApp": "INAPP"}
-
 
 def template_arn(call: Call, ttype: str, name: str) -> str:
-    return Arn("templates", None, f"{name}/{ttype}").render(call.ctx.settings)
+    return arn_of(call.ctx, ttype, name)
 
 
 async def _exists(conn: AsyncConnection, arn: Arn) -> bool:
@@ -98,15 +95,7 @@ def _register(kind: str, ttype: str) -> None:
 
     @pinpoint(router, f"Create{kind}Template")
     async def create(call: Call) -> dict[str, Any]:
-        name = _name(call)
-        tags = call.body.get("tags", {})
-        check_tags(tags, f"{_field(call)}.tags")
-        content = _content(call, ttype)
-        arn = template_arn(call, ttype, name)
-        async with call.ctx.engine.begin() as conn:
-            await insert_template(conn, ttype, name, content)
-            if tags:
-                await tags_store.put(conn, arn, None, tags)
+        arn = await create_tagged(call.ctx, ttype, _name(call), call.body, _field(call))
         return {"Arn": arn, "Message": "Created", "RequestID": call.request_id}
 
     @pinpoint(router, f"Get{kind}Template")

@@ -469,6 +469,31 @@ class TestRefusals:
             create(pinpoint, kind, name, request_)
         assert f"Invalid value for {field}:" in error(exc)[1] and rows(stack, name) == []
 
+    @pytest.mark.parametrize(
+        ("request_", "field"),
+        [
+            (
+                {"Content": [{"HeaderConfig": {"Alignment": "LEFT", "Header": "h", "TextColor": "red"}}]},
+                "InAppTemplateRequest.Content[0].HeaderConfig.TextColor",
+            ),
+            (
+                {"Content": [{"BackgroundColor": "#fff"}, {"BackgroundColor": "#12345"}]},
+                "InAppTemplateRequest.Content[1].BackgroundColor",
+            ),
+            ({"Layout": "CAROUSEL", "Content": [{"BackgroundColor": "#fff"}] * 6}, "InAppTemplateRequest.Content"),
+        ],
+        ids=["colour-name", "five-digits", "six-items"],
+    )
+    def test_in_app_colours_and_items(self, pinpoint: Any, stack: Stack, request_: dict[str, Any], field: str) -> None:
+        name = unique()
+        with pytest.raises(pinpoint.exceptions.BadRequestException) as exc:
+            create(pinpoint, IN_APP, name, request_)
+        assert f"Invalid value for {field}:" in error(exc)[1] and rows(stack, name) == []
+        create(pinpoint, IN_APP, name)
+        with pytest.raises(pinpoint.exceptions.BadRequestException):
+            update(pinpoint, IN_APP, name, request_, CreateNewVersion=True)
+        assert rows(stack, name) == [("INAPP", 1)]
+
     def test_adm_holds_more_than_other_push_parts(self, pinpoint: Any) -> None:
         name = unique()
         create(pinpoint, PUSH, name, {"ADM": {"Body": "x" * 6_000}, "GCM": {"Body": "y" * 4_000}})

@@ -7,9 +7,11 @@ import pytest
 from openpoint.errors import BadRequest
 from rules.templates import (
     MAX_VERSIONS,
+    check_in_app,
     check_name,
     check_size,
     check_version_delete,
+    is_colour,
     parse_substitutions,
     parse_version,
     rendered_fields,
@@ -67,6 +69,33 @@ class TestSize:
         content[0]["HeaderConfig"] = {"Header": "h" * 1_000}
         with pytest.raises(BadRequest, match=r"I\.Content: the inapp template holds"):
             check_size("INAPP", {"Content": content}, "I")
+
+
+class TestInApp:
+    @pytest.mark.parametrize("value", ["#000", "#FFF", "#a1B2c3", "#ffffff"])
+    def test_hex_colours(self, value: str) -> None:
+        assert is_colour(value)
+
+    @pytest.mark.parametrize("value", ["red", "#12", "#1234", "#gggggg", "000000", "#0000000", "rgb(0,0,0)", " #000"])
+    def test_not_colours(self, value: str) -> None:
+        assert not is_colour(value)
+
+    def test_a_bad_colour_names_its_member(self) -> None:
+        ok = {"BodyConfig": {"Alignment": "LEFT", "Body": "b", "TextColor": "#000"}, "BackgroundColor": "#fff"}
+        bad = {"PrimaryBtn": {"DefaultConfig": {"Text": "t", "ButtonAction": "CLOSE", "TextColor": "blue"}}}
+        check_in_app({"Content": [ok]}, "I")
+        with pytest.raises(BadRequest, match=r"I\.Content\[1\]\.PrimaryBtn\.DefaultConfig\.TextColor: 'blue' is not"):
+            check_in_app({"Content": [ok, bad]}, "I")
+
+    def test_at_most_five_items(self) -> None:
+        check_in_app({"Layout": "CAROUSEL", "Content": [{}] * 5}, "I")
+        with pytest.raises(BadRequest, match=r"I\.Content: an in-app message holds at most 5 items"):
+            check_in_app({"Layout": "CAROUSEL", "Content": [{}] * 6}, "I")
+
+    def test_negative_corner_radius(self) -> None:
+        bad = {"SecondaryBtn": {"DefaultConfig": {"Text": "t", "ButtonAction": "CLOSE", "BorderRadius": -1}}}
+        with pytest.raises(BadRequest, match=r"I\.Content\[0\]\.SecondaryBtn\.DefaultConfig\.BorderRadius"):
+            check_in_app({"Content": [bad]}, "I")
 
 
 class TestRenderedFields:
