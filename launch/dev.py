@@ -183,7 +183,16 @@ class DevStack:
             "OPENPOINT_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
             **(self.sinks.env() if self.sinks is not None else {}),
+            **self._temporal_ui_env(),
         }
+
+    def _temporal_ui_env(self) -> dict[str, str]:
+        """The embedded Temporal's Web UI, for the console's links to participants' workflows
+        (a URL set by the caller, e.g. an external Temporal's UI, is kept)."""
+        ui = self.temporal.ui_url if self.temporal is not None else None
+        if os.environ.get("OPENPOINT_TEMPORAL_UI_URL") or not ui:
+            return {}
+        return {"OPENPOINT_TEMPORAL_UI_URL": ui}
 
     def _wait_healthy(self) -> None:
         url = f"http://{_client_host(self.settings.host)}:{self.settings.port}/healthz"

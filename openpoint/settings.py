@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "OPENPOINT_TEMPORAL_NAMESPACE"),
     )
     task_queue: str = "openpoint"
+    # The Temporal Web UI's base URL (http://host:8233): the console links each journey
+    # participant to its workflow there. `make run` sets it for the embedded Temporal; empty: no links.
+    temporal_ui_url: str = ""
     # Connections per process. Sized so that a busy gateway never opens overflow connections,
     # which PostgreSQL would fork a backend for on every checkout.
     db_pool_size: int = 20
