@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.service import RPCError
 
 from api.context import Context
+from api.journey_review import review_failed, review_of
 from api.outages import engine_error
 from engine import journeys as journeys_engine
 from openpoint.errors import BadRequest, NotFound
@@ -124,6 +125,17 @@ async def start_test_run(ctx: Context, app_id: str, journey_id: str, body: dict[
         )
         await _start_participant(ctx, who)
     return test_run_id
+
+
+async def start_reviewed_test_run(ctx: Context, app_id: str, journey_id: str, body: dict[str, Any]) -> str:
+    """POST .../test-runs (the route and the console's journey page): a journey whose review
+    finds errors is refused, as publishing it would be; then start_test_run."""
+    async with ctx.engine.connect() as conn:
+        journey = await journeys_store.get(conn, app_id, journey_id)
+        errors, _warnings = await review_of(conn, app_id, journey["definition"])
+    if errors:
+        raise review_failed(errors)
+    return await start_test_run(ctx, app_id, journey_id, body)
 
 
 async def test_run(ctx: Context, app_id: str, journey_id: str, test_run_id: str) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.context import Context
+from api.functions import invocation_problems
 from openpoint.errors import BadRequest, NotFound
 from rules.journey_graph import MESSAGE_TYPES, activity_type
 from rules.journey_review import Finding, ProjectFacts, review
@@ -102,6 +104,27 @@ async def check_event_segment(conn: AsyncConnection, app_id: str, definition: di
             f"Invalid value for {FIELD}.StartCondition.EventStartCondition.SegmentId: an event-triggered journey"
             " needs a dynamic segment that neither is nor builds on an imported segment."
         )
+
+
+def finding_response(f: Finding) -> dict[str, Any]:
+    return {"ActivityId": f.activity, "Code": f.code, "Message": f.message}
+
+
+async def journey_review(ctx: Context, app_id: str, journey_id: str) -> dict[str, Any]:
+    """The review extension's answer for a stored journey (POST .../review; the console's journey
+    page shows it on the nodes): errors block publishing, warnings are probably mistakes."""
+    async with ctx.engine.connect() as conn:
+        journey = await store.get(conn, app_id, journey_id)
+    # Lambda is asked (a dry run) outside the database connection: it may take a while.
+    functions = await invocation_problems(ctx, app_id, journey["definition"])
+    async with ctx.engine.connect() as conn:
+        errors, warnings = await review_of(conn, app_id, journey["definition"], functions)
+    return {
+        "JourneyId": journey_id,
+        "Publishable": not errors,
+        "Errors": [finding_response(f) for f in errors],
+        "Warnings": [finding_response(f) for f in warnings],
+    }
 
 
 # -- writes ----------------------------------------------------------------------------------------

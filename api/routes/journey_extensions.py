@@ -10,11 +10,8 @@ from fastapi import APIRouter
 
 from api import journey_control
 from api.extensions import ExtensionCall, extension, json_object
-from api.functions import invocation_problems
-from api.journey_review import review_failed, review_of
+from api.journey_review import journey_review
 from openpoint.errors import BadRequest
-from rules.journey_review import Finding
-from store import journeys as store
 
 router = APIRouter(tags=["OpenPoint extensions"])
 
@@ -33,10 +30,6 @@ _TEST_RUN = json_object(
 )
 
 
-def _finding(f: Finding) -> dict[str, Any]:
-    return {"ActivityId": f.activity, "Code": f.code, "Message": f.message}
-
-
 @extension(
     router,
     "POST",
@@ -46,19 +39,7 @@ def _finding(f: Finding) -> dict[str, Any]:
     response_schema=_REVIEW,
 )
 async def review_journey(call: ExtensionCall) -> dict[str, Any]:
-    journey_id = call.labels["journey_id"]
-    async with call.ctx.engine.connect() as conn:
-        journey = await store.get(conn, call.app_id, journey_id)
-    # Lambda is asked (a dry run) outside the database connection: it may take a while.
-    functions = await invocation_problems(call.ctx, call.app_id, journey["definition"])
-    async with call.ctx.engine.connect() as conn:
-        errors, warnings = await review_of(conn, call.app_id, journey["definition"], functions)
-    return {
-        "JourneyId": journey_id,
-        "Publishable": not errors,
-        "Errors": [_finding(f) for f in errors],
-        "Warnings": [_finding(f) for f in warnings],
-    }
+    return await journey_review(call.ctx, call.app_id, call.labels["journey_id"])
 
 
 @extension(
@@ -102,12 +83,7 @@ async def enter_journey(call: ExtensionCall) -> dict[str, Any]:
 )
 async def start_test_run(call: ExtensionCall) -> dict[str, Any]:
     journey_id = call.labels["journey_id"]
-    async with call.ctx.engine.connect() as conn:
-        journey = await store.get(conn, call.app_id, journey_id)
-        errors, _warnings = await review_of(conn, call.app_id, journey["definition"])
-    if errors:
-        raise review_failed(errors)
-    test_run_id = await journey_control.start_test_run(call.ctx, call.app_id, journey_id, call.body)
+    test_run_id = await journey_control.start_reviewed_test_run(call.ctx, call.app_id, journey_id, call.body)
     return await journey_control.test_run(call.ctx, call.app_id, journey_id, test_run_id)
 
 
