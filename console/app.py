@@ -15,7 +15,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.outages import outage_of
-from console import analytics, campaigns, endpoints, project_pages, projects, segments, signin, template_pages
+from console import (
+    analytics,
+    campaigns,
+    endpoints,
+    project_pages,
+    projects,
+    segments,
+    signin,
+    template_pages,
+    template_send,
+)
 from console.views import CsrfRefused, NotAllowed, SignInRequired, render
 
 log = logging.getLogger("openpoint.console")
@@ -100,6 +110,7 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(endpoints.router)
     app.include_router(template_pages.router)
+    app.include_router(template_send.router)
     return app
 
 

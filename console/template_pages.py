@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from api.templates import FIELDS, create_template, set_active_version, template_content, update_template
 from console.project_pages import project_for
 from console.sessions import ConsoleUser, ctx_of
+from console.template_send import endpoint_choices, projects_of, send_form
 from console.views import Changer, NotAllowed, User, base_path, render
 from openpoint.errors import NotFound, PinpointError
 from rules.endpoints import endpoint_response
@@ -136,7 +137,7 @@ async def template_list(request: Request, user: User, saved: str = "") -> Respon
     )
 
 
-def _page(
+async def _page(
     request: Request,
     user: ConsoleUser,
     ttype: str,
@@ -148,6 +149,11 @@ def _page(
     status: int = 200,
 ) -> Response:
     sources = [values.get(f.name, "") for f in EDITORS[ttype]]
+    projects = await projects_of(request, user) if user.may_edit else []
+    # The preview starts on the user's project when there is one; else the default substitutions.
+    preview_project = projects[0]["id"] if len(projects) == 1 else ""
+    # A saved template's page offers the test send (of the version shown).
+    send = await send_form(request, user, ttype, row["version"]) if row else None
     return render(
         request,
         "template_editor.html",
@@ -162,7 +168,10 @@ def _page(
         versions=versions or [],
         errors=errors or {},
         names=sorted({n for s in sources for n in _names(s)}),
-        projects=sorted(user.project_ids or []),
+        projects=projects,
+        preview_project=preview_project,
+        preview_choices=await endpoint_choices(request, preview_project),
+        send=send,
     )
 
 
@@ -178,7 +187,7 @@ def _names(source: str) -> list[str]:
 @router.get("/templates/new/{ttype}")
 async def new_template(request: Request, user: User, ttype: str) -> Response:
     _editor(user)
-    return _page(request, user, _type(ttype), {})
+    return await _page(request, user, _type(ttype), {})
 
 
 @router.post("/templates/new/{ttype}")
@@ -219,7 +228,7 @@ async def template_page(request: Request, user: User, ttype: str, name: str, ver
     kind = _type(ttype)
     row, versions = await _loaded(request, kind, name[:128], version)
     values = {f.name: _get(row["content"], f.name) for f in EDITORS[kind] + COMMON}
-    return _page(request, user, kind, {**values, "name": row["name"]}, row=row, versions=versions)
+    return await _page(request, user, kind, {**values, "name": row["name"]}, row=row, versions=versions)
 
 
 @router.post("/templates/{ttype}/{name}/active")
@@ -259,5 +268,5 @@ async def _save(request: Request, user: ConsoleUser, ttype: str, name: str | Non
         row, versions = await _loaded(request, ttype, name) if name else (None, [])
         errors = {_field_of(err.message, ttype): err.message}
         values = {**values, "name": target}
-        return _page(request, user, ttype, values, row=row, versions=versions, errors=errors, status=422)
+        return await _page(request, user, ttype, values, row=row, versions=versions, errors=errors, status=422)
     return RedirectResponse(f"{base_path(request)}/templates/{ttype.lower()}/{quote(target)}?saved=1", status_code=303)

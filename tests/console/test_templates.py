@@ -100,9 +100,9 @@ def test_preview_for_an_endpoint_in_a_sandboxed_frame(editor: Any, console_url: 
     editor.get_by_label("HTML part").fill(
         "<p id='hi'>Hi {{User.UserAttributes.FirstName}}</p><script>document.title='ran'</script>"
     )
-    editor.get_by_label("Project id").fill(project)
-    editor.get_by_label("Endpoint id").fill("ep-ada")
-    editor.get_by_label("Endpoint id").press("Tab")
+    # The editor's one project is chosen; its few endpoints are a list to pick from.
+    expect(editor.get_by_label("Project", exact=True)).to_have_value(project)
+    editor.get_by_label("Endpoint id").select_option("ep-ada")
     expect(editor.locator("[data-preview-for]")).to_have_attribute("data-preview-for", "ep-ada")
     expect(editor.locator("pre[data-part=Subject]")).to_have_text("Hello Ada")
     frame_el = editor.locator("iframe[data-part=HtmlPart]")
