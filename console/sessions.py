@@ -46,6 +46,12 @@ class ConsoleUser:
         return self.role == "admin"
 
     @property
+    def may_administer(self) -> bool:
+        """A project's settings, channels, access keys and deletion: the administrator's
+        (editors and viewers read settings and channels; only admins see access keys)."""
+        return self.role == "admin"
+
+    @property
     def may_edit(self) -> bool:
         """Segments, templates, campaigns, journeys of the projects the user may see."""
         return self.role in ("admin", "editor")

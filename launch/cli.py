@@ -1,4 +1,4 @@
-"""`openpoint api | worker | migrate | dev | keys create | channels credentials | streams credentials |
+"""`openpoint api | worker | migrate | dev | keys create | list | revoke | channels credentials | streams credentials |
 webhook-secret`."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from openpoint.settings import Settings, get_settings
-from rules.lambdas import CREDENTIAL_NAMES
+from rules.delivery_credentials import EXTRA_CREDENTIALS
 
 
 class CliError(Exception):
@@ -123,73 +122,64 @@ def _users(args: argparse.Namespace) -> int:
         return run(args, url)
 
 
-def _keys_create(projects: list[str] | None, description: str) -> int:
-    from openpoint.keys import new_key_pair
+def _keys(args: argparse.Namespace) -> int:
+    """`openpoint keys create | list | revoke`: the same functions as the console's Access keys
+    page (store/access_keys.py)."""
     from openpoint.vault import vault_from
-    from store.access_keys import store_key
+    from store import access_keys
     from store.db import make_engine
 
     settings = get_settings()
-    key_id, secret = new_key_pair()
 
-    async def save(url: str) -> None:
+    async def work(url: str) -> int:
         engine = make_engine(url, pool_size=1)
         try:
-            await store_key(engine, vault_from(settings), key_id, secret, description=description, project_ids=projects)
+            if args.keys_command == "create":
+                key_id, secret = await access_keys.create_key(
+                    engine, vault_from(settings), description=args.description, project_ids=args.project
+                )
+                print(f"aws_access_key_id = {key_id}\naws_secret_access_key = {secret}")
+            elif args.keys_command == "list":
+                for k in await access_keys.list_keys(engine, project_id=args.project):
+                    scope = ",".join(k["project_ids"]) if k["project_ids"] is not None else "every project"
+                    state = "active" if k["active"] else "revoked"
+                    created = k["created_at"].strftime("%Y-%m-%d %H:%M") if k["created_at"] else "-"
+                    print(f"{k['access_key_id']}\t{state}\t{created}\t{scope}\t{k['description']}")
+            elif not await access_keys.revoke(engine, args.key_id):
+                print(f"there is no active key {args.key_id}", file=sys.stderr)
+                return 1
+            else:
+                # Gateways already running keep a key they looked up for up to 30 s (KeyStore).
+                print(f"revoked {args.key_id}: gateways refuse it within 30 seconds")
+            return 0
         finally:
             await engine.dispose()
 
     with database_url(settings) as url:
-        asyncio.run(save(url))
-    print(f"aws_access_key_id = {key_id}\naws_secret_access_key = {secret}")
-    return 0
+        return asyncio.run(work(url))
 
 
-# Provider credentials a project may hold beyond what Pinpoint's channel requests carry: its own
-# SMTP relay, its own Twilio account. Stored encrypted with the channel's other secrets.
-# CUSTOM holds the AWS credentials for the project's Lambda functions (custom channels, journey
-# custom activities, campaign hooks); unset, the environment's are used.
-EXTRA_CREDENTIALS = {
-    "EMAIL": ("SmtpUrl",),
-    "SMS": ("TwilioAccountSid", "TwilioAuthToken"),
-    "VOICE": ("TwilioAccountSid", "TwilioAuthToken"),
-    "CUSTOM": CREDENTIAL_NAMES,
-}
-
-
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
-
-
-def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
-    from channels.email import smtp_options
-    from openpoint.errors import NotFound
+def _channel_credentials(project: str, channel: str, pairs: list[str], clear: bool) -> int:
+    """Store (or with `clear` forget) a project's own provider credentials: the same code as
+    the console's Channels page (api/delivery_credentials.py)."""
+    from api.delivery_credentials import clear_credentials, store_credentials
     from openpoint.vault import vault_from
-    from store import apps as apps_store
-    from store import channels as channels_store
+    from rules.delivery_credentials import CredentialsRefused, check_credentials
     from store.db import make_engine
 
-    allowed = EXTRA_CREDENTIALS.get(channel, ())
+    if not pairs and not clear:
+        raise CliError("give NAME=VALUE credentials, or --clear to go back to the environment's")
     given: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in allowed:
-            print(
-                f"{channel} takes {', '.join(f'{a}=...' for a in allowed) or 'no extra credentials'}", file=sys.stderr
-            )
-            return 2
+        if not sep:
+            name = ""  # refused below: the channel takes no such name
         given[name] = value
-    if ("LambdaAccessKeyId" in given) != ("LambdaSecretAccessKey" in given):
-        print("LambdaAccessKeyId and LambdaSecretAccessKey go together", file=sys.stderr)
+    try:
+        check_credentials(channel, given)  # before any database is started
+    except CredentialsRefused as e:
+        print(str(e), file=sys.stderr)
         return 2
-    if "LambdaRoleArn" in given and not _ROLE_ARN.fullmatch(given["LambdaRoleArn"]):
-        print(f"LambdaRoleArn: '{given['LambdaRoleArn']}' is not an IAM role ARN", file=sys.stderr)
-        return 2
-    if "SmtpUrl" in given:
-        try:
-            smtp_options(given["SmtpUrl"], 1.0)
-        except ValueError as e:
-            print(str(e), file=sys.stderr)
-            return 2
     settings = get_settings()
 
     async def save(url: str) -> str | None:
@@ -197,14 +187,14 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
         engine = make_engine(url, pool_size=1)
         try:
             async with engine.begin() as conn:
-                try:
-                    await apps_store.get(conn, project)
-                except NotFound:
-                    return f"there is no project {project}"
                 vault = vault_from(settings)
-                if await channels_store.add_secrets(conn, vault, project, channel, given, create=channel == "CUSTOM"):
-                    return None
-                return f"project {project} has no {channel} channel yet: create it with Update*Channel first"
+                if clear:
+                    await clear_credentials(conn, vault, project, channel)
+                if given:
+                    await store_credentials(conn, vault, project, channel, given)
+            return None
+        except CredentialsRefused as e:
+            return str(e)
         finally:
             await engine.dispose()
 
@@ -213,7 +203,8 @@ def _channel_credentials(project: str, channel: str, pairs: list[str]) -> int:
     if refused:
         print(refused, file=sys.stderr)
         return 1
-    print(f"stored {', '.join(given)} for the {channel} channel of {project}")
+    done = (["cleared the stored credentials"] if clear else []) + ([f"stored {', '.join(given)}"] if given else [])
+    print(f"{'; '.join(done)} for the {channel} channel of {project}")
     return 0
 
 
@@ -280,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     create = keys_sub.add_parser("create", help="create a key pair and print it once")
     create.add_argument("--project", action="append", help="limit the key to this project id (repeatable)")
     create.add_argument("--description", default="")
+    listed = keys_sub.add_parser("list", help="list key ids, state, creation, projects, description (no secrets)")
+    listed.add_argument("--project", help="only the keys that may use this project")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key: the API refuses it (running gateways within 30 s)")
+    revoke.add_argument("key_id", metavar="KEY_ID")
     channels = sub.add_parser("channels", help="provider credentials beyond Pinpoint's channel settings")
     channels_sub = channels.add_subparsers(dest="channels_command", required=True)
     creds = channels_sub.add_parser(
@@ -287,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     creds.add_argument("--project", required=True)
     creds.add_argument("--channel", required=True, choices=sorted(EXTRA_CREDENTIALS))
-    creds.add_argument("values", nargs="+", metavar="NAME=VALUE")
+    creds.add_argument("--clear", action="store_true", help="forget the stored ones first (back to the environment's)")
+    creds.add_argument("values", nargs="*", metavar="NAME=VALUE")
     streams = sub.add_parser("streams", help="event streams (PutEventStream) beyond Pinpoint's settings")
     streams_sub = streams.add_subparsers(dest="streams_command", required=True)
     stream_creds = streams_sub.add_parser(
@@ -305,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "users":
             return _users(args)
         if args.command == "keys":
-            return _keys_create(args.project, args.description)
+            return _keys(args)
         if args.command == "channels":
-            return _channel_credentials(args.project, args.channel, args.values)
+            return _channel_credentials(args.project, args.channel, args.values, args.clear)
         if args.command == "streams":
             return _stream_credentials(args.project, args.values, args.clear)
         if args.command == "webhook-secret":

@@ -120,3 +120,23 @@ async def add_secrets(
             .values(secret_ciphertext=secret, updated_at=func.now())
         )
     return True
+
+
+async def remove_secrets(
+    conn: AsyncConnection, vault: Vault, app_id: str, channel_type: str, names: tuple[str, ...]
+) -> None:
+    """Drop `names` from the channel's encrypted credentials (no row or none of them: nothing)."""
+    row = await get(conn, app_id, channel_type)
+    if row is None or row["secret_ciphertext"] is None:
+        return
+    purpose = secret_purpose(app_id, channel_type)
+    old = orjson.loads(vault.decrypt(row["secret_ciphertext"], purpose=purpose))
+    kept = {k: v for k, v in old.items() if k not in names}
+    if kept == old:
+        return
+    secret = vault.encrypt(orjson.dumps(kept), purpose=purpose) if kept else None
+    await conn.execute(
+        update(channels)
+        .where(channels.c.app_id == app_id, channels.c.channel_type == channel_type)
+        .values(secret_ciphertext=secret, updated_at=func.now())
+    )
