@@ -16,16 +16,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.outages import outage_of
 from console import (
+    access_keys,
     analytics,
     campaigns,
     endpoints,
     project_pages,
+    project_settings,
     projects,
     segments,
     signin,
     template_pages,
     template_send,
 )
+from console import channels as settings_channels
 from console.views import CsrfRefused, NotAllowed, SignInRequired, render
 
 log = logging.getLogger("openpoint.console")
@@ -111,6 +114,9 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(endpoints.router)
     app.include_router(template_pages.router)
     app.include_router(template_send.router)
+    app.include_router(project_settings.router)
+    app.include_router(settings_channels.router)
+    app.include_router(access_keys.router)
     return app
 
 

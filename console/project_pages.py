@@ -17,7 +17,8 @@ from store import apps as apps_store
 router = APIRouter()
 
 SWITCH_LIMIT = 500  # as the Projects page lists
-SECTIONS = ("analytics", "endpoints", "campaigns")  # the per-project pages the switcher can land on
+# The per-project pages the switcher can land on.
+SECTIONS = ("analytics", "endpoints", "campaigns", "settings", "settings/channels", "settings/keys")
 
 
 async def project_for(request: Request, user: ConsoleUser, app_id: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ NAV: list[NavItem] = [
     NavItem("Campaigns", "/campaigns", per_project=True),
     NavItem("Templates", "/templates"),
     NavItem("Analytics", "/analytics", per_project=True),
+    NavItem("Settings", "/settings", per_project=True),  # last, as in Pinpoint's console
 ]
 
 
