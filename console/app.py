@@ -20,6 +20,7 @@ from console import (
     analytics,
     campaigns,
     endpoints,
+    journey_editor,
     project_pages,
     project_settings,
     projects,
@@ -109,6 +110,7 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(projects.router)
     app.include_router(segments.router)
     app.include_router(campaigns.router)
+    app.include_router(journey_editor.router)  # before console.journeys': /journeys/new is not a journey's id
     app.include_router(project_pages.router)
     app.include_router(analytics.router)
     app.include_router(endpoints.router)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException
 
-from api.campaigns import create, response, update, write_request
+from api.campaigns import response, update
 from api.routes.campaign_activities import activity_response
 from console.analytics import _answer as analytics_answer
 from console.analytics_form import AnalyticsForm
@@ -118,78 +118,6 @@ async def _campaign(request: Request, app_id: str, campaign_id: str) -> tuple[di
             return await response(ctx, conn, row), row
     except NotFound:
         raise HTTPException(404) from None
-
-
-# Where an error goes in the form: the first field whose member the message names (some of the
-# API's messages name the member without its path, "StartTime must be ..."); else above it.
-FIELDS = (
-    ("StartTime", "start"),
-    ("Schedule", "start"),
-    ("EmailMessage.Title", "subject"),
-    ("EmailMessage", "body"),
-    ("SegmentId", "segment"),
-    ("WriteCampaignRequest.Name", "name"),
-)
-
-
-def _field_of(message: str) -> str:
-    return next((f for key, f in FIELDS if key in message), "")
-
-
-def _request(form: dict[str, str]) -> dict[str, Any]:
-    """The form's fields as a WriteCampaignRequest: one email message, sent now or at a time."""
-    at = form["start"].strip()
-    start = "IMMEDIATE" if form["when"] != "at" else (at if at.endswith("Z") or not at else f"{at}:00Z")
-    email = {"Title": form["subject"], "HtmlBody": form["body"]}
-    return {
-        "Name": form["name"],
-        "SegmentId": form["segment"],
-        "Schedule": {"StartTime": start, "Frequency": "ONCE"},
-        "MessageConfiguration": {"EmailMessage": {k: v for k, v in email.items() if v}},
-    }
-
-
-def _new_form(
-    request: Request, user: ConsoleUser, project: dict[str, Any], segments: dict[str, str], **values: Any
-) -> Response:
-    status = values.pop("status", 200)
-    form = values.pop("form", {"name": "", "segment": "", "subject": "", "body": "", "when": "now", "start": ""})
-    return render(
-        request,
-        "campaign_new.html",
-        status=status,
-        user=user,
-        active="/campaigns",
-        project=project,
-        projects=[],  # no switcher on a form: another project's segments differ
-        segments=segments,
-        form=form,
-        errors=values.pop("errors", {}),
-    )
-
-
-@router.get("/projects/{app_id}/campaigns/new")
-async def new_campaign(request: Request, user: User, app_id: str) -> Response:
-    project = await project_for(request, user, app_id)
-    _editor(user)
-    return _new_form(request, user, project, await _segment_names(request, app_id))
-
-
-@router.post("/projects/{app_id}/campaigns/new")
-async def create_from_form(request: Request, user: Changer, app_id: str) -> Response:
-    project = await project_for(request, user, app_id)
-    _editor(user)
-    raw = await request.form()
-    form = {k: str(raw.get(k, ""))[:100_000] for k in ("name", "segment", "subject", "body", "when", "start")}
-    try:
-        saved = await create(ctx_of(request), app_id, write_request(_request(form)))
-    except PinpointError as err:
-        if err.status >= 500:
-            raise
-        segments = await _segment_names(request, app_id)
-        errors = {_field_of(err.message): err.message}
-        return _new_form(request, user, project, segments, form=form, errors=errors, status=422)
-    return RedirectResponse(f"{base_path(request)}/projects/{app_id}/campaigns/{saved['Id']}", status_code=303)
 
 
 @router.get("/projects/{app_id}/campaigns/{campaign_id}")

@@ -185,20 +185,20 @@ def test_the_wizard_creates_a_campaign_that_delivers_and_shows_errors_by_the_fie
     app_id, _segment_id, addresses = audience
     before = sum(len(smtp.sink.to(a)) for a in addresses)
     editor.goto(f"{console_url}/projects/{app_id}/campaigns/new")
-    editor.get_by_label("Name").fill("Launch")
-    editor.get_by_label("Segment").select_option(label="gold")
+    editor.get_by_label("Campaign name").fill("Launch")
+    editor.get_by_label("Segment", exact=True).select_option(label="gold (dynamic; version 1)")
     editor.get_by_label("Subject").fill("We launched")
-    editor.get_by_label("Message (HTML)").fill("<p>Hello</p>")
-    editor.get_by_label("At").check()
-    editor.get_by_label("Start time (UTC)").fill("2020-01-01T10:00")
+    editor.get_by_label("HTML body").fill("<p>Hello</p>")
+    editor.get_by_label("Once, at a time").check()
+    editor.get_by_label("Start (UTC)").fill("2020-01-01T10:00")
     editor.get_by_role("button", name="Create the campaign").click()
-    expect(editor.locator("#c-start-error")).to_contain_text("StartTime")
+    expect(editor.locator("#w-start-error")).to_contain_text("StartTime")
     editor.screenshot(path=str(SHOTS / "campaign-new-error.png"), full_page=True)
     assert axe_violations(editor) == []
     names = [c["Name"] for c in pinpoint.get_campaigns(ApplicationId=app_id)["CampaignsResponse"]["Item"]]
     assert "Launch" not in names  # nothing written on refusal
 
-    editor.get_by_label("Now").check()
+    editor.get_by_label("Now", exact=True).check()
     editor.get_by_role("button", name="Create the campaign").click()
     expect(editor.locator("#status")).to_be_visible()
     campaign_id = editor.url.rstrip("/").split("/")[-1]
