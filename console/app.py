@@ -18,6 +18,7 @@ from api.outages import outage_of
 from console import (
     access_keys,
     analytics,
+    campaign_wizard,
     campaigns,
     endpoints,
     journey_editor,
@@ -109,6 +110,7 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(projects.router)
     app.include_router(segments.router)
+    app.include_router(campaign_wizard.router)  # before campaigns': /campaigns/new is not a campaign's id
     app.include_router(campaigns.router)
     app.include_router(journey_editor.router)  # before console.journeys': /journeys/new is not a journey's id
     app.include_router(project_pages.router)
