@@ -64,5 +64,7 @@ def review(request: Mapping[str, Any], segments: Mapping[str, str]) -> list[tupl
     out.append((f"Default treatment{share}", _content(request)))
     for i, t in enumerate(additional, start=1):
         name = f": {t['TreatmentName']}" if t.get("TreatmentName") else ""
-        out.append((f"Treatment {i}{name} ({t.get('SizePercent')}%)", _content(t)))
+        size = t.get("SizePercent")
+        share = f"{size}%" if size not in (None, "") else "no share given"
+        out.append((f"Treatment {i}{name} ({share})", _content(t)))
     return out

@@ -200,7 +200,8 @@ def test_event_rows_keep_one_blank_row_and_skip_empty_ones() -> None:
             "treatments",
         ),
         (
-            "WriteCampaignRequest.AdditionalTreatments[0].TemplateConfiguration.EmailTemplate: EMAIL template x was not found.",
+            "WriteCampaignRequest.AdditionalTreatments[0].TemplateConfiguration.EmailTemplate: EMAIL template x"
+            " was not found.",
             "t1.template",
         ),
         ("StartTime must be at least current time.", "start"),

@@ -223,6 +223,8 @@ def test_a_recurring_local_time_campaign_with_quiet_time_and_limits(
     editor.locator("#t0").get_by_label("From address").fill("news@example.com")
     editor.get_by_label("Recurring").check()
     editor.get_by_label("How often").select_option("WEEKLY")
+    # The Review section follows each change (htmx posts the draft; nothing is saved).
+    expect(editor.locator("#review")).to_contain_text("Weekly, from")
     start, end = _at(2), _at(60)
     editor.get_by_label("Start (UTC)").fill(start)
     editor.get_by_label("End (UTC)").fill(end)
@@ -380,7 +382,9 @@ def test_the_wizard_at_both_widths_passes_axe(
         if width == 390:
             editor.get_by_label("Campaign name").fill("On a phone")
             editor.get_by_label("Recurring").check()
-            shot(editor, "campaign-wizard-phone", artefacts)
+            expect(editor.locator("#review")).to_contain_text("On a phone")
+            expect(editor.locator("#review")).to_contain_text("Daily, from")
+            shot(editor, "campaign-wizard-phone", artefacts, docs=True)
             # Nothing wider than the screen: every field fits at 390 px.
             assert editor.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
@@ -404,6 +408,26 @@ def test_a_viewer_is_refused_and_nothing_is_written(
                 "segment": audience["segment_id"],
                 "t0.subject": "x",
             },
+            max_redirects=0,
+        )
+        assert forged.status == 403
+        assert "Forged" not in _names(pinpoint, app_id)
+        campaign_id = pinpoint.create_campaign(
+            ApplicationId=app_id,
+            WriteCampaignRequest={
+                "Name": "Viewer's",
+                "SegmentId": audience["segment_id"],
+                "Schedule": {"StartTime": "2031-01-01T00:00:00Z", "Frequency": "ONCE"},
+                "MessageConfiguration": {"EmailMessage": {"Title": "x"}},
+            },
+        )["CampaignResponse"]["Id"]
+        viewer.goto(f"{console_url}/projects/{app_id}/campaigns/{campaign_id}")
+        expect(viewer.locator("#status")).to_be_visible()
+        expect(viewer.get_by_role("link", name="Edit")).to_have_count(0)
+        assert viewer.goto(f"{console_url}/projects/{app_id}/campaigns/{campaign_id}/edit").status == 403
+        forged = viewer.request.post(
+            f"{console_url}/projects/{app_id}/campaigns/{campaign_id}/edit",
+            form={"csrf_token": csrf_of(viewer), "name": "Forged", "segment": audience["segment_id"]},
             max_redirects=0,
         )
         assert forged.status == 403
@@ -434,3 +458,30 @@ def test_another_projects_campaign_is_refused(
     # Their project (not given to this editor), and their campaign's id under our project.
     assert editor.goto(f"{console_url}/projects/{other}/campaigns/{campaign_id}/edit").status == 403
     assert editor.goto(f"{console_url}/projects/{audience['app_id']}/campaigns/{campaign_id}/edit").status == 404
+
+
+def test_a_campaign_the_wizard_cannot_hold_is_not_offered_for_saving(
+    pinpoint: Any, editor: Any, console_url: str, audience: dict[str, Any]
+) -> None:
+    app_id = audience["app_id"]
+    campaign_id = pinpoint.create_campaign(
+        ApplicationId=app_id,
+        WriteCampaignRequest={
+            "Name": "With headers",
+            "SegmentId": audience["segment_id"],
+            "Schedule": {"StartTime": "2031-01-01T00:00:00Z", "Frequency": "ONCE"},
+            "MessageConfiguration": {
+                "EmailMessage": {"Title": "x", "HtmlBody": "<p>x</p>", "Headers": [{"Name": "X-Tag", "Value": "a"}]}
+            },
+        },
+    )["CampaignResponse"]["Id"]
+    editor.goto(f"{console_url}/projects/{app_id}/campaigns/{campaign_id}/edit")
+    expect(editor.get_by_role("alert")).to_contain_text("change it through the API")
+    expect(editor.locator("#wizard")).to_have_count(0)
+    forged = editor.request.post(
+        f"{console_url}/projects/{app_id}/campaigns/{campaign_id}/edit",
+        form={"csrf_token": csrf_of(editor), "name": "Dropped headers", "segment": audience["segment_id"]},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    assert _get(pinpoint, app_id, campaign_id)["Version"] == 1
