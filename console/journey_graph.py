@@ -137,14 +137,15 @@ def _entry_node(journey: dict[str, Any]) -> dict[str, Any]:
     return {"id": ENTRY, "type": "Entry", "label": TYPE_NAMES["Entry"], "detail": _entry_detail(journey)}
 
 
-def _forward_edges(ids: list[str], edges: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The edges minus those closing a cycle, found by a depth-first walk from the roots."""
+def _forward_edges(ids: list[str], edges: list[dict[str, Any]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The edges minus those closing a cycle, found by a depth-first walk from the roots, and the
+    order the walk met the nodes in (paths in their order: Yes before No, branch 1 before 2)."""
     out: dict[str, list[str]] = {i: [] for i in ids}
     indegree = dict.fromkeys(ids, 0)
     for e in edges:
         out[e["source"]].append(e["target"])
         indegree[e["target"]] += 1
-    state: dict[str, int] = {}  # 1: on the walk's stack, 2: done
+    state: dict[str, int] = {}  # 1: on the walk's stack, 2: done; insertion order: met
     forward: list[tuple[str, str]] = []
     # Roots first (the entry, then anything with nothing before it), then whatever a cycle hid.
     for root in [i for i in ids if indegree[i] == 0] + ids:
@@ -165,7 +166,7 @@ def _forward_edges(ids: list[str], edges: list[dict[str, Any]]) -> list[tuple[st
             if child not in state:
                 state[child] = 1
                 stack.append((child, iter(out[child])))
-    return forward
+    return forward, list(state)
 
 
 def _layers(ids: list[str], forward: list[tuple[str, str]]) -> dict[str, int]:
@@ -250,8 +251,7 @@ def graph(journey: dict[str, Any]) -> dict[str, Any]:
     layer their own successors give them. x runs from 0 to `width`, y from 0 to `height`.
     """
     nodes, edges = _nodes_and_edges(journey)
-    ids = list(nodes)
-    forward = _forward_edges(ids, edges)
+    forward, ids = _forward_edges(list(nodes), edges)
     rows = _order(ids, forward, _layers(ids, forward))
     widest = max((len(r) for r in rows), default=0)
     for y, row in enumerate(rows):

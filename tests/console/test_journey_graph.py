@@ -121,3 +121,14 @@ def test_an_event_entry_and_descriptions() -> None:
     nodes = {n["id"]: n for n in graph(journey)["nodes"]}
     assert nodes[ENTRY]["detail"] == ["Event signup"]
     assert nodes["a"]["label"] == "Say hello"
+
+
+def test_paths_are_laid_out_in_their_order() -> None:
+    # Yes to the left of No, branch 1 before branch 2, whatever the order of the activities' keys.
+    journey = {
+        "StartActivity": "s",
+        "Activities": {"zno": _email(), "ayes": _email(), "s": {"ConditionalSplit": {"TrueActivity": "zno",
+                                                                                      "FalseActivity": "ayes"}}},
+    }  # fmt: skip
+    pos = _positions(graph(journey))
+    assert pos["zno"][0] < pos["ayes"][0]
