@@ -21,6 +21,7 @@ from console import (
     campaign_wizard,
     campaigns,
     endpoints,
+    inapp_templates,
     journey_editor,
     project_pages,
     project_settings,
@@ -116,6 +117,7 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(project_pages.router)
     app.include_router(analytics.router)
     app.include_router(endpoints.router)
+    app.include_router(inapp_templates.router)  # before template_pages': /templates/inapp/... is its own editor
     app.include_router(template_pages.router)
     app.include_router(template_send.router)
     app.include_router(project_settings.router)

@@ -133,7 +133,7 @@ async def template_list(request: Request, user: User, saved: str = "") -> Respon
         templates=rows,
         counts=counts,
         saved=saved[:128],
-        types=list(EDITORS),
+        types=[*EDITORS, "INAPP"],  # in-app templates have their own editor (console/inapp_templates.py)
     )
 
 

@@ -113,6 +113,7 @@ def test_an_email_test_send_arrives_rendered(
     assert mail.message["From"] == "shop@example.com"
 
     assert axe_violations(editor) == []
+    editor.evaluate("window.scrollTo(0, 0)")  # the preview is sticky: drawn where the page is scrolled to
     editor.screenshot(path=str(artefacts / "template-test-send.png"), full_page=True)
     editor.set_viewport_size({"width": 390, "height": 844})
     try:
