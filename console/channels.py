@@ -40,7 +40,7 @@ LABELS = {
     "APNS_VOIP_SANDBOX": "Apple VoIP push, sandbox",
     "ADM": "Amazon Device Messaging (ADM)",
     "BAIDU": "Baidu Cloud Push",
-    "CUSTOM": "Lambda functions (AWS credentials)",
+    "CUSTOM": "Lambda functions",
 }
 
 

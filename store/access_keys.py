@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -67,7 +67,9 @@ async def list_keys(engine: AsyncEngine, *, project_id: str | None = None) -> li
     project (those scoped to it and those for every project)."""
     stmt = select(*_LISTED).order_by(access_keys.c.created_at.desc(), access_keys.c.access_key_id)
     if project_id is not None:
-        stmt = stmt.where(or_(access_keys.c.project_ids.is_(None), access_keys.c.project_ids.contains([project_id])))
+        ids = access_keys.c.project_ids
+        # "Every project" is stored as JSON null (the column's None), or SQL NULL by hand.
+        stmt = stmt.where(or_(ids.is_(None), func.jsonb_typeof(ids) == "null", ids.contains([project_id])))
     async with engine.connect() as conn:
         return [dict(r) for r in (await conn.execute(stmt)).mappings()]
 

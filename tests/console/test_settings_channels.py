@@ -124,7 +124,7 @@ def test_the_projects_own_twilio_account_set_and_cleared(
     # A refusal the CLI gives too: a role ARN that is not one.
     custom = admin.locator("#credentials-custom")
     custom.get_by_label("LambdaRoleArn").fill("not-a-role")
-    custom.get_by_role("button", name="Save Lambda functions (AWS credentials) credentials").click()
+    custom.get_by_role("button", name="Save Lambda functions credentials").click()
     expect(admin.locator("#cred-error-custom")).to_have_text("LambdaRoleArn: 'not-a-role' is not an IAM role ARN")
 
     admin.locator("#credentials-sms").get_by_role("button", name="Clear").click()
