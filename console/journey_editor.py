@@ -36,8 +36,10 @@ router = APIRouter()
 
 LIST_LIMIT = 500  # segments and templates offered in the selects
 TIMEZONES = sorted(UTC_OFFSETS, key=lambda z: (z != "UTC", z.replace("+", "0").replace("-", "1")))
-# The other helper's canvas layout, used by the preview when it is there (else the list only).
+# The journeys pages' canvas: its layout (console/journey_graph.py) and drawing (static/journey.js),
+# used by the preview when both are there; the list of steps is shown in any case.
 GRAPH = (Path(__file__).parent / "journey_graph.py").exists()
+CANVAS_JS = Path(__file__).parent / "static" / "journey.js"
 PATH_WORDS = {"Next": "then", "True": "yes", "False": "no", "Else": "otherwise"}
 
 
@@ -93,6 +95,7 @@ async def _editor_page(
         problems=problems or [],
         errors=errors or {},
         timezones=TIMEZONES,
+        canvas=GRAPH and CANVAS_JS.exists(),
         f=forms,
         **await _choices(request, project["id"]),
     )
@@ -202,7 +205,7 @@ async def preview(request: Request, user: Changer, app_id: str) -> Response:
         journey_rules.check_journey(body, now=datetime.now(UTC))
     except PinpointError as err:
         error = err.message
-    if body and GRAPH:
+    if body and GRAPH and CANVAS_JS.exists():
         from console.journey_graph import graph as layout  # noqa: PLC0415 - present only once its helper committed it
 
         graph = layout(body)

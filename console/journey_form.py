@@ -463,7 +463,7 @@ def apply(d: Draft, action: str, new_kind: str) -> None:
             del branches[at[1]]
 
 
-_ACTIVITY_AT = re.compile(r"Activities\.([A-Za-z0-9]+)(?:\.[A-Za-z]+)?(?:\.([A-Za-z]+))?(?:\[(\d+)\])?")
+_ACTIVITY_AT = re.compile(r"Activities\.([A-Za-z0-9]+)(?:\.[A-Za-z]+)?(?:\.([A-Za-z]+))?(?:\[(\d+)\])?(?:\.([A-Za-z]+))?")
 _MEMBER_FIELDS = {"TemplateName": "template", "TemplateVersion": "version", "DeliveryUri": "delivery_uri",
                   "WaitTime": "wait", "Percentage": "percentage", "Condition": "condition",
                   "EvaluationWaitTime": "evaluation", "NextActivity": "next", "TrueActivity": "next",
@@ -478,13 +478,14 @@ _JOURNEY_FIELDS = (("Schedule.EndTime", "end"), ("Schedule.Timezone", "timezone"
 
 def field_of(message: str, d: Draft) -> str:
     """Which part of the form an API error is about: `a{i}` (an activity card), `a{i}.template`,
-    `a{i}.b{j}` (a branch), a journey field (`name`, `entry`, `start`, `limits`, ...), or ''."""
+    `a{i}.b{j}` (a branch) or `a{i}.b{j}.percentage`, a journey field (`name`, `entry`, `start`, `limits`, ...), or ''."""
     found = _ACTIVITY_AT.search(message)
     if found is not None and found.group(1) in d.ids():
         i = d.ids().index(found.group(1))
-        member, branch = found.group(2) or "", found.group(3)
+        member, branch, inner = found.group(2) or "", found.group(3), found.group(4) or ""
         if member == "Branches" and branch is not None:
-            return f"a{i}.b{branch}"
+            sub = {"Percentage": "percentage", "Condition": "condition", "NextActivity": "next"}.get(inner)
+            return f"a{i}.b{branch}.{sub}" if sub else f"a{i}.b{branch}"
         sub = _MEMBER_FIELDS.get(member, "")
         return f"a{i}.{sub}" if sub else f"a{i}"
     return next((f for key, f in _JOURNEY_FIELDS if key in message), "")
