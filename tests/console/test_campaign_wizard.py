@@ -288,6 +288,31 @@ def test_an_event_triggered_campaign_with_a_filter(
     expect(editor.get_by_text("On event purchase, upgrade")).to_be_visible()
 
 
+def test_an_sms_campaign_on_a_pinned_segment_version(
+    pinpoint: Any, editor: Any, console_url: str, audience: dict[str, Any]
+) -> None:
+    app_id = audience["app_id"]
+    _start(editor, console_url, app_id, "SMS offer")
+    editor.get_by_label("Description", exact=True).fill("weekend offer")
+    editor.get_by_label("Segment version").fill("1")
+    editor.get_by_label("SMS", exact=True).check()
+    expect(editor.locator("#t0").get_by_label("Subject")).to_be_hidden()
+    editor.get_by_label("SMS body").fill("20% off this weekend")
+    editor.get_by_label("Message type").select_option("PROMOTIONAL")
+    editor.get_by_label("Sender ID").fill("SHOP")
+    editor.get_by_label("Once, at a time").check()
+    start = _at(6)
+    editor.get_by_label("Start (UTC)").fill(start)
+    campaign_id = _save(editor)
+
+    c = _get(pinpoint, app_id, campaign_id)
+    assert (c["Description"], c["SegmentVersion"]) == ("weekend offer", 1)
+    assert c["MessageConfiguration"] == {
+        "SMSMessage": {"Body": "20% off this weekend", "MessageType": "PROMOTIONAL", "SenderId": "SHOP"}
+    }
+    assert c["Schedule"] == {"StartTime": f"{start}:00Z", "Frequency": "ONCE"}
+
+
 def test_a_bad_treatment_percentage_is_the_apis_error_by_that_treatment(
     pinpoint: Any, editor: Any, console_url: str, audience: dict[str, Any], artefacts: Path
 ) -> None:
