@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from api.journeys import create as create_journey
 from api.journeys import response, update, write_request
 from console import journey_form as forms
+from console.journey_saved import from_journey as saved_form
 from console.project_pages import project_for
 from console.sessions import ConsoleUser, ctx_of
 from console.views import Changer, NotAllowed, User, base_path, render
@@ -113,7 +114,7 @@ async def edit_journey(request: Request, user: User, app_id: str, journey_id: st
     project = await project_for(request, user, app_id)
     _editor(user)
     journey = await _journey(request, app_id, journey_id[:32])
-    draft, problems = forms.from_journey(journey)
+    draft, problems = saved_form(journey)
     return await _editor_page(request, user, project, draft, journey=journey, problems=problems)
 
 
@@ -137,7 +138,7 @@ async def _save(request: Request, user: ConsoleUser, app_id: str, journey_id: st
         # An add / remove button posted without HTMX (no JavaScript): redraw, save nothing.
         forms.apply(draft, str(form.get("action", "")), str(form.get("new_kind", "")))
         return await _editor_page(request, user, project, draft, journey=journey)
-    if journey is not None and forms.from_journey(journey)[1]:
+    if journey is not None and saved_form(journey)[1]:
         raise NotAllowed("This journey has parts the editor cannot show; change it through the API.")
     try:
         body = write_request(forms.to_request(draft, keep=journey))

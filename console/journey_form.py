@@ -1,6 +1,6 @@
-"""The journey editor's form, both ways: the fields a browser posts -> Pinpoint's
-WriteJourneyRequest (which CreateJourney's / UpdateJourney's own code then validates), and a
-saved journey -> the fields to edit. Nothing here validates values: a bad one goes to the API's
+"""The journey editor's form: the fields a browser posts -> Pinpoint's WriteJourneyRequest
+(which CreateJourney's / UpdateJourney's own code then validates), the editor's buttons, and
+where an API error goes (a saved journey -> the form: console/journey_saved.py). Nothing here validates values: a bad one goes to the API's
 code as typed (a percentage that is not a number stays text, for the model to refuse by name),
 and its error comes back to the field it names (`field_of`).
 
@@ -262,6 +262,12 @@ def _start_condition(d: Draft) -> dict[str, Any]:
     return {"EventStartCondition": event}
 
 
+def local_value(instant: Any) -> str:
+    """ISO-8601 text as stored ('2027-01-05T09:00:00+09:00') -> the datetime-local value."""
+    text = str(instant or "")
+    return text[:16] if re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text) else text
+
+
 def to_request(d: Draft, keep: dict[str, Any] | None = None) -> dict[str, Any]:
     """The WriteJourneyRequest the draft stands for, as a boto3 caller would send it; `keep`: the
     saved definition, whose members the form does not show are carried over unchanged."""
@@ -280,7 +286,7 @@ def to_request(d: Draft, keep: dict[str, Any] | None = None) -> dict[str, Any]:
     for member, local in (("StartTime", d.start), ("EndTime", d.end)):
         # A time the form shows to the minute, unchanged: the saved one as it was (its seconds
         # too), or an ACTIVE journey's StartTime would read as changed.
-        same = kept.get(member) and _local(kept[member]) == local and kept.get("Timezone", "") == d.timezone
+        same = kept.get(member) and local_value(kept[member]) == local and kept.get("Timezone", "") == d.timezone
         _set(schedule, member, kept[member] if same else _instant(local, _offset(d.timezone)))
     _set(schedule, "Timezone", d.timezone)
     _set(out, "Schedule", schedule)
@@ -301,132 +307,6 @@ def to_request(d: Draft, keep: dict[str, Any] | None = None) -> dict[str, Any]:
         if keep.get(member) is not None:
             out[member] = keep[member]
     return out
-
-
-# -- a saved journey -> the form ---------------------------------------------------------------------
-def _local(instant: Any) -> str:
-    """ISO-8601 text as stored ('2027-01-05T09:00:00+09:00') -> the datetime-local value."""
-    text = str(instant or "")
-    return text[:16] if re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text) else text
-
-
-def _condition_of(simple: dict[str, Any], problems: list[str], where: str) -> Condition:
-    if set(simple) - {"EventCondition", "SegmentCondition"} or len(simple) != 1:
-        problems.append(f"{where}: a condition on segment dimensions")
-        return Condition()
-    if "SegmentCondition" in simple:
-        return Condition("segment", segment=simple["SegmentCondition"].get("SegmentId") or "")
-    event = simple["EventCondition"]
-    dims = event.get("Dimensions") or {}
-    if set(dims) - {"EventType"}:
-        problems.append(f"{where}: an event condition on attributes or metrics")
-    values = ", ".join((dims.get("EventType") or {}).get("Values") or [])
-    return Condition("event", message=event.get("MessageActivity") or "", events=values)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _activity_of(activity_id: str, activity: dict[str, Any], problems: list[str]) -> Activity | None:
-    kinds = [k for k in activity if k in KINDS]
-    if len(kinds) != 1 or set(activity) - {*KINDS, "Description"}:
-        problems.append(f"activity {activity_id}: a kind the editor does not build")
-        return None
-    kind = kinds[0]
-    body = activity[kind]
-    a = Activity(activity_id, kind, description=activity.get("Description") or "")
-    if kind in MESSAGES:
-        a.template, a.version = body.get("TemplateName") or "", body.get("TemplateVersion") or ""
-        a.delivery_uri, a.next = body.get("DeliveryUri") or "", body.get("NextActivity") or ""
-        if body.get("MessageConfig") or body.get("EndpointTypes"):
-            problems.append(f"activity {activity_id}: message settings (MessageConfig, EndpointTypes)")
-    elif kind in ("Wait", "Holdout"):
-        wait = body.get("WaitTime") or {}
-        a.wait = "until" if wait.get("WaitUntil") else "for"
-        a.wait_for, a.wait_until = wait.get("WaitFor") or "", _local(wait.get("WaitUntil"))
-        a.percentage, a.next = _text(body.get("Percentage")), body.get("NextActivity") or ""
-    else:
-        evaluation = body.get("EvaluationWaitTime") or {}
-        if evaluation.get("WaitUntil"):
-            problems.append(f"activity {activity_id}: an evaluation wait until a time")
-        a.evaluation = evaluation.get("WaitFor") or ""
-    if kind == "ConditionalSplit":
-        conditions = (body.get("Condition") or {}).get("Conditions") or []
-        if len(conditions) > 1:
-            problems.append(f"activity {activity_id}: more than one condition")
-        a.condition = _condition_of(conditions[0], problems, f"activity {activity_id}") if conditions else Condition()
-        a.next, a.other = body.get("TrueActivity") or "", body.get("FalseActivity") or ""
-    elif kind == "MultiCondition":
-        a.next = body.get("DefaultActivity") or ""
-        for b in body.get("Branches") or []:
-            condition = _condition_of(b.get("Condition") or {"EventCondition": {}}, problems, f"activity {activity_id}")
-            a.branches.append(Branch(b.get("NextActivity") or "", condition=condition))
-    elif kind == "RandomSplit":
-        for b in body.get("Branches") or []:
-            a.branches.append(Branch(b.get("NextActivity") or "", _text(b.get("Percentage"))))
-    return a
-
-
-def from_journey(journey: dict[str, Any]) -> tuple[Draft, list[str]]:
-    """The draft of a saved journey (a JourneyResponse) and what in it the editor cannot show (if
-    anything, the page is read-only: saving would drop it)."""
-    problems: list[str] = []
-    start = journey.get("StartCondition") or {}
-    event = start.get("EventStartCondition")
-    limits, schedule, quiet = journey.get("Limits") or {}, journey.get("Schedule") or {}, journey.get("QuietTime") or {}
-    d = Draft(
-        name=journey.get("Name") or "",
-        entry="event" if event else "segment",
-        segment=((event or start.get("SegmentStartCondition") or {}).get("SegmentId")) or "",
-        start=_local(schedule.get("StartTime")),
-        end=_local(schedule.get("EndTime")),
-        timezone=schedule.get("Timezone") or "",
-        local_time=bool(journey.get("LocalTime")),
-        refresh=journey.get("RefreshFrequency") or "",
-        quiet_start=quiet.get("Start") or "",
-        quiet_end=quiet.get("End") or "",
-        daily_cap=_text(limits.get("DailyCap")),
-        total_cap=_text(limits.get("TotalCap")),
-        reentry_cap=_text(limits.get("EndpointReentryCap")),
-        reentry_interval=limits.get("EndpointReentryInterval") or "",
-        per_second=_text(limits.get("MessagesPerSecond")),
-        start_activity=journey.get("StartActivity") or "",
-    )
-    if event:
-        dims = (event.get("EventFilter") or {}).get("Dimensions") or {}
-        d.events = ", ".join((dims.get("EventType") or {}).get("Values") or [])
-        attributes, metrics = dims.get("Attributes") or {}, dims.get("Metrics") or {}
-        if len(attributes) > 1 or len(metrics) > 1 or (event.get("EventFilter") or {}).get("FilterType") != "ENDPOINT":
-            problems.append("entry: more than one attribute or metric filter, or a system event filter")
-        for name, a in list(attributes.items())[:1]:
-            d.attribute, d.attribute_op = name, a.get("AttributeType") or "INCLUSIVE"
-            d.attribute_values = ", ".join(a.get("Values") or [])
-        for name, m in list(metrics.items())[:1]:
-            d.metric, d.metric_op, d.metric_value = name, m.get("ComparisonOperator") or "EQUAL", f"{m.get('Value'):g}"
-    for activity_id, activity in (journey.get("Activities") or {}).items():
-        found = _activity_of(activity_id, activity, problems)
-        if found is not None:
-            d.activities.append(found)
-    d.activities = _in_path_order(d.activities, d.start_activity)
-    return d, problems
-
-
-def _in_path_order(activities: list[Activity], start: str) -> list[Activity]:
-    """Cards in the order a participant meets them (breadth first from the first activity), then
-    any not reached: the stored order is the database's (JSONB sorts keys), not the author's."""
-    by_id = {a.id: a for a in activities}
-    order: list[str] = []
-    queue = [start]
-    while queue:
-        current = queue.pop(0)
-        if current in by_id and current not in order:
-            order.append(current)
-            a = by_id[current]
-            branches = [b.next for b in a.branches]
-            # A multivariate split's default (kept in `next`) comes after its branches.
-            queue += [*branches, a.next] if a.kind == "MultiCondition" else [a.next, a.other, *branches]
-    return [by_id[i] for i in order] + [a for a in activities if a.id not in order]
 
 
 # -- the editor's buttons, and where an error goes ----------------------------------------------------
@@ -463,7 +343,9 @@ def apply(d: Draft, action: str, new_kind: str) -> None:
             del branches[at[1]]
 
 
-_ACTIVITY_AT = re.compile(r"Activities\.([A-Za-z0-9]+)(?:\.[A-Za-z]+)?(?:\.([A-Za-z]+))?(?:\[(\d+)\])?(?:\.([A-Za-z]+))?")
+_ACTIVITY_AT = re.compile(
+    r"Activities\.([A-Za-z0-9]+)(?:\.[A-Za-z]+)?(?:\.([A-Za-z]+))?(?:\[(\d+)\])?(?:\.([A-Za-z]+))?"
+)
 _MEMBER_FIELDS = {"TemplateName": "template", "TemplateVersion": "version", "DeliveryUri": "delivery_uri",
                   "WaitTime": "wait", "Percentage": "percentage", "Condition": "condition",
                   "EvaluationWaitTime": "evaluation", "NextActivity": "next", "TrueActivity": "next",
@@ -478,7 +360,8 @@ _JOURNEY_FIELDS = (("Schedule.EndTime", "end"), ("Schedule.Timezone", "timezone"
 
 def field_of(message: str, d: Draft) -> str:
     """Which part of the form an API error is about: `a{i}` (an activity card), `a{i}.template`,
-    `a{i}.b{j}` (a branch) or `a{i}.b{j}.percentage`, a journey field (`name`, `entry`, `start`, `limits`, ...), or ''."""
+    `a{i}.b{j}` (a branch) or `a{i}.b{j}.percentage`, a journey field (`name`, `entry`, `start`,
+    `limits`, ...), or '' (the form as a whole)."""
     found = _ACTIVITY_AT.search(message)
     if found is not None and found.group(1) in d.ids():
         i = d.ids().index(found.group(1))

@@ -12,6 +12,7 @@ import orjson
 
 from api.journeys import write_request
 from console import journey_form as forms
+from console.journey_saved import from_journey as saved_form
 from rules import journeys as rules
 
 # Every activity type, chained in the order a participant meets them.
@@ -152,7 +153,7 @@ def test_every_activity_type_form_to_request_and_back() -> None:
     request = forms.to_request(draft)
     assert request == REQUEST
     rules.check_journey(write_request(request), now=datetime(2030, 1, 1, tzinfo=UTC))  # the API's own checks
-    again, problems = forms.from_journey(_stored(request))
+    again, problems = saved_form(_stored(request))
     assert problems == []
     assert again == draft
     assert forms.to_request(again) == request
@@ -168,7 +169,7 @@ def test_segment_entry_local_time_and_refresh() -> None:
         "LocalTime": True,
         "RefreshFrequency": "PT2H",
     }
-    assert forms.to_request(forms.from_journey(_stored(request))[0]) == request
+    assert forms.to_request(saved_form(_stored(request))[0]) == request
 
 
 def test_what_the_form_does_not_show_is_carried_over_on_edit() -> None:
@@ -179,7 +180,7 @@ def test_what_the_form_does_not_show_is_carried_over_on_edit() -> None:
         "OpenHours": {"EMAIL": {"MONDAY": [{"StartTime": "09:00", "EndTime": "17:00"}]}},
         "SendingSchedule": True,
     }
-    draft, problems = forms.from_journey(saved)
+    draft, problems = saved_form(saved)
     assert problems == [] and draft.start == "2031-03-01T09:00"
     request = forms.to_request(draft, keep=saved)
     # The StartTime shown to the minute and unchanged is the saved one, seconds and all.
@@ -199,7 +200,7 @@ def test_what_the_editor_cannot_show_is_listed() -> None:
             "c": {"ConditionalSplit": {"Condition": {"Conditions": [{"SegmentDimensions": {}}]}}},
         },
     }
-    _draft, problems = forms.from_journey(journey)
+    _draft, problems = saved_form(journey)
     assert len(problems) == 3
 
 
