@@ -23,6 +23,8 @@ from console import (
     endpoints,
     inapp_templates,
     journey_editor,
+    journey_tests,
+    journeys,
     project_pages,
     project_settings,
     projects,
@@ -114,6 +116,8 @@ def build_console(gateway: FastAPI) -> FastAPI:
     app.include_router(campaign_wizard.router)  # before campaigns': /campaigns/new is not a campaign's id
     app.include_router(campaigns.router)
     app.include_router(journey_editor.router)  # before console.journeys': /journeys/new is not a journey's id
+    app.include_router(journeys.router)
+    app.include_router(journey_tests.router)
     app.include_router(project_pages.router)
     app.include_router(analytics.router)
     app.include_router(endpoints.router)

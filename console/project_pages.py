@@ -18,7 +18,7 @@ router = APIRouter()
 
 SWITCH_LIMIT = 500  # as the Projects page lists
 # The per-project pages the switcher can land on.
-SECTIONS = ("analytics", "endpoints", "campaigns", "settings", "settings/channels", "settings/keys")
+SECTIONS = ("analytics", "endpoints", "campaigns", "journeys", "settings", "settings/channels", "settings/keys")
 
 
 async def project_for(request: Request, user: ConsoleUser, app_id: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ NAV: list[NavItem] = [
     NavItem("Endpoints", "/endpoints", per_project=True),
     NavItem("Segments", "/segments", per_project=True),
     NavItem("Campaigns", "/campaigns", per_project=True),
+    NavItem("Journeys", "/journeys", per_project=True),
     NavItem("Templates", "/templates"),
     NavItem("Analytics", "/analytics", per_project=True),
     NavItem("Settings", "/settings", per_project=True),  # last, as in Pinpoint's console
