@@ -9,11 +9,14 @@ One browser context for the editor (signed in once)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -153,6 +156,29 @@ def test_the_same_form_submitted_twice_delivers_once(
     again = editor.request.post(form.evaluate("f => f.action"), form=fields)
     assert again.status == 200 and first_id in again.text()
     assert len(smtp.sink.to(to)) == 1
+
+
+def test_the_same_form_posted_twice_at_once_delivers_once(
+    editor: Any, console_url: str, projects: dict[str, str], smtp: SmtpServer
+) -> None:
+    """Two submits of one form in flight together: the second joins the first's workflow."""
+    to = _address("together")
+    card = _open(editor, console_url, "email", EMAIL_NAME, projects["shop_name"])
+    card.get_by_label("Email address").fill(to)
+    form = card.locator("form")
+    fields = form.evaluate("f => Object.fromEntries(new FormData(f))")
+    action: str = form.evaluate("f => f.action")
+    cookies = {c["name"]: c["value"] for c in editor.context.cookies()}
+
+    def post(_: int) -> str:
+        with httpx.Client(cookies=cookies, timeout=60) as client:
+            answer = client.post(action, data=fields)
+        assert answer.status_code == 200
+        return str(re.findall(r"data-message-id>([^<]+)<", answer.text)[0])
+
+    with ThreadPoolExecutor(2) as pool:
+        ids = set(pool.map(post, range(2)))
+    assert len(ids) == 1 and len(smtp.sink.to(to)) == 1
 
 
 def test_an_sms_test_send_reaches_twilio(
