@@ -15,7 +15,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException
 
-from api.templates import FIELDS, create_template, set_active_version, template_content, update_template
+from api.templates import (
+    FIELDS,
+    create_tagged,
+    set_active_version,
+    template_content,
+    template_request,
+    update_template,
+)
 from console.project_pages import project_for
 from console.sessions import ConsoleUser, ctx_of
 from console.template_send import endpoint_choices, projects_of, send_form
@@ -256,10 +263,12 @@ async def _save(request: Request, user: ConsoleUser, ttype: str, name: str | Non
     target = name or values.get("name", "").strip()
     try:
         check_name(target)
-        content = template_content(ttype, _body(ttype, form), FIELDS[ttype])
+        # Decoded against botocore's model first, as the route's body is.
+        body = template_request(ttype, _body(ttype, form))
         if name is None:
-            await create_template(ctx_of(request), ttype, target, content)
+            await create_tagged(ctx_of(request), ttype, target, body, FIELDS[ttype])
         else:
+            content = template_content(ttype, body, FIELDS[ttype])
             # Each save is a new version, as Pinpoint's console saves them.
             await update_template(ctx_of(request), ttype, target, content, create_new_version=True, version=None)
     except PinpointError as err:
