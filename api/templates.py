@@ -62,12 +62,6 @@ def template_content(ttype: str, body: dict[str, Any], field: str) -> dict[str, 
     return {k: v for k, v in body.items() if k != "tags"}
 
 
-async def create_template(ctx: Context, ttype: str, name: str, content: dict[str, Any]) -> None:
-    """Stores a checked `content` (template_content) as version 1; tags are the caller's."""
-    async with ctx.engine.begin() as conn:
-        await insert_template(conn, ttype, name, content)
-
-
 async def create_tagged(ctx: Context, ttype: str, name: str, body: dict[str, Any], field: str) -> str:
     """CreateXTemplate: a decoded request body checked and stored as version 1 with its tags in
     one transaction; returns the template's ARN."""
