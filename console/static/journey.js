@@ -181,6 +181,18 @@
     });
   }
 
+  // A failed refresh (503 while PostgreSQL is down, or no answer) is not swapped in: the page
+  // says so until the next refresh succeeds.
+  function failed(event) {
+    const note = document.getElementById("live-failed");
+    if (note && event.detail.elt && event.detail.elt.id === "journey-live") note.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+  document.addEventListener("htmx:afterSettle", () => {
+    const note = document.getElementById("live-failed");
+    if (note && document.getElementById("journey-live")) note.hidden = true;
+  });
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSettle", draw);
   window.addEventListener("resize", () => {

@@ -215,10 +215,6 @@ def test_a_live_journey_on_the_list_and_its_canvas_with_counts(
     # Everyone has left and the segment is not refreshed: the journey completes.
     expect(row.locator("[data-state]")).to_have_attribute("data-state", re.compile("ACTIVE|COMPLETED"))
     expect(row.locator('td[data-label="Entry"]')).to_have_text("Segment everyone")
-    expect(editor.get_by_role("link", name="New journey")).to_have_attribute(
-        "href", f"/console/projects/{audience.app_id}/journeys/new"
-    )
-    _shots(editor, "journeys-list")
 
 
 def test_review_errors_on_the_node_of_a_broken_draft_and_publishing_refused(
@@ -403,5 +399,32 @@ def test_another_projects_journey_is_refused(
         )
         assert forged.status == 404
         assert other.state(journey_id) == "DRAFT"
+    finally:
+        page.context.close()
+
+
+def test_the_list_newest_first_and_the_empty_state(
+    pinpoint: Any, browser: Any, stack: Stack, editor: Any, console_url: str, audience: Audience
+) -> None:
+    newest = audience.split_journey("Newest", State="DRAFT")
+    editor.goto(f"{console_url}/projects/{audience.app_id}/journeys")
+    rows = editor.locator("#journeys tbody tr")
+    assert rows.count() >= 2
+    expect(rows.first).to_have_attribute("data-id", newest)
+    expect(rows.first.locator("[data-state]")).to_have_attribute("data-state", "DRAFT")
+    expect(editor.get_by_role("link", name="New journey")).to_have_attribute(
+        "href", f"/console/projects/{audience.app_id}/journeys/new"
+    )
+    _shots(editor, "journeys-list")
+
+    bare: str = pinpoint.create_app(CreateApplicationRequest={"Name": f"Empty {secrets.token_hex(3)}"})[
+        "ApplicationResponse"
+    ]["Id"]
+    page = _context(browser, stack, console_url, "viewer", bare)
+    try:
+        page.goto(f"{console_url}/projects/{bare}/journeys")
+        expect(page.locator(".empty-title")).to_have_text("No journeys yet")
+        expect(page.get_by_role("link", name="New journey")).to_have_count(0)
+        assert axe_violations(page) == []
     finally:
         page.context.close()
