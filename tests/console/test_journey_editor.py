@@ -115,6 +115,7 @@ def test_build_a_journey_and_save_it(
     expect(editor.locator("#journey-preview .preview-error")).to_have_count(0)
     if editor.locator("#journey-preview [data-graph]").count():  # the journeys pages' canvas, when built
         expect(editor.locator("#journey-preview [data-graph]")).to_have_attribute("data-nodes", "6")  # entry + 5
+    editor.evaluate("window.scrollTo(0, 0)")  # the preview beside the top of the form
     editor.screenshot(path=str(artefacts / "journey-editor.png"), full_page=True)
     assert axe_violations(editor) == []
     editor.set_viewport_size({"width": 390, "height": 844})
@@ -124,6 +125,7 @@ def test_build_a_journey_and_save_it(
 
     editor.get_by_role("button", name="Save journey").click()
     journey_id = _saved_id(editor, console_url, app_id)
+    expect(editor.get_by_role("heading", name="Onboarding", exact=True)).to_be_visible()  # the journey's page
     journey = pinpoint.get_journey(ApplicationId=app_id, JourneyId=journey_id)["JourneyResponse"]
     opened = {"EventType": {"DimensionType": "INCLUSIVE", "Values": ["_email.open"]}}
     assert journey["Name"] == "Onboarding"
@@ -162,6 +164,7 @@ def test_the_apis_error_by_the_branch_and_nothing_saved(
     expect(error).to_contain_text("WriteJourneyRequest.Activities.random1.RandomSplit.Branches[0].Percentage")
     expect(editor.get_by_role("alert").first).to_contain_text("Nothing was saved")
     expect(editor.get_by_label("Branch 1 percentage")).to_have_value("150")  # the form keeps what was typed
+    editor.evaluate("window.scrollTo(0, 0)")
     editor.screenshot(path=str(artefacts / "journey-editor-error.png"), full_page=True)
     assert axe_violations(editor) == []
     editor.set_viewport_size({"width": 390, "height": 844})
@@ -179,6 +182,34 @@ def test_the_apis_error_by_the_branch_and_nothing_saved(
     journey_id = _saved_id(editor, console_url, app_id)
     saved = pinpoint.get_journey(ApplicationId=app_id, JourneyId=journey_id)["JourneyResponse"]
     assert saved["Activities"] == {"email1": {"EMAIL": {}}}
+
+
+def test_an_event_entry_with_a_filter(pinpoint: Any, editor: Any, console_url: str, project: tuple[str, str]) -> None:
+    app_id, _segment_id = project
+    editor.goto(f"{console_url}/projects/{app_id}/journeys/new")
+    expect(editor.get_by_label("Event type", exact=True)).to_be_hidden()  # a segment entry is the default
+    editor.get_by_label("Endpoints that report an event").check()
+    editor.get_by_label("Name", exact=True).fill("OnSignUp")
+    editor.get_by_label("Event type", exact=True).fill("signed_up")
+    editor.get_by_label("Attribute filter: name").fill("plan")
+    editor.get_by_label("Attribute values").fill("gold")
+    _add(editor, "Holdout", "a0")
+    editor.get_by_label("Percentage held out").fill("20")
+    editor.get_by_role("button", name="Save journey").click()
+    journey_id = _saved_id(editor, console_url, app_id)
+    journey = pinpoint.get_journey(ApplicationId=app_id, JourneyId=journey_id)["JourneyResponse"]
+    assert journey["StartCondition"] == {
+        "EventStartCondition": {
+            "EventFilter": {
+                "FilterType": "ENDPOINT",
+                "Dimensions": {
+                    "EventType": {"DimensionType": "INCLUSIVE", "Values": ["signed_up"]},
+                    "Attributes": {"plan": {"AttributeType": "INCLUSIVE", "Values": ["gold"]}},
+                },
+            }
+        }
+    }
+    assert journey["Activities"] == {"holdout1": {"Holdout": {"Percentage": 20}}}
 
 
 def test_edit_a_journey(pinpoint: Any, editor: Any, console_url: str, project: tuple[str, str]) -> None:
