@@ -48,7 +48,7 @@ def endpoint_ids(typed: str) -> list[str]:
     return [i for i in _IDS.split(typed.strip()) if i]
 
 
-def test_request(form: dict[str, str]) -> dict[str, Any]:
+def run_request(form: dict[str, str]) -> dict[str, Any]:
     """The test-run form as the body POST .../test-runs takes (TestRunRequest)."""
     body: dict[str, Any] = {"EndpointIds": endpoint_ids(form.get("endpoints", "")), "Waits": form.get("waits", "SKIP")}
     if body["Waits"] == "SHORTEN":

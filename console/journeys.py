@@ -24,7 +24,7 @@ from api.journey_states import state_request, targets, update_state
 from api.journeys import response
 from console import journey_tests
 from console.journey_graph import ENTRY, TYPE_NAMES, graph
-from console.journey_tests import journey_of, test_request
+from console.journey_tests import journey_of, run_request
 from console.project_pages import project_for, project_of
 from console.sessions import ConsoleUser, ctx_of
 from console.views import Changer, NotAllowed, User, base_path, render
@@ -262,7 +262,7 @@ async def start_test(request: Request, user: Changer, app_id: str, journey_id: s
     raw = await request.form()
     form = {k: str(raw.get(k, ""))[:10_000] for k in ("endpoints", "waits", "seconds", "delivery")}
     try:
-        test_run_id = await start_reviewed_test_run(ctx_of(request), app_id, journey["Id"], test_request(form))
+        test_run_id = await start_reviewed_test_run(ctx_of(request), app_id, journey["Id"], run_request(form))
     except PinpointError as err:
         if err.status >= 500:
             raise
