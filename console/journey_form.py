@@ -1,8 +1,9 @@
 """The journey editor's form: the fields a browser posts -> Pinpoint's WriteJourneyRequest
 (which CreateJourney's / UpdateJourney's own code then validates), the editor's buttons, and
-where an API error goes (a saved journey -> the form: console/journey_saved.py). Nothing here validates values: a bad one goes to the API's
-code as typed (a percentage that is not a number stays text, for the model to refuse by name),
-and its error comes back to the field it names (`field_of`).
+where an API error goes (a saved journey -> the form: console/journey_saved.py). Nothing here
+validates values: a bad one goes to the API's code as typed (a percentage that is not a number
+stays text, for the model to refuse by name), and its error comes back to the field it names
+(`field_of`).
 
 Activities are cards `a{i}.*` in the order shown; their ids are made here (`email1`, `wait2`:
 letters and digits, as Pinpoint requires) and kept in a hidden field, so the next-activity
