@@ -3,22 +3,23 @@ email addresses, the stack's SMTP sink) is in the list and drawn on its canvas, 
 the table below, and its counts appear on the page as its participants go through (polled while
 ACTIVE); a broken draft's review errors are on its node and publishing it is refused with the
 API's words; an editor pauses, resumes and stops a journey (boto3 sees each state); a viewer sees
-no button and its forged POSTs are refused; a test run's trace; the participants' Temporal links.
-Screenshots at 1280 and 390 px wide, axe on each page."""
+no button and its forged POSTs are refused; a test run's trace; the participants' Temporal links;
+a refresh that fails while PostgreSQL is unavailable is said on the page. Screenshots at 1280 and 390 px wide, axe on each page."""
 
 from __future__ import annotations
 
 import re
 import secrets
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from openpoint.errors import DatabaseUnavailable
 from tests.console.conftest import add_user, csrf_of, new_email, sign_in
+from tests.console.journey_audience import Audience, eventually
 from tests.console.test_accessibility import AXE
 from tests.console.test_segments import axe_violations
 from tests.smtp_sink import SmtpServer
@@ -27,96 +28,6 @@ from tests.stack import Stack
 SHOTS = Path("/tmp/console-shots")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-class Audience:
-    """A project with an email channel, endpoints e0..e2 (e0, e1 gold), a gold segment and templates."""
-
-    def __init__(self, pinpoint: Any) -> None:
-        self.pinpoint = pinpoint
-        app = pinpoint.create_app(CreateApplicationRequest={"Name": f"Journeys {secrets.token_hex(3)}"})
-        self.app_id: str = app["ApplicationResponse"]["Id"]
-        pinpoint.update_email_channel(
-            ApplicationId=self.app_id,
-            EmailChannelRequest={"FromAddress": "trips@example.com", "Identity": "example.com"},
-        )
-        tag = secrets.token_hex(3)
-        self.addresses = {f"e{i}": f"e{i}-{tag}@example.com" for i in range(3)}
-        items = [
-            {"Id": e, "Address": a, "ChannelType": "EMAIL", "Attributes": {"Plan": ["gold" if e != "e2" else "free"]}}
-            for e, a in self.addresses.items()
-        ]
-        pinpoint.update_endpoints_batch(ApplicationId=self.app_id, EndpointBatchRequest={"Item": items})
-        self.everyone = self.segment("everyone", ["gold", "free"])
-        self.gold = self.segment("gold", ["gold"])
-        self.hello, self.gold_news, self.bye = (self.template(s) for s in ("Hello", "Gold news", "Goodbye"))
-
-    def segment(self, name: str, plans: list[str]) -> str:
-        return str(
-            self.pinpoint.create_segment(
-                ApplicationId=self.app_id,
-                WriteSegmentRequest={
-                    "Name": name,
-                    "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": plans}}},
-                },
-            )["SegmentResponse"]["Id"]
-        )
-
-    def template(self, subject: str) -> str:
-        name = f"t{secrets.token_hex(5)}"
-        self.pinpoint.create_email_template(
-            TemplateName=name, EmailTemplateRequest={"Subject": subject, "HtmlPart": f"<p>{subject}</p>"}
-        )
-        return name
-
-    def journey(self, name: str, activities: dict[str, Any], start: str, **members: Any) -> str:
-        request = {
-            "Name": name,
-            "StartActivity": start,
-            "StartCondition": {"SegmentStartCondition": {"SegmentId": self.everyone}},
-            "Activities": activities,
-            "State": "ACTIVE",
-            **members,
-        }
-        created = self.pinpoint.create_journey(ApplicationId=self.app_id, WriteJourneyRequest=request)
-        return str(created["JourneyResponse"]["Id"])
-
-    def split_journey(self, name: str, **members: Any) -> str:
-        """hello → a yes/no split on the gold segment → gold news (yes) or goodbye (no)."""
-        return self.journey(
-            name,
-            {
-                "hello": {"Description": "Say hello", "EMAIL": {"TemplateName": self.hello, "NextActivity": "check"}},
-                "check": {
-                    "Description": "Gold member?",
-                    "ConditionalSplit": {
-                        "Condition": {"Conditions": [{"SegmentCondition": {"SegmentId": self.gold}}]},
-                        "TrueActivity": "gold",
-                        "FalseActivity": "bye",
-                    },
-                },
-                "gold": {"EMAIL": {"TemplateName": self.gold_news}},
-                "bye": {"EMAIL": {"TemplateName": self.bye}},
-            },
-            "hello",
-            **members,
-        )
-
-    def state(self, journey_id: str) -> str:
-        found = self.pinpoint.get_journey(ApplicationId=self.app_id, JourneyId=journey_id)["JourneyResponse"]
-        return str(found["State"])
-
-    def metrics(self, journey_id: str) -> dict[str, str]:
-        found = self.pinpoint.get_journey_execution_metrics(ApplicationId=self.app_id, JourneyId=journey_id)
-        return dict(found["JourneyExecutionMetricsResponse"]["Metrics"])
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g}s"
-        time.sleep(0.3)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -283,6 +194,34 @@ def test_pause_resume_and_stop_by_an_editor(stack: Stack, editor: Any, console_u
     expect(editor.locator("#status")).to_have_attribute("data-state", "CANCELLED")
     assert audience.state(journey_id) == "CANCELLED"
     expect(editor.get_by_role("button", name="Stop")).to_have_count(0)
+
+
+async def _unavailable(*args: Any, **kwargs: Any) -> Any:
+    raise DatabaseUnavailable()
+
+
+def test_a_failed_refresh_is_said_and_the_next_one_clears_it(
+    stack: Stack, editor: Any, console_url: str, audience: Audience, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journey_id = audience.journey(
+        "Held",
+        {
+            "hello": {"EMAIL": {"TemplateName": audience.hello, "NextActivity": "rest"}},
+            "rest": {"Wait": {"WaitTime": {"WaitFor": "P7D"}}},
+        },
+        "hello",
+    )
+    page = f"{console_url}/projects/{audience.app_id}/journeys/{journey_id}"
+    editor.goto(page)
+    expect(editor.locator("#journey-live")).to_have_attribute("hx-trigger", "every 3s")
+    # The gateway runs in this process (tests/stack.py): its metrics read fails as with PostgreSQL down.
+    monkeypatch.setattr("store.journey_metrics.journey", _unavailable)
+    expect(editor.locator("#live-failed")).to_be_visible(timeout=15_000)
+    response = editor.request.get(page)
+    assert response.status == 503 and "Try again shortly" in response.text()
+    monkeypatch.undo()
+    expect(editor.locator("#live-failed")).to_be_hidden(timeout=15_000)
+    expect(_count(editor, "rest")).to_have_attribute("data-value", "3", timeout=30_000)
 
 
 def test_a_viewer_sees_no_buttons_and_its_forged_posts_are_refused(
