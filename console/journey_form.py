@@ -373,3 +373,17 @@ def field_of(message: str, d: Draft) -> str:
         sub = _MEMBER_FIELDS.get(member, "")
         return f"a{i}.{sub}" if sub else f"a{i}"
     return next((f for key, f in _JOURNEY_FIELDS if key in message), "")
+
+
+_ANCHORS = {"entry": "segment", "quiet": "quiet_start", "limits": "daily_cap", "activities": "activities-title"}
+
+
+def anchor_of(key: str) -> str:
+    """The id of the element an error's field key (`field_of`) stands for, for the link in the
+    page's "Nothing was saved" alert: a long form's field may be far below it."""
+    if key in _ANCHORS:
+        return _ANCHORS[key]
+    head, _, tail = key.rpartition(".")
+    if tail in ("condition", "branches", "wait"):  # the condition's first select; the card; its wait
+        return {"condition": f"{head}.c.kind", "branches": head, "wait": f"{head}.wait_for"}[tail].replace(".", "-")
+    return key.replace(".", "-")

@@ -163,6 +163,8 @@ def test_the_apis_error_by_the_branch_and_nothing_saved(
     error = editor.locator("#a0-b0-percentage-error")
     expect(error).to_contain_text("WriteJourneyRequest.Activities.random1.RandomSplit.Branches[0].Percentage")
     expect(editor.get_by_role("alert").first).to_contain_text("Nothing was saved")
+    editor.get_by_role("link", name="see the field it names").click()  # a long form: the alert leads to it
+    expect(editor.get_by_label("Branch 1 percentage")).to_be_in_viewport()
     expect(editor.get_by_label("Branch 1 percentage")).to_have_value("150")  # the form keeps what was typed
     editor.evaluate("window.scrollTo(0, 0)")
     editor.screenshot(path=str(artefacts / "journey-editor-error.png"), full_page=True)

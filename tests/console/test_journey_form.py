@@ -255,3 +255,12 @@ def test_where_an_api_error_goes() -> None:
     assert forms.field_of("Invalid value for WriteJourneyRequest.Limits.DailyCap: x", draft) == "limits"
     assert forms.field_of("Invalid value for WriteJourneyRequest.Name: x", draft) == "name"
     assert forms.field_of("The journey is COMPLETED: it cannot be edited.", draft) == ""
+
+
+def test_the_alert_links_to_the_field() -> None:
+    assert forms.anchor_of("a7.b1.percentage") == "a7-b1-percentage"
+    assert forms.anchor_of("a2.condition") == "a2-c-kind"
+    assert forms.anchor_of("a4.b0.condition") == "a4-b0-c-kind"
+    assert forms.anchor_of("a1.wait") == "a1-wait_for"
+    assert forms.anchor_of("entry") == "segment"
+    assert forms.anchor_of("name") == "name"
