@@ -40,9 +40,15 @@
   }
 
   function nodeLabel(node) {
-    const count = (node.count || 0).toLocaleString();
-    const id = node.type === "Entry" ? "" : "{id|  " + short(node.id, 14) + "}";
-    const lines = ["{name|" + short(node.label, 24) + "}", "{count|" + (node.type === "Entry" ? "Entered " : "") + count + "}" + id];
+    const id = node.type === "Entry" ? "" : "{id|" + short(node.id, 14) + "}";
+    const lines = ["{name|" + short(node.label, 24) + "}"];
+    if (typeof node.count === "number") {
+      // A journey's page: its count (the editor's preview draws the bare layout, without counts).
+      const count = "{count|" + (node.type === "Entry" ? "Entered " : "") + node.count.toLocaleString() + "}";
+      lines.push(id ? count + "{id|  " + short(node.id, 14) + "}" : count);
+    } else if (id) {
+      lines.push(id);
+    }
     const errors = errorsOf(node);
     const warnings = warningsOf(node);
     if (errors) lines.push("{error|" + errors + (errors === 1 ? " error" : " errors") + "}");
@@ -162,6 +168,13 @@
 
   function draw() {
     if (typeof echarts === "undefined") return;
+    charts.forEach((chart, el) => {
+      // An element swapped out by HTMX (the editor's preview is redrawn on every change).
+      if (!document.body.contains(el)) {
+        chart.dispose();
+        charts.delete(el);
+      }
+    });
     document.querySelectorAll("[data-graph]").forEach((el) => {
       const island = document.getElementById(el.dataset.graph);
       if (!island) return;
