@@ -4,28 +4,28 @@ the table below, and its counts appear on the page as its participants go throug
 ACTIVE); a broken draft's review errors are on its node and publishing it is refused with the
 API's words; an editor pauses, resumes and stops a journey (boto3 sees each state); a viewer sees
 no button and its forged POSTs are refused; a test run's trace; the participants' Temporal links;
-a refresh that fails while PostgreSQL is unavailable is said on the page. Screenshots at 1280 and 390 px wide, axe on each page."""
+a refresh that fails while PostgreSQL is unavailable is said on the page. Screenshots at 1280 and
+390 px wide, axe on each page."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from openpoint.errors import DatabaseUnavailable
-from tests.console.conftest import add_user, csrf_of, new_email, sign_in
+from tests.console.conftest import ARTEFACTS, add_user, csrf_of, new_email, sign_in
 from tests.console.journey_audience import Audience, eventually
 from tests.console.test_accessibility import AXE
 from tests.console.test_segments import axe_violations
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 
-SHOTS = Path("/tmp/console-shots")
+SHOTS = ARTEFACTS  # the artefacts folder (OPENPOINT_TEST_ARTEFACTS), as the conftest's fixture
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
