@@ -8,7 +8,6 @@ viewer refused; another project's campaign refused; axe at 1280 and 390 px."""
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +23,6 @@ from tests.console.test_segments import axe_violations
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 
-SHOTS = Path("/tmp/console-shots")
-DOCS = Path(__file__).parents[2] / "docs" / "console"
 MEMBERS = 3
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 800}
@@ -78,17 +75,14 @@ def _page(browser: Any, stack: Stack, console_url: str, role: str, app_id: str) 
 @pytest.fixture(scope="module")
 def editor(browser: Any, stack: Stack, console_url: str, audience: dict[str, Any]) -> Iterator[Any]:
     page = _page(browser, stack, console_url, "editor", audience["app_id"])
-    SHOTS.mkdir(parents=True, exist_ok=True)
     yield page
     page.context.close()
 
 
-def shot(page: Any, name: str, artefacts: Path, *, docs: bool = False) -> None:
-    """Full page into the artefacts folder and /tmp/console-shots; `docs`: also docs/console."""
-    for folder in (SHOTS, artefacts):
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True, caret="initial")
-    if docs:
-        shutil.copyfile(artefacts / f"{name}.png", DOCS / f"{name}.png")
+def shot(page: Any, name: str, artefacts: Path) -> None:
+    """The full page into the test-artefacts folder (docs/console holds copies made by hand: a
+    test run never writes into the source tree)."""
+    page.screenshot(path=str(artefacts / f"{name}.png"), full_page=True, caret="initial")
 
 
 def _get(pinpoint: Any, app_id: str, campaign_id: str) -> dict[str, Any]:
@@ -146,7 +140,7 @@ def test_an_email_campaign_from_a_template_is_created_and_delivered(
     review = editor.locator("#review")
     expect(review).to_contain_text(f"Email template {audience['template']}, its active version")
     expect(review).to_contain_text("gold, its latest version")
-    shot(editor, "campaign-wizard", artefacts, docs=True)
+    shot(editor, "campaign-wizard", artefacts)
     assert axe_violations(editor) == []
 
     campaign_id = _save(editor)
@@ -331,7 +325,7 @@ def test_a_bad_treatment_percentage_is_the_apis_error_by_that_treatment(
     expect(editor.locator("#w-t2-size")).to_have_attribute("aria-invalid", "true")
     expect(editor.locator("#w-t1-size")).not_to_have_attribute("aria-invalid", "true")
     expect(editor.locator("#w-t1-subject")).to_have_value("B")  # the draft is kept
-    shot(editor, "campaign-wizard-error", artefacts, docs=True)
+    shot(editor, "campaign-wizard-error", artefacts)
     assert axe_violations(editor) == []
     assert "Too big a share" not in _names(pinpoint, app_id)
 
@@ -409,7 +403,7 @@ def test_the_wizard_at_both_widths_passes_axe(
             editor.get_by_label("Recurring").check()
             expect(editor.locator("#review")).to_contain_text("On a phone")
             expect(editor.locator("#review")).to_contain_text("Daily, from")
-            shot(editor, "campaign-wizard-phone", artefacts, docs=True)
+            shot(editor, "campaign-wizard-phone", artefacts)
             # Nothing wider than the screen: every field fits at 390 px.
             assert editor.evaluate("document.documentElement.scrollWidth") <= 390
     finally:

@@ -10,19 +10,18 @@ import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import add_user, csrf_of, new_email, sign_in
+from tests.console.conftest import ARTEFACTS, add_user, csrf_of, new_email, sign_in
 from tests.console.test_accessibility import AXE
 from tests.console.test_segments import axe_violations
 from tests.smtp_sink import SmtpServer
 from tests.stack import Stack
 
-SHOTS = Path("/tmp/console-shots")
+SHOTS = ARTEFACTS  # the test-artefacts folder (OPENPOINT_TEST_ARTEFACTS)
 MEMBERS = 4
 
 

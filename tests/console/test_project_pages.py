@@ -4,7 +4,7 @@ endpoint through the SMTP sink; the page's table against the API's JSON, its CSV
 the API's CSV, a bad filter refused next to its field, and an endpoint found and its timeline.
 
 One browser context for the module (a handful of page loads); screenshots go to
-/tmp/console-shots/ and the artefacts folder."""
+the artefacts folder."""
 
 from __future__ import annotations
 
