@@ -20,13 +20,12 @@ from api.routes.campaign_activities import activity_response
 from console.analytics import _answer as analytics_answer
 from console.analytics_form import AnalyticsForm
 from console.charts import shown
-from console.project_pages import project_for, project_of
+from console.project_pages import project_for, project_of, segment_names
 from console.sessions import ConsoleUser, ctx_of
 from console.views import Changer, NotAllowed, User, base_path, render
 from openpoint.errors import NotFound, PinpointError
 from store import campaign_activities as activities_store
 from store import campaigns as campaigns_store
-from store import segments as segments_store
 
 router = APIRouter()
 
@@ -80,12 +79,6 @@ def schedule(c: dict[str, Any]) -> str:
     return f"{frequency.capitalize().replace('_', ' ')}, {when}{local}"
 
 
-async def _segment_names(request: Request, app_id: str) -> dict[str, str]:
-    async with ctx_of(request).engine.connect() as conn:
-        rows = await segments_store.page(conn, app_id, after=None, limit=LIST_LIMIT)
-    return {r["id"]: r.get("name") or r["id"] for r in rows}
-
-
 @router.get("/projects/{app_id}/campaigns")
 async def campaign_list(request: Request, user: User, app_id: str) -> Response:
     project, projects = await project_of(request, user, app_id)
@@ -103,7 +96,7 @@ async def campaign_list(request: Request, user: User, app_id: str) -> Response:
         projects=projects,
         section="campaigns",
         campaigns=found,
-        segments=await _segment_names(request, app_id),
+        segments=await segment_names(request, app_id),
         channels=channels,
         schedule=schedule,
     )
@@ -151,7 +144,7 @@ async def _page(
         projects=projects,
         section="campaigns",
         campaign=campaign,
-        segments=await _segment_names(request, app_id),
+        segments=await segment_names(request, app_id),
         runs=[activity_response(r) for r in runs],
         channels=channels,
         schedule=schedule,

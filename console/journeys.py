@@ -25,13 +25,12 @@ from api.journeys import response
 from console import journey_tests
 from console.journey_graph import ENTRY, TYPE_NAMES, graph
 from console.journey_tests import journey_of, run_request
-from console.project_pages import project_for, project_of
+from console.project_pages import project_for, project_of, segment_names
 from console.sessions import ConsoleUser, ctx_of
 from console.views import Changer, NotAllowed, User, base_path, render
 from openpoint.errors import NotFound, PinpointError
 from rules.journey_graph import ACTIVITY_TYPES
 from store import journeys as journeys_store
-from store import segments as segments_store
 
 router = APIRouter()
 
@@ -80,12 +79,6 @@ def schedule(j: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-async def _segment_names(request: Request, app_id: str) -> dict[str, str]:
-    async with ctx_of(request).engine.connect() as conn:
-        rows = await segments_store.page(conn, app_id, after=None, limit=LIST_LIMIT)
-    return {r["id"]: r.get("name") or r["id"] for r in rows}
-
-
 @router.get("/projects/{app_id}/journeys")
 async def journey_list(request: Request, user: User, app_id: str) -> Response:
     project, projects = await project_of(request, user, app_id)
@@ -103,7 +96,7 @@ async def journey_list(request: Request, user: User, app_id: str) -> Response:
         projects=projects,
         section="journeys",
         journeys=found,
-        segments=await _segment_names(request, app_id),
+        segments=await segment_names(request, app_id),
         entry=entry,
         schedule=schedule,
     )
@@ -210,7 +203,7 @@ async def _page(
     actions = [
         (to, ACTIONS.get((state, to), STOP)) for to in targets(state) if user.may_edit
     ]  # fmt: skip
-    segments = await _segment_names(request, app_id)
+    segments = await segment_names(request, app_id)
     return render(
         request,
         "journey.html",

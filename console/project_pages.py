@@ -13,10 +13,12 @@ from console.sessions import ConsoleUser, ctx_of
 from console.views import NotAllowed, User, base_path
 from openpoint.errors import NotFound
 from store import apps as apps_store
+from store import segments as segments_store
 
 router = APIRouter()
 
 SWITCH_LIMIT = 500  # as the Projects page lists
+SEGMENT_NAMES_LIMIT = 500  # segments named in a list of campaigns or journeys (others show their id)
 # The per-project pages the switcher can land on.
 SECTIONS = ("analytics", "endpoints", "campaigns", "journeys", "settings", "settings/channels", "settings/keys")
 
@@ -40,6 +42,13 @@ async def project_of(request: Request, user: ConsoleUser, app_id: str) -> tuple[
         projects = await apps_store.page(conn, after=None, limit=SWITCH_LIMIT, only=user.project_ids, newest_first=True)
     projects.sort(key=lambda p: (p["name"].lower(), p["id"]))
     return project, projects
+
+
+async def segment_names(request: Request, app_id: str) -> dict[str, str]:
+    """The project's segments' names by id, for pages that list what uses them."""
+    async with ctx_of(request).engine.connect() as conn:
+        rows = await segments_store.page(conn, app_id, after=None, limit=SEGMENT_NAMES_LIMIT)
+    return {r["id"]: r.get("name") or r["id"] for r in rows}
 
 
 @router.get("/projects/go")
