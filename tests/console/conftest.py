@@ -31,8 +31,30 @@ CHROMIUM_ARGS = [
 ARTEFACTS = Path(os.environ.get("OPENPOINT_TEST_ARTEFACTS", "/tmp/openpoint-console-screenshots"))
 
 
+class Chromium:
+    """The module's browser, launched again if it is gone when a test asks for a new context: a
+    Chromium that crashed (or was killed from outside) fails the test it was running, not every
+    later test of the module."""
+
+    def __init__(self, playwright: Any) -> None:
+        self._playwright = playwright
+        self._browser = self._launch()
+
+    def _launch(self) -> Any:
+        return self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+    def new_context(self, **options: Any) -> Any:
+        if not self._browser.is_connected():
+            self._browser = self._launch()
+        return self._browser.new_context(**options)
+
+    def close(self) -> None:
+        if self._browser.is_connected():
+            self._browser.close()
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Chromium]:
     # Per module, not per session: Playwright's sync API keeps an event loop running in this
     # thread while it is open, and every later test that runs asyncio would then fail.
     if not Path(CHROMIUM).exists():
@@ -40,7 +62,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = Chromium(p)
         yield b
         b.close()
 
