@@ -7,8 +7,9 @@ SQL is store/, and Temporal's client is engine/journeys.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -16,7 +17,7 @@ from temporalio.client import Client
 
 from channels.deliverer import Deliverer
 from engine import journeys as journeys_engine
-from journeys import admission, planning, steps
+from journeys import admission, planning, prestart, steps
 from journeys.context import StepContext
 from journeys.times import instant
 from rules.participants import Admission
@@ -47,6 +48,13 @@ from workflows.journey import (
 BROADCAST_PAGE = 500  # participants read, and told, per heartbeat
 
 
+def temporal_clock() -> Callable[[], datetime]:
+    """Temporal's time in this activity: when its attempt was scheduled, plus the time since
+    (the time-skipping test server's clock is not the wall clock)."""
+    scheduled, began = activity.info().current_attempt_scheduled_time, time.monotonic()
+    return lambda: scheduled + timedelta(seconds=time.monotonic() - began)
+
+
 class JourneyActivities:
     def __init__(
         self, engine: AsyncEngine, deliverer: Deliverer, client: Callable[[], Awaitable[Client]], task_queue: str
@@ -68,8 +76,17 @@ class JourneyActivities:
         async with self._engine.begin() as conn:
             page = await admission.admit_page(conn, request)
         if page.starts:
+            # The participants' first steps are taken here, on the first attempt (journeys/prestart.py);
+            # a retried page starts the rest as before, and their workflows take their steps.
+            now = temporal_clock()
+            first = page.first_steps and activity.info().attempt == 1
             await journeys_engine.start_participants(
-                await self._client(), page.starts, self._task_queue, each=activity.heartbeat
+                await self._client(),
+                page.starts,
+                self._task_queue,
+                each=activity.heartbeat,
+                prepare=(lambda who: prestart.first_steps(self._steps, who, now())) if first else None,
+                now=now,
             )
         return PageResult(page.next_after, len(page.starts))
 
@@ -118,4 +135,4 @@ class JourneyActivities:
     async def step(self, request: StepRequest) -> StepResult:
         """The participant's step at one journey activity (journeys/steps.py). The attempt
         decides whether a send's transient trouble is retried (workflows/policy.py)."""
-        return await steps.take(self._steps, request, attempt=activity.info().attempt)
+        return await steps.walk(self._steps, request, attempt=activity.info().attempt)

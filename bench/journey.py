@@ -16,7 +16,9 @@ messages and distinct Idempotency-Keys (a repeated key is a duplicate delivery).
   when the first, median and last of them arrived;
 - Temporal events per participant: the mean history length of a sample of participant
   workflows, by event type, and the journey workflow's history (all its continue-as-new runs)
-  divided by N; PostgreSQL transactions per participant;
+  divided by N; Temporal state transitions (the history service's writes of a workflow's
+  mutable state, DescribeWorkflowExecution's state_transition_count) per participant and per
+  participant-step (STEPS: send, wait, send); PostgreSQL transactions per participant;
 - the worker's RSS sampled while the most participants were between their two messages (with a
   wait longer than entry takes, all N), its peak RSS (VmHWM), and the CPU each process used;
 - the baseline, measured in the same run: `BareJourney` below (unsandboxed, like the participant
@@ -78,6 +80,7 @@ MAX_ACTIVITIES = 50  # worker/main.py build_worker: max_concurrent_activities
 STALL_SECONDS = 120  # no new message at the sink for this long past the wait: the run is broken
 BARE_WORKFLOW = "BareJourney"
 BARE_POST = "bare_post"
+STEPS = 3  # the journey's activities, and the bare workflow's: send, wait, send
 
 
 # -- the sink: `bench/journey.py sink PORT CERT KEY LIMIT`, in a process of its own --------------
@@ -245,7 +248,9 @@ class Run:
     cpu_line: str = ""
     sink: dict[str, dict[str, float]] = field(default_factory=dict)
     events: float = 0.0  # mean per participant workflow
+    transitions: float = 0.0  # mean state transitions per participant workflow
     shared_events: float = 0.0  # per participant, of the journey workflow that admits them all
+    shared_transitions: float = 0.0  # the same for its state transitions
     by_type: dict[str, float] = field(default_factory=dict)
     starts: tuple[float, float] = (0.0, 0.0)  # the sampled workflows' earliest and latest start
 
@@ -305,19 +310,23 @@ async def follow(platform: Platform, run: Run, count: int, wait: float) -> None:
 
 
 # -- Temporal histories ---------------------------------------------------------------------------
-async def history_events(client: Client, workflow_id: str) -> tuple[list[str], float]:
-    """Event types of a finished workflow's history, all its continue-as-new runs included, and
-    when it started (wall clock)."""
+async def history_events(client: Client, workflow_id: str) -> tuple[list[str], float, int]:
+    """Event types of a finished workflow's history, all its continue-as-new runs included, when
+    it started (wall clock), and its state transitions (all runs)."""
     await client.get_workflow_handle(workflow_id).result()
     names: list[str] = []
+    transitions = 0
     run_id: str | None = None
     while True:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        history = await handle.fetch_history()
+        described = await handle.describe()
+        transitions += described.raw_description.workflow_execution_info.state_transition_count
         names += [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events]
         started = history.events[0]
         previous = started.workflow_execution_started_event_attributes.continued_execution_run_id
         if not previous:
-            return names, started.event_time.ToDatetime(UTC).timestamp()
+            return names, started.event_time.ToDatetime(UTC).timestamp(), transitions
         run_id = previous
 
 
@@ -325,10 +334,11 @@ async def sample_events(client: Client, run: Run, workflow_ids: list[str]) -> No
     """The mean history length over a sample of the side's workflows, per event type, and when
     the earliest and the latest of them started."""
     histories = [await history_events(client, w) for w in workflow_ids]
-    run.events = statistics.mean(len(names) for names, _ in histories)
-    counts = Counter(name for names, _ in histories for name in names)
+    run.events = statistics.mean(len(names) for names, _, _ in histories)
+    run.transitions = statistics.mean(t for _, _, t in histories)
+    counts = Counter(name for names, _, _ in histories for name in names)
     run.by_type = {name: n / len(histories) for name, n in counts.most_common()}
-    run.starts = (min(at for _, at in histories) - run.started, max(at for _, at in histories) - run.started)
+    run.starts = (min(at for _, at, _ in histories) - run.started, max(at for _, at, _ in histories) - run.started)
 
 
 # -- the two sides --------------------------------------------------------------------------------
@@ -380,15 +390,19 @@ async def run_journey(
     await sample_events(
         client, run, [participant_workflow_id(app_id, journey_id, endpoint_id(i), "run-0") for i in sample]
     )
-    journey_events = len((await history_events(client, journey_workflow_id(app_id, journey_id)))[0])
-    run.shared_events = journey_events / count
+    journey_events, _, journey_transitions = await history_events(client, journey_workflow_id(app_id, journey_id))
+    run.shared_transitions = journey_transitions / count
+    run.shared_events = len(journey_events) / count
     transactions = (await query(platform, TRANSACTIONS))[0][0] - transactions
     statuses = await query(
         platform, "SELECT status, count(*) FROM journey_participants WHERE app_id = $1 GROUP BY status", app_id
     )
     report(run, count, wait)
     print(f"journey participants      : {dict(map(tuple, statuses))}")
-    print(f"journey workflow events   : {journey_events:,} ({journey_events / count:.3f} per participant, all runs)")
+    print(
+        f"journey workflow events   : {len(journey_events):,} ({len(journey_events) / count:.3f} per participant,"
+        f" all runs); {journey_transitions:,} state transitions ({journey_transitions / count:.3f} per participant)"
+    )
     print(f"PostgreSQL transactions   : {transactions:,} ({transactions / count:.1f} per participant)")
     return run
 
@@ -441,6 +455,10 @@ def report(run: Run, count: int, wait: int) -> None:
     print(f"{name + ' timeline':<26}: " + "; ".join(timeline))
     kinds = ", ".join(f"{kind} {n:g}" for kind, n in run.by_type.items())
     print(f"{name + ' events':<26}: {run.events:.1f} per participant workflow ({kinds})")
+    print(
+        f"{name + ' state transitions':<26}: {run.transitions:.1f} per participant workflow,"
+        f" {run.transitions / STEPS:.2f} per participant-step ({STEPS} steps)"
+    )
 
 
 def side_by_side(journey: Run, bare: Run, count: int, wait: int) -> None:
@@ -452,15 +470,22 @@ def side_by_side(journey: Run, bare: Run, count: int, wait: int) -> None:
         ("participants/s, without the wait", journey.rate(count, wait), bare.rate(count, wait)),
         ("Temporal events per participant", journey.events, bare.events),
         ("  with the journey workflow's share", journey.events + journey.shared_events, bare.events),
+        ("Temporal state transitions / participant", journey.transitions, bare.transitions),
+        ("  per participant-step", journey.transitions / STEPS, bare.transitions / STEPS),
+        (
+            "  with the journey workflow's share",
+            journey.transitions + journey.shared_transitions,
+            bare.transitions,
+        ),
         ("worker CPU ms per participant", cpu_ms(journey, journey.role), cpu_ms(bare, bare.role)),
         ("Temporal CPU ms per participant", cpu_ms(journey, "temporal"), cpu_ms(bare, "temporal")),
         ("worker RSS while waiting, MB", journey.rss_waiting_mb, bare.rss_waiting_mb),
         ("  of which over idle, MB", journey.rss_growth(), bare.rss_growth()),
         ("worker peak RSS (VmHWM), MB", journey.peak_rss_mb, bare.peak_rss_mb),
     ]
-    print(f"\n{'':<36}{'journey':>10}{'bare':>10}{'journey/bare':>14}")
+    print(f"\n{'':<42}{'journey':>10}{'bare':>10}{'journey/bare':>14}")
     for label, ours, theirs in rows:
-        print(f"{label:<36}{ours:>10,.1f}{theirs:>10,.1f}{ours / theirs:>14.2f}")
+        print(f"{label:<42}{ours:>10,.1f}{theirs:>10,.1f}{ours / theirs:>14.2f}")
 
 
 def engine_version() -> str:

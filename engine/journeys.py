@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -24,6 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from engine.outages import unreachable
+from rules.instants import read_iso
 from rules.participants import participant_workflow_id
 from workflows.journey import (
     ENGAGEMENT,
@@ -83,9 +85,13 @@ def search_attributes(who: ParticipantInput) -> TypedSearchAttributes:
     return TypedSearchAttributes(pairs)
 
 
-def participant_start_options(who: ParticipantInput, task_queue: str, *, searchable: bool) -> dict[str, Any]:
+def participant_start_options(
+    who: ParticipantInput, task_queue: str, *, searchable: bool, now: datetime | None = None
+) -> dict[str, Any]:
     """Keyword arguments for Client.start_workflow. An entry is started once: its id names the
-    participant and the entry, and a finished entry is never run again under the same id."""
+    participant and the entry, and a finished entry is never run again under the same id. A
+    participant that took its first steps before (journeys/prestart.py) starts delayed to the
+    end of the hold they asked for (`now`: Temporal's time), those steps as its summary."""
     options: dict[str, Any] = {
         "id": participant_workflow_id(who.app_id, who.journey_id, who.participant, who.entry_key),
         "task_queue": task_queue,
@@ -93,7 +99,25 @@ def participant_start_options(who: ParticipantInput, task_queue: str, *, searcha
     }
     if searchable:
         options["search_attributes"] = search_attributes(who)
+    if who.resume is not None:
+        options["static_summary"] = resumed_summary(who)
+        if who.resume.hold_until is not None and now is not None:
+            delay = read_iso(who.resume.hold_until) - now
+            if delay > timedelta(0):
+                options["start_delay"] = delay
     return options
+
+
+def resumed_summary(who: ParticipantInput) -> str:
+    """The steps a participant took before its workflow started, for the Web UI:
+    `send1: SUCCESSFUL, wait: ARRIVED → send2 at 2026-12-06T21:40:00+00:00`."""
+    resume = who.resume
+    assert resume is not None
+    taken = ", ".join(f"{s['Activity']}: {s['Outcome']}" for s in resume.path)
+    if resume.next is None:
+        return f"{taken} (left)"
+    ahead = resume.activity if resume.evaluate else resume.next
+    return f"{taken} → {ahead}" + (f" at {resume.hold_until}" if resume.hold_until else "")
 
 
 # -- participants ----------------------------------------------------------------------------------
@@ -110,10 +134,17 @@ async def start_participant(client: Client, who: ParticipantInput, task_queue: s
 
 
 async def start_participants(
-    client: Client, starts: Sequence[ParticipantInput], task_queue: str, *, each: Callable[[], None] | None = None
+    client: Client,
+    starts: Sequence[ParticipantInput],
+    task_queue: str,
+    *,
+    each: Callable[[], None] | None = None,
+    prepare: Callable[[ParticipantInput], Awaitable[ParticipantInput]] | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> None:
     """An entry cycle's page of admitted participants, `START_CONCURRENCY` at a time; `each` is
-    called after every start (the admitting activity's heartbeat)."""
+    called after every start (the admitting activity's heartbeat). `prepare` runs first for each
+    (its first steps: journeys/prestart.py) and answers what to start; `now`: Temporal's time."""
     if not starts:
         return
     searchable = await ensure_search_attributes(client)
@@ -121,12 +152,13 @@ async def start_participants(
 
     async def one(who: ParticipantInput) -> None:
         async with gate:
+            if prepare is not None:
+                who = await prepare(who)
+            options = participant_start_options(
+                who, task_queue, searchable=searchable, now=now() if now is not None else None
+            )
             try:
-                await client.start_workflow(
-                    JourneyParticipantWorkflow.run,
-                    who,
-                    **participant_start_options(who, task_queue, searchable=searchable),
-                )
+                await client.start_workflow(JourneyParticipantWorkflow.run, who, **options)
             except WorkflowAlreadyStartedError:
                 pass  # a page retried after a crash: this one started the first time
         if each is not None:

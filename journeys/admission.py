@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from journeys import prestart
 from journeys.planning import entry_window
 from journeys.times import endpoint_zone, instant
 from rules import journey_timing as timing
@@ -28,6 +29,7 @@ PAGE_SIZE = 500  # segment members read, and admitted, per activity
 class AdmittedPage:
     starts: list[ParticipantInput] = field(default_factory=list)  # participants to start
     next_after: str | None = None  # the last member read, when there may be more
+    first_steps: bool = False  # the page takes its participants' first steps (journeys/prestart.py)
 
 
 async def admit_page(conn: AsyncConnection, request: AdmitPage) -> AdmittedPage:
@@ -63,7 +65,11 @@ async def admit_page(conn: AsyncConnection, request: AdmitPage) -> AdmittedPage:
     for reason, n in refused.items():
         metrics[reason] = metrics.get(reason, 0) + n
     await runs.count(conn, run.app_id, run.journey_id, rid, metrics)
-    return AdmittedPage([candidates[p] for p in admitted], rows[-1]["id"] if len(rows) == PAGE_SIZE else None)
+    return AdmittedPage(
+        [candidates[p] for p in admitted],
+        rows[-1]["id"] if len(rows) == PAGE_SIZE else None,
+        first_steps=prestart.takes_first_steps(definition),
+    )
 
 
 def candidate(

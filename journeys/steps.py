@@ -8,6 +8,8 @@ splits and holdouts are here; messages and splits have modules of their own.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from journeys import messages, splits
 from journeys.context import StepContext
 from journeys.step import Step
@@ -17,6 +19,28 @@ from store import journeys as journeys_store
 from workflows.journey import CANCELLED, DELETED, PAUSED, StepRequest, StepResult
 
 SPLITS = ("ConditionalSplit", "MultiCondition")
+WALK = 8  # steps one call takes at most (a loop of activities without holds ends too)
+
+
+async def walk(ctx: StepContext, request: StepRequest, *, attempt: int, limit: int = WALK) -> StepResult:
+    """`take`, then at once the step of the activity it answered, as long as the answer is to go
+    on without holding (a send, then the wait after it): the steps a participant takes in a row
+    cost its workflow one local activity, one history event. Every step is still its own, recorded
+    as it ended and sending under its own key; a retry walks again from the first (each step
+    writes the same again). The answer is the last step's, with where it ended, when it arrived
+    there and each step's Activity and Outcome when it went past the first."""
+    current, path = request, []
+    while True:
+        result = await take(ctx, current, attempt=attempt)
+        if result.outcome:
+            path.append({"Activity": current.activity_id, "Outcome": result.outcome})
+        held = result.hold_until is not None or result.evaluate or result.stop is not None
+        if result.next is None or held or result.left or len(path) >= limit:
+            break
+        current = replace(current, activity_id=result.next, arrived=current.now, evaluate=False, seen=[])
+    if current is request:
+        return result
+    return replace(result, activity=current.activity_id, arrived=current.arrived, path=path)
 
 
 async def take(ctx: StepContext, request: StepRequest, *, attempt: int) -> StepResult:

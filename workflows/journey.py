@@ -211,6 +211,21 @@ class TestOptions:
 
 
 @dataclass
+class Resume:
+    """Steps a participant took before its workflow started (its entry cycle's page took them,
+    journeys/prestart.py): where it is and what it holds for. Its workflow starts delayed to
+    `hold_until`, so a wait costs it no timer, and carries on from there."""
+
+    activity: str  # the last step's activity: where the participant is (holding)
+    arrived: str  # when the participant reached `activity`
+    next: str | None = None  # where to go after the hold; None: the path ended
+    hold_until: str | None = None
+    evaluate: bool = False  # after the hold, run `activity`'s step again (evaluate = True), not `next`
+    left: bool = False  # the steps ended the entry, and recorded its leaving
+    path: list[dict[str, str]] = field(default_factory=list)  # the steps taken: Activity, Outcome
+
+
+@dataclass
 class ParticipantInput:
     app_id: str
     journey_id: str
@@ -222,6 +237,7 @@ class ParticipantInput:
     not_before: str | None = None  # LocalTime: the participant's own start
     event_time: str | None = None  # the event that made it enter (event entries)
     test: TestOptions | None = None
+    resume: Resume | None = None  # steps taken before the workflow started
 
 
 @dataclass
@@ -244,6 +260,11 @@ class StepResult:
     stop: str | None = None  # PAUSED | CANCELLED | DELETED: what the step found the journey in
     state_at: str | None = None  # when the journey took that state
     left: bool = False  # the path ended at this step, and the step recorded the participant's leaving
+    # The step went on to later activities without holding (journeys/steps.walk): where it ended,
+    # when it arrived there, and every step's Activity and Outcome. None: at the one asked for.
+    activity: str | None = None
+    arrived: str | None = None
+    path: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -293,7 +314,22 @@ class JourneyParticipantWorkflow:
         if who.not_before is not None and not await self._hold(who, read_iso(who.not_before)):
             return await self._leave(who, CANCELLED)
         current = who.start_activity
-        if current is None:
+        evaluate = False
+        left = False
+        arrived = workflow.now()
+        if who.resume is not None:
+            # Steps taken at admission; the hold they asked for is mostly over already (the
+            # workflow was started delayed to its end), but a pause may have come meanwhile.
+            resume = who.resume
+            self._path = list(resume.path)
+            self._activity, self._since = resume.activity, resume.arrived
+            if resume.hold_until is not None:
+                held = await self._hold(who, read_iso(resume.hold_until))
+                if not held and self._state != PAUSED:
+                    return await self._leave(who, CANCELLED, resume.activity)
+            current = resume.activity if resume.evaluate else resume.next
+            evaluate, left, arrived = resume.evaluate, resume.left, read_iso(resume.arrived)
+        elif current is None:
             admission: Admission = await workflow.execute_local_activity(
                 PARTICIPANT_ENTER,
                 who,
@@ -305,9 +341,6 @@ class JourneyParticipantWorkflow:
                 return admission.reason
             who = replace(who, run_id=admission.run_id)
             current = admission.start_activity
-        evaluate = False
-        left = False
-        arrived = workflow.now()
         while current is not None:
             if not await self._unpaused():
                 return await self._leave(who, CANCELLED, current)
@@ -331,10 +364,14 @@ class JourneyParticipantWorkflow:
                 retry_policy=RETRY,
                 summary=current,
             )
+            if step.activity is not None:  # the step went on to later activities
+                current, arrived, evaluate = step.activity, read_iso(step.arrived or self._since), False
+                self._activity, self._since = current, arrived.isoformat()
+                self._path.extend(step.path)
             if step.stop is not None:
                 self._take(step.stop, step.state_at or "")
                 continue  # held (paused), or ends at the top of the loop (cancelled)
-            if step.outcome:
+            if step.outcome and step.activity is None:
                 self._path.append({"Activity": current, "Outcome": step.outcome})
             if step.hold_until is not None and not await self._hold(who, read_iso(step.hold_until)):
                 return await self._leave(who, CANCELLED, current)
