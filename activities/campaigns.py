@@ -47,10 +47,12 @@ from workflows.campaign import (
 
 
 class CampaignActivities:
-    def __init__(self, engine: AsyncEngine, deliverer: Deliverer, hooks: CustomChannel | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, deliverer: Deliverer, hooks: CustomChannel | None = None, *, concurrency: int = 8
+    ) -> None:
         self._engine = engine
         # How pages are sent; event-triggered sends (activities/triggered.py) share it.
-        self.sender = CampaignSender(engine, deliverer, hooks)
+        self.sender = CampaignSender(engine, deliverer, hooks, concurrency=concurrency)
 
     # -- planning -----------------------------------------------------------------------------
     @activity.defn(name=PLAN_RUN)

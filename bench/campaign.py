@@ -2,6 +2,7 @@
 posting the same messages to the same sink; then event-triggered campaign latency.
 
     .venv/bin/python bench/campaign.py [--endpoints 1000000] [--concurrency 8] [--events 2000]
+        [--channel custom|email] [--workers 1]
 
 Starts an embedded PostgreSQL, a Temporal dev server, the gateway and the worker (`openpoint
 api`, `openpoint worker`) and an HTTPS webhook sink as child processes. The sink answers 204 to
@@ -12,10 +13,13 @@ the sink, and prints:
 
 - messages/s end to end (first to last message at the sink, and CreateCampaign to last message),
   the worker's peak RSS (VmHWM) and the CPU each process used;
-- the baseline, measured in the same run: a bare asyncio loop (HTTP/1.1 written by hand on
-  keep-alive TLS connections) posting the same number of signed messages of the same shape to the
-  same sink with the sink's concurrency, and the ratio campaign / baseline; then the same posts
-  through aiohttp, the worker's HTTP client, to show its share of the gap;
+- the baselines, measured in the same run: aiohttp (the worker's HTTP client) posting the same
+  number of signed messages of the same shape to the same sink over as many connections, right
+  before and right after the campaign, and the ratio campaign / their mean (the machine may be
+  shared: a change of load shows as a gap between the two); then a bare asyncio loop (HTTP/1.1
+  written by hand on keep-alive TLS connections) doing the same, and the ratio to it;
+- with `--channel email`: the same campaign as email through an SMTP sink (bench/campaign_email.py),
+  beside aiosmtplib sending as many messages of the same shape over as many connections;
 - event-trigger latency: an EVENT campaign on the same segment, PutEvents of `bench.trigger` for
   `--events` random endpoints at `--event-rate` a second (100), each timed until its message
   reaches the sink (p50, p99); "event trigger: not available" when that path does not deliver.
@@ -29,6 +33,7 @@ import base64
 import os
 import random
 import secrets
+import shutil
 import ssl
 import statistics
 import subprocess
@@ -155,7 +160,8 @@ class Platform:
     sink_argv: Callable[[int, Path, Path], list[str]] | None = None
 
     def __post_init__(self) -> None:
-        self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"shared_buffers": "1GB"})
+        # A small WAL: a million-endpoint run writes a few GB of rows, the disk may be shared.
+        self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"shared_buffers": "1GB", "max_wal_size": "256MB"})
         self.temporal = TemporalDevServer(None, port=free_port(), ui_port=None)
 
     async def start(self) -> None:
@@ -181,6 +187,8 @@ class Platform:
             "OPENPOINT_DATA_DIR": str(self.tmp),
             "OPENPOINT_TASK_QUEUE": f"bench-{secrets.token_hex(4)}",
             "OPENPOINT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            # The worker keeps as many provider connections busy as the sink handles at once.
+            "OPENPOINT_SEND_CONCURRENCY": str(self.concurrency),
             "SSL_CERT_FILE": str(cert),  # the worker trusts the sink's self-signed certificate
             **self.extra_env,
         }
@@ -215,6 +223,7 @@ class Platform:
                 child.kill()
         self.temporal.stop()
         self.pg.stop()
+        shutil.rmtree(self.tmp / "pg", ignore_errors=True)  # GBs after a large run; the logs stay
 
     def pinpoint(self) -> Any:
         return boto3.client(
@@ -277,7 +286,20 @@ def _status(pinpoint: Any, app_id: str, campaign_id: str) -> str:
     return status
 
 
-async def run_campaign(platform: Platform, pinpoint: Any, app_id: str, segment: str) -> tuple[int, float]:
+AtSink = Callable[[], Awaitable[tuple[int, float, float]]]  # messages so far, first and last arrival
+
+
+def custom_message(platform: Platform) -> dict[str, Any]:
+    """The campaign's message to the webhook sink (the members of WriteCampaignRequest)."""
+    return {
+        "CustomDeliveryConfiguration": {"DeliveryUri": f"{platform.sink_url}/campaign", "EndpointTypes": ["CUSTOM"]},
+        "MessageConfiguration": {"CustomMessage": {"Data": "hello {{Attributes.Name}}"}},
+    }
+
+
+async def run_campaign(
+    platform: Platform, pinpoint: Any, app_id: str, segment: str, message: dict[str, Any], at_sink: AtSink
+) -> tuple[int, float]:
     """The campaign to the whole segment; prints its figures, returns (messages, msg/s)."""
     before, created = platform.cpu(), time.time()
     campaign_id = pinpoint.create_campaign(
@@ -286,18 +308,14 @@ async def run_campaign(platform: Platform, pinpoint: Any, app_id: str, segment: 
             "Name": "bench",
             "SegmentId": segment,
             "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "ONCE"},
-            "CustomDeliveryConfiguration": {
-                "DeliveryUri": f"{platform.sink_url}/campaign",
-                "EndpointTypes": ["CUSTOM"],
-            },
-            "MessageConfiguration": {"CustomMessage": {"Data": "hello {{Attributes.Name}}"}},
+            **message,
         },
     )["CampaignResponse"]["Id"]
     worker = platform.children["worker"].pid
     count, progress, report = 0, time.monotonic(), time.monotonic()
     while _status(pinpoint, app_id, campaign_id) != "COMPLETED":
         await asyncio.sleep(1)
-        seen = (await platform.sink())["paths"].get("/campaign", [0])
+        seen = await at_sink()
         if seen[0] > count:
             count, progress = int(seen[0]), time.monotonic()
         elif time.monotonic() - progress > STALL_SECONDS:
@@ -306,7 +324,8 @@ async def run_campaign(platform: Platform, pinpoint: Any, app_id: str, segment: 
             report = time.monotonic()
             print(f"  {count:,} messages at the sink, worker RSS peak {peak_rss_mb(worker):.0f} MB")
     elapsed, after = time.time() - created, platform.cpu()
-    sent, first, last = (await platform.sink())["paths"]["/campaign"]
+    await asyncio.sleep(1)  # the sink's last arrivals written down
+    sent, first, last = await at_sink()
     conn = await asyncpg.connect(plain_dsn(platform.dsn))
     statuses = await conn.fetch("SELECT status, count(*) FROM deliveries WHERE app_id = $1 GROUP BY status", app_id)
     await conn.close()
@@ -515,9 +534,15 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=SEND_CONCURRENCY, help="the sink's own limit")
     parser.add_argument("--events", type=int, default=2000, help="event-triggered sends to time")
     parser.add_argument("--event-rate", type=float, default=100.0, help="PutEvents per second")
+    parser.add_argument("--channel", choices=["custom", "email"], default="custom")
+    parser.add_argument("--workers", type=int, default=1, help="`openpoint worker` processes")
     args = parser.parse_args()
 
-    platform = Platform(Path(tempfile.mkdtemp(prefix="openpoint-bench-campaign-")), args.concurrency)
+    tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-campaign-"))
+    if args.channel == "email":
+        await email_campaign(tmp, args)
+        return
+    platform = Platform(tmp, args.concurrency, workers=args.workers)
     try:
         await platform.start()
         pinpoint = platform.pinpoint()
@@ -525,25 +550,76 @@ async def main() -> None:
         t0 = time.perf_counter()
         await load_endpoints(platform.dsn, app_id, args.endpoints)
         print(f"loaded {args.endpoints:,} endpoints (COPY, VACUUM ANALYZE) in {time.perf_counter() - t0:.0f}s")
-        segment = pinpoint.create_segment(
-            ApplicationId=app_id,
-            WriteSegmentRequest={
-                "Name": "everyone",
-                "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["bench"]}}},
-            },
-        )["SegmentResponse"]["Id"]
+        segment = everyone(pinpoint, app_id)
 
-        sent, rate = await run_campaign(platform, pinpoint, app_id, segment)
+        async def at_sink() -> tuple[int, float, float]:
+            count, first, last = (await platform.sink())["paths"].get("/campaign", [0, 0.0, 0.0])
+            return int(count), first, last
+
+        async def with_aiohttp(label: str, count: int) -> float:
+            # Where the gap goes: the same posts through the worker's HTTP client, nothing else.
+            connector = aiohttp.TCPConnector(ssl=platform.tls, limit=platform.concurrency)
+            async with aiohttp.ClientSession(connector=connector) as client:
+                post = partial(client_posts, client, f"{platform.sink_url}/bare")
+                return await run_baseline(platform, label, app_id, count, post)
+
+        # The machine is shared: the aiohttp loop runs right before the campaign and right after
+        # it, and the ratio is to their mean, so that a change of load meanwhile shows.
+        ahead = await with_aiohttp("aiohttp loop, before", args.endpoints)
+        sent, rate = await run_campaign(platform, pinpoint, app_id, segment, custom_message(platform), at_sink)
+        behind = await with_aiohttp("aiohttp loop, after", sent)
+        print(f"ratio campaign / aiohttp  : {rate / ((ahead + behind) / 2):.2f} (to the mean of before and after)")
         bare = await run_baseline(platform, "bare asyncio loop", app_id, sent, partial(raw_posts, platform))
         print(f"ratio campaign / bare     : {rate / bare:.2f}")
-        # Where the gap goes: the same posts through the worker's HTTP client, nothing else.
-        connector = aiohttp.TCPConnector(ssl=platform.tls, limit=platform.concurrency)
-        async with aiohttp.ClientSession(connector=connector) as client:
-            post = partial(client_posts, client, f"{platform.sink_url}/bare")
-            with_client = await run_baseline(platform, "aiohttp loop", app_id, sent, post)
-        print(f"ratio campaign / aiohttp  : {rate / with_client:.2f}")
         chosen = random.Random(7).sample(range(args.endpoints), min(args.events, args.endpoints))
         await run_triggers(platform, pinpoint, app_id, segment, [endpoint_id(i) for i in chosen], args.event_rate)
+    finally:
+        platform.stop()
+
+
+def everyone(pinpoint: Any, app_id: str) -> str:
+    segment: str = pinpoint.create_segment(
+        ApplicationId=app_id,
+        WriteSegmentRequest={
+            "Name": "everyone",
+            "Dimensions": {"Attributes": {"Plan": {"AttributeType": "INCLUSIVE", "Values": ["bench"]}}},
+        },
+    )["SegmentResponse"]["Id"]
+    return segment
+
+
+async def email_campaign(tmp: Path, args: argparse.Namespace) -> None:
+    """`--channel email`: the campaign through the SMTP channel to an SMTP sink, beside
+    aiosmtplib sending the same number of messages over the same number of connections."""
+    from bench import campaign_email as email
+
+    arrivals = tmp / "arrivals.txt"
+    smtp_port = free_port()
+    platform = Platform(
+        tmp,
+        args.concurrency,
+        extra_env={"OPENPOINT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}"},
+        sink_argv=email.sink_argv(arrivals),
+        workers=args.workers,
+    )
+    platform.sink_port = smtp_port
+    counter = email.Counter(arrivals)
+    try:
+        await platform.start()
+        pinpoint = platform.pinpoint()
+        app_id = pinpoint.create_app(CreateApplicationRequest={"Name": "bench"})["ApplicationResponse"]["Id"]
+        email.enable_channel(pinpoint, app_id)
+        t0 = time.perf_counter()
+        await email.load_endpoints(platform.dsn, app_id, args.endpoints, endpoint_id, _attributes)
+        print(f"loaded {args.endpoints:,} endpoints (COPY, VACUUM ANALYZE) in {time.perf_counter() - t0:.0f}s")
+
+        async def at_sink() -> tuple[int, float, float]:
+            return counter.refresh()
+
+        segment = everyone(pinpoint, app_id)
+        sent, rate = await run_campaign(platform, pinpoint, app_id, segment, email.MESSAGE, at_sink)
+        bare = await email.baseline(smtp_port, app_id, sent, platform.concurrency, counter)
+        print(f"ratio campaign / aiosmtplib: {rate / bare:.2f}")
     finally:
         platform.stop()
 

@@ -75,16 +75,27 @@ Send = Callable[[Recipient], Awaitable[Outcome]]
 SendMany = Callable[[list[Recipient]], AsyncIterator[tuple[Recipient, Outcome | TransientDeliveryError]]]
 
 
+THROTTLED_CODE = 429  # a provider's "too many requests"
+
+
 def each(send: Send) -> SendMany:
-    """A one-recipient-at-a-time sender as a SendMany."""
+    """A one-recipient-at-a-time sender as a SendMany. Once the provider answers 429, the rest
+    of the batch is not offered to it: each gets that answer and is left for a later attempt,
+    which Temporal starts after a backoff. A throttled provider meets one request per batch in
+    flight, not a storm of them."""
 
     async def send_many(
         recipients: list[Recipient],
     ) -> AsyncIterator[tuple[Recipient, Outcome | TransientDeliveryError]]:
+        throttled: TransientDeliveryError | None = None
         for r in recipients:
+            if throttled is not None:
+                yield r, throttled
+                continue
             try:
                 yield r, await send(r)
             except TransientDeliveryError as e:
+                throttled = e if e.code == THROTTLED_CODE else None
                 yield r, e
 
     return send_many

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     webhook_signing_secret: str = ""
     webhook_allowed_networks: str = ""
     webhook_timeout_seconds: float = 10.0
+    # Provider connections one campaign send activity keeps busy at once (sending/fanout.py);
+    # raise it where the provider accepts more (an SMTP relay's or a webhook's connection limit).
+    send_concurrency: int = Field(default=8, ge=1, le=64)
     # Custom channels, journey CUSTOM activities and campaign hooks may name AWS Lambda functions,
     # invoked with boto3: credentials from the environment (AWS_* variables, a profile, an
     # instance role) unless the project holds its own (`openpoint channels credentials PROJECT
