@@ -1,0 +1,101 @@
+"""The ClickHouse feeder's PostgreSQL side: its durable cursor (an `an_cursor` row named
+`clickhouse`, beside the rollups' own) and the rows of one feed slice, each event with what the
+analytics pages need of its endpoint (user, creation, profile) and of its session (the stopped
+session's time), as the rollups read them when they fold.
+
+The cursor row holds the last slice copied (`xid`) and, while a slice is being copied, that slice
+(`backfill_after` = [after, upto]): it is written and committed BEFORE the slice goes to
+ClickHouse, so that after a crash the same slice (the same transactions: every id below the
+feed's horizon is final) is copied again under the same insert token, which ClickHouse drops as
+a duplicate. The rollups' `backfill_after` column is reused: the feeder has no backfill of its own
+(it starts from the first transaction, so the feed is the backfill).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+CURSOR = "clickhouse"
+_XID = "CAST(CAST(:{} AS text) AS xid8)"
+
+_READ = text(
+    "SELECT e.app_id, e.endpoint_id, e.event_id, e.event_type, e.event_time, coalesce(e.session_id, '') AS session_id,"
+    " e.attributes::text AS attributes, e.metrics::text AS metrics, e.xid::text AS xid,"
+    " coalesce(n.user_id, '') AS user_id, n.created_at, n.demographic::text AS demographic,"
+    " n.location::text AS location, n.attributes::text AS endpoint_attributes, n.channel_type,"
+    # A stopped session's time (its Duration, else stop - start), as the rollups fold it.
+    " CASE WHEN e.event_type = '_session.stop' AND coalesce(e.session_id, '') <> '' THEN"
+    "  coalesce(s.duration_ms, (extract(epoch FROM s.stop_time - s.start_time) * 1000)::bigint, 0) END AS session_ms"
+    " FROM events e LEFT JOIN endpoints n ON n.app_id = e.app_id AND n.id = e.endpoint_id"
+    " LEFT JOIN sessions s ON e.event_type = '_session.stop' AND s.app_id = e.app_id AND s.id = e.session_id"
+    f" WHERE e.xid > {_XID.format('after')} AND e.xid <= {_XID.format('upto')}"
+    " AND (e.event_time AT TIME ZONE 'UTC')::date BETWEEN :lowest AND :highest"
+    " ORDER BY e.xid, e.event_time, e.event_id"
+)
+
+
+async def cursor(conn: AsyncConnection) -> tuple[str, list[str] | None] | None:
+    """(last slice's upto, the slice being copied or None), the row locked; None before the
+    first start."""
+    row = (
+        await conn.execute(
+            text("SELECT xid, backfill_after::text FROM an_cursor WHERE name = :n FOR UPDATE"), {"n": CURSOR}
+        )
+    ).first()
+    if row is None:
+        return None
+    return str(row[0]), orjson.loads(row[1]) if row[1] else None
+
+
+async def start(conn: AsyncConnection) -> None:
+    """The feeder's first start: every stored event (those older than the retention are skipped)."""
+    await conn.execute(
+        text(
+            "INSERT INTO an_cursor (name, xid, backfilled, backfill_after) VALUES (:n, '0', true, NULL)"
+            " ON CONFLICT (name) DO NOTHING"
+        ),
+        {"n": CURSOR},
+    )
+
+
+async def begin_slice(conn: AsyncConnection, after: str, upto: str) -> None:
+    """Name the slice being copied (committed before it goes to ClickHouse)."""
+    await conn.execute(
+        text("UPDATE an_cursor SET backfill_after = CAST(:a AS jsonb) WHERE name = :n"),
+        {"n": CURSOR, "a": orjson.dumps([after, upto]).decode()},
+    )
+
+
+async def end_slice(conn: AsyncConnection, after: str, upto: str) -> bool:
+    """Move the cursor past the slice copied (only from where it was: another feeder may have
+    moved it meanwhile); whether it moved."""
+    result = await conn.execute(
+        text("UPDATE an_cursor SET xid = :u, backfill_after = NULL WHERE name = :n AND xid = :a"),
+        {"n": CURSOR, "a": after, "u": upto},
+    )
+    return bool(result.rowcount)
+
+
+async def rows(conn: AsyncConnection, after: str, upto: str, lowest: date, highest: date) -> list[dict[str, Any]]:
+    """The slice's events in feed order, with their endpoint's profile and session time."""
+    params = {"after": after, "upto": upto, "lowest": lowest, "highest": highest}
+    return [dict(r) for r in (await conn.execute(_READ, params)).mappings()]
+
+
+async def caught_up(conn: AsyncConnection) -> bool:
+    """Whether every committed event is copied (for tests and benches)."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT c.backfill_after IS NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE e.xid > c.xid::xid8)"
+                " FROM an_cursor c WHERE c.name = :n"
+            ),
+            {"n": CURSOR},
+        )
+    ).first()
+    return bool(row and row[0])
