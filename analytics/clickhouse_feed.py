@@ -48,6 +48,7 @@ class FeedSettings:
     poll_seconds: float = 1.0
     keep_days: int = RETENTION_DAYS
     retry_seconds: float = 2.0
+    cursor: str = cursor_sql.CURSOR  # the cursor row's name
 
 
 def _metric(value: Any) -> float | None:
@@ -104,13 +105,20 @@ def row_of(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def step(engine: AsyncEngine, ch: ClickHouse, *, batch: int = 10_000, keep_days: int = RETENTION_DAYS) -> int:
+async def step(
+    engine: AsyncEngine,
+    ch: ClickHouse,
+    *,
+    batch: int = 10_000,
+    keep_days: int = RETENTION_DAYS,
+    cursor: str = cursor_sql.CURSOR,
+) -> int:
     """Copy the next slice of the feed (or finish the one a crash interrupted); how many events
     were read (0: caught up)."""
     async with engine.begin() as conn:
-        at = await cursor_sql.cursor(conn)
+        at = await cursor_sql.cursor(conn, cursor)
         if at is None:
-            await cursor_sql.start(conn)
+            await cursor_sql.start(conn, cursor)
             return 1
         after, pending = at
         if pending is not None:
@@ -120,13 +128,13 @@ async def step(engine: AsyncEngine, ch: ClickHouse, *, batch: int = 10_000, keep
             if found is None:
                 return 0
             upto = found[0]
-            await cursor_sql.begin_slice(conn, after, upto)
+            await cursor_sql.begin_slice(conn, after, upto, cursor)
     today = datetime.now(UTC).date()
     lowest, highest = today - timedelta(days=keep_days), today + timedelta(days=1)
     copied = await copy(engine, ch, after, upto, lowest, highest)
     async with engine.begin() as conn:
-        await cursor_sql.cursor(conn)  # the row locked while it moves
-        await cursor_sql.end_slice(conn, after, upto)
+        await cursor_sql.cursor(conn, cursor)  # the row locked while it moves
+        await cursor_sql.end_slice(conn, after, upto, cursor)
     return max(1, copied)
 
 
@@ -138,9 +146,9 @@ async def copy(engine: AsyncEngine, ch: ClickHouse, after: str, upto: str, lowes
     return len(found)
 
 
-async def caught_up(engine: AsyncEngine) -> bool:
+async def caught_up(engine: AsyncEngine, cursor: str = cursor_sql.CURSOR) -> bool:
     async with engine.connect() as conn:
-        return await cursor_sql.caught_up(conn)
+        return await cursor_sql.caught_up(conn, cursor)
 
 
 class Feeder:
@@ -155,7 +163,11 @@ class Feeder:
         while True:
             try:
                 read = await step(
-                    self._engine, self._ch, batch=self.settings.batch_size, keep_days=self.settings.keep_days
+                    self._engine,
+                    self._ch,
+                    batch=self.settings.batch_size,
+                    keep_days=self.settings.keep_days,
+                    cursor=self.settings.cursor,
                 )
             except asyncio.CancelledError:
                 raise

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-CURSOR = "clickhouse"
+CURSOR = "clickhouse"  # the cursor row's name (another feeder, e.g. a test's, names its own)
 _XID = "CAST(CAST(:{} AS text) AS xid8)"
 
 _READ = text(
@@ -39,12 +39,12 @@ _READ = text(
 )
 
 
-async def cursor(conn: AsyncConnection) -> tuple[str, list[str] | None] | None:
+async def cursor(conn: AsyncConnection, name: str = CURSOR) -> tuple[str, list[str] | None] | None:
     """(last slice's upto, the slice being copied or None), the row locked; None before the
     first start."""
     row = (
         await conn.execute(
-            text("SELECT xid, backfill_after::text FROM an_cursor WHERE name = :n FOR UPDATE"), {"n": CURSOR}
+            text("SELECT xid, backfill_after::text FROM an_cursor WHERE name = :n FOR UPDATE"), {"n": name}
         )
     ).first()
     if row is None:
@@ -52,31 +52,31 @@ async def cursor(conn: AsyncConnection) -> tuple[str, list[str] | None] | None:
     return str(row[0]), orjson.loads(row[1]) if row[1] else None
 
 
-async def start(conn: AsyncConnection) -> None:
+async def start(conn: AsyncConnection, name: str = CURSOR) -> None:
     """The feeder's first start: every stored event (those older than the retention are skipped)."""
     await conn.execute(
         text(
             "INSERT INTO an_cursor (name, xid, backfilled, backfill_after) VALUES (:n, '0', true, NULL)"
             " ON CONFLICT (name) DO NOTHING"
         ),
-        {"n": CURSOR},
+        {"n": name},
     )
 
 
-async def begin_slice(conn: AsyncConnection, after: str, upto: str) -> None:
+async def begin_slice(conn: AsyncConnection, after: str, upto: str, name: str = CURSOR) -> None:
     """Name the slice being copied (committed before it goes to ClickHouse)."""
     await conn.execute(
         text("UPDATE an_cursor SET backfill_after = CAST(:a AS jsonb) WHERE name = :n"),
-        {"n": CURSOR, "a": orjson.dumps([after, upto]).decode()},
+        {"n": name, "a": orjson.dumps([after, upto]).decode()},
     )
 
 
-async def end_slice(conn: AsyncConnection, after: str, upto: str) -> bool:
+async def end_slice(conn: AsyncConnection, after: str, upto: str, name: str = CURSOR) -> bool:
     """Move the cursor past the slice copied (only from where it was: another feeder may have
     moved it meanwhile); whether it moved."""
     result = await conn.execute(
         text("UPDATE an_cursor SET xid = :u, backfill_after = NULL WHERE name = :n AND xid = :a"),
-        {"n": CURSOR, "a": after, "u": upto},
+        {"n": name, "a": after, "u": upto},
     )
     return bool(result.rowcount)
 
@@ -87,7 +87,7 @@ async def rows(conn: AsyncConnection, after: str, upto: str, lowest: date, highe
     return [dict(r) for r in (await conn.execute(_READ, params)).mappings()]
 
 
-async def caught_up(conn: AsyncConnection) -> bool:
+async def caught_up(conn: AsyncConnection, name: str = CURSOR) -> bool:
     """Whether every committed event is copied (for tests and benches)."""
     row = (
         await conn.execute(
@@ -95,7 +95,7 @@ async def caught_up(conn: AsyncConnection) -> bool:
                 "SELECT c.backfill_after IS NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE e.xid > c.xid::xid8)"
                 " FROM an_cursor c WHERE c.name = :n"
             ),
-            {"n": CURSOR},
+            {"n": name},
         )
     ).first()
     return bool(row and row[0])
