@@ -54,6 +54,7 @@ SCHEMA = (
     ) ENGINE = MergeTree
     PARTITION BY toYYYYMM(event_date)
     ORDER BY (app_id, event_date, event_type, endpoint_id, event_time)
+    TTL event_date + toIntervalDay({{keep_days}} + 1)
     SETTINGS non_replicated_deduplication_window = 10000""",
 )
 
@@ -143,8 +144,9 @@ class ClickHouse:
         self.keep_days = keep_days  # the analytics retention: the feeder copies no older day
 
     async def setup(self) -> None:
+        """The tables (the events' TTL: the retention, as the rollups drop their old months)."""
         for statement in SCHEMA:
-            await self._transport.run(statement)
+            await self._transport.run(statement.replace("{keep_days}", str(int(self.keep_days))))
 
     async def rows(self, sql: str) -> list[list[Any]]:
         """The rows of a SELECT (JSONCompact: 64-bit integers may come as strings; callers cast)."""
