@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,8 +39,6 @@ from store import feed
 from store.clickhouse import ClickHouse
 
 log = logging.getLogger("openpoint.clickhouse")
-# Metric values count when JSON numbers or strings that read as numbers (as the rollups' fold).
-_NUMBER_TYPES = (int, float)
 
 
 @dataclass(frozen=True)
@@ -51,58 +50,22 @@ class FeedSettings:
     cursor: str = cursor_sql.CURSOR  # the cursor row's name
 
 
-def _metric(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, _NUMBER_TYPES):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if number == number and abs(number) != float("inf") else None
-    return None
+Profile = tuple[str | None, str | None, str | None, str | None]
 
 
-def _text(value: Any) -> str:
-    """An attribute as PostgreSQL's `->>` reads it: strings as they are, the rest as JSON."""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def row_of(r: dict[str, Any]) -> dict[str, Any]:
-    """One ClickHouse `events` row from a feed row (store/clickhouse_feed.py's `rows`)."""
-    attributes = orjson.loads(r["attributes"]) if r["attributes"] else {}
-    metrics = orjson.loads(r["metrics"]) if r["metrics"] else {}
-    at: datetime = r["event_time"].astimezone(UTC)
-    profile = {
-        "demographic": r["demographic"],
-        "location": r["location"],
-        "attributes": r["endpoint_attributes"],
-        "channel_type": r["channel_type"],
-    }
-    created: datetime | None = r["created_at"]
-    return {
-        "app_id": r["app_id"],
-        "event_date": at.date().isoformat(),
-        "event_time": at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-        "endpoint_id": r["endpoint_id"],
-        "event_id": r["event_id"],
-        "event_type": r["event_type"],
-        "session_id": r["session_id"],
-        "session_ms": r["session_ms"],
-        "attributes": {
-            k: _text(v) for k, v in (attributes if isinstance(attributes, dict) else {}).items() if v is not None
-        },
-        "metrics": {
-            k: m for k, v in (metrics if isinstance(metrics, dict) else {}).items() if (m := _metric(v)) is not None
-        },
-        "user_id": r["user_id"],
-        "created_date": created.astimezone(UTC).date().isoformat() if created else None,
-        # The profile's dimensions (the first pair, ['', ''], stands for every endpoint).
-        "dims": dimensions(profile if any(profile.values()) else None),
-        "xid": int(r["xid"]),
-    }
+def line_of(row: Mapping[str, Any], dims: dict[Profile, str]) -> str:
+    """One ClickHouse `events` row (a JSONEachRow line) from a feed row: PostgreSQL's JSON of the
+    event (store/clickhouse_feed.py) with the endpoint's dimensions added, computed once per
+    profile (`dims` caches them across the slice)."""
+    key: Profile = (row["demographic"], row["location"], row["endpoint_attributes"], row["channel_type"])
+    found = dims.get(key)
+    if found is None:
+        profile = dict(zip(("demographic", "location", "attributes", "channel_type"), key, strict=True))
+        # No endpoint row (gone): only the whole project's pair, ['', ''].
+        found = orjson.dumps(dimensions(profile if any(key) else None)).decode()
+        dims[key] = found
+    line: str = row["line"]
+    return f'{line[:-1]}, "dims" : {found}}}'
 
 
 async def step(
@@ -142,7 +105,8 @@ async def copy(engine: AsyncEngine, ch: ClickHouse, after: str, upto: str, lowes
     """The slice (after, upto] into ClickHouse as one insert named by the slice."""
     async with engine.connect() as conn:
         found = await cursor_sql.rows(conn, after, upto, lowest, highest)
-    await ch.insert("events", (row_of(r) for r in found), token=f"feed:{after}:{upto}")
+    dims: dict[Profile, str] = {}
+    await ch.insert_lines("events", "\n".join(line_of(r, dims) for r in found), token=f"feed:{after}:{upto}")
     return len(found)
 
 

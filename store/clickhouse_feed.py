@@ -14,27 +14,48 @@ a duplicate. The rollups' `backfill_after` column is reused: the feeder has no b
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-CURSOR = "clickhouse"  # the cursor row's name (another feeder, e.g. a test's, names its own)
-_XID = "CAST(CAST(:{} AS text) AS xid8)"
+from store.driver import driver
 
-_READ = text(
-    "SELECT e.app_id, e.endpoint_id, e.event_id, e.event_type, e.event_time, coalesce(e.session_id, '') AS session_id,"
-    " e.attributes::text AS attributes, e.metrics::text AS metrics, e.xid::text AS xid,"
-    " coalesce(n.user_id, '') AS user_id, n.created_at, n.demographic::text AS demographic,"
-    " n.location::text AS location, n.attributes::text AS endpoint_attributes, n.channel_type,"
+CURSOR = "clickhouse"  # the cursor row's name (another feeder, e.g. a test's, names its own)
+
+# A metric value counts when it is a JSON number or a string that reads as one (the rollups' fold).
+_NUMERIC = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$"
+# Each event as the JSON line of its ClickHouse row (JSONEachRow), built here in C rather than in
+# Python (the feeder's time is mostly per row): attributes as `->>` reads them (JSON nulls left
+# out), numeric metrics as numbers. The endpoint's dimensions are added by the feeder
+# (analytics/rollups.py's `dimensions`, once per profile of the slice) from the profile columns.
+_READ = (
+    "SELECT json_build_object("
+    " 'app_id', e.app_id,"
+    " 'event_date', to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+    " 'event_time', to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS'),"
+    " 'endpoint_id', e.endpoint_id, 'event_id', e.event_id, 'event_type', e.event_type,"
+    " 'session_id', coalesce(e.session_id, ''),"
     # A stopped session's time (its Duration, else stop - start), as the rollups fold it.
-    " CASE WHEN e.event_type = '_session.stop' AND coalesce(e.session_id, '') <> '' THEN"
-    "  coalesce(s.duration_ms, (extract(epoch FROM s.stop_time - s.start_time) * 1000)::bigint, 0) END AS session_ms"
+    " 'session_ms', CASE WHEN e.event_type = '_session.stop' AND coalesce(e.session_id, '') <> '' THEN"
+    "  coalesce(s.duration_ms, (extract(epoch FROM s.stop_time - s.start_time) * 1000)::bigint, 0) END,"
+    " 'attributes', coalesce((SELECT jsonb_object_agg(a.key, a.value) FROM jsonb_each_text("
+    "  CASE WHEN jsonb_typeof(e.attributes) = 'object' THEN e.attributes ELSE '{}'::jsonb END) a"
+    "  WHERE a.value IS NOT NULL), '{}'::jsonb),"
+    " 'metrics', coalesce((SELECT jsonb_object_agg(m.key, (m.value #>> '{}')::float8) FROM jsonb_each("
+    "  CASE WHEN jsonb_typeof(e.metrics) = 'object' THEN e.metrics ELSE '{}'::jsonb END) m"
+    "  WHERE jsonb_typeof(m.value) = 'number' OR (jsonb_typeof(m.value) = 'string' AND m.value #>> '{}' ~ $5)),"
+    "  '{}'::jsonb),"
+    " 'user_id', coalesce(n.user_id, ''),"
+    " 'created_date', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+    " 'xid', e.xid::text::bigint)::text AS line,"
+    " n.demographic::text AS demographic, n.location::text AS location,"
+    " n.attributes::text AS endpoint_attributes, n.channel_type"
     " FROM events e LEFT JOIN endpoints n ON n.app_id = e.app_id AND n.id = e.endpoint_id"
     " LEFT JOIN sessions s ON e.event_type = '_session.stop' AND s.app_id = e.app_id AND s.id = e.session_id"
-    f" WHERE e.xid > {_XID.format('after')} AND e.xid <= {_XID.format('upto')}"
-    " AND (e.event_time AT TIME ZONE 'UTC')::date BETWEEN :lowest AND :highest"
+    " WHERE e.xid > $1::text::xid8 AND e.xid <= $2::text::xid8"
+    " AND (e.event_time AT TIME ZONE 'UTC')::date BETWEEN $3 AND $4"
     " ORDER BY e.xid, e.event_time, e.event_id"
 )
 
@@ -81,10 +102,11 @@ async def end_slice(conn: AsyncConnection, after: str, upto: str, name: str = CU
     return bool(result.rowcount)
 
 
-async def rows(conn: AsyncConnection, after: str, upto: str, lowest: date, highest: date) -> list[dict[str, Any]]:
-    """The slice's events in feed order, with their endpoint's profile and session time."""
-    params = {"after": after, "upto": upto, "lowest": lowest, "highest": highest}
-    return [dict(r) for r in (await conn.execute(_READ, params)).mappings()]
+async def rows(conn: AsyncConnection, after: str, upto: str, lowest: date, highest: date) -> list[asyncpg.Record]:
+    """The slice's events in feed order: each one's ClickHouse row as JSON (`line`, without its
+    dimensions) and its endpoint's profile (`demographic`, `location`, `endpoint_attributes`,
+    `channel_type`, as JSON text)."""
+    return list(await (await driver(conn)).fetch(_READ, after, upto, lowest, highest, _NUMERIC))
 
 
 async def caught_up(conn: AsyncConnection, name: str = CURSOR) -> bool:

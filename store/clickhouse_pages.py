@@ -37,12 +37,25 @@ async def active(
     ch: ClickHouse, app_id: str, first: date, last: date, endpoints: Sequence[str] | None, span: int = 30
 ) -> dict[date, tuple[int, int]]:
     """Per day of [first, last] with any: (endpoints active that day, endpoints active in the
-    `span` days ending that day). Each endpoint-day stands for the `span` days it counts in."""
+    `span` days ending that day). Without a distinct count per day: each endpoint-day x, whose
+    gap since the endpoint's previous active day is g, is the endpoint's first active day in the
+    spans ending on days x + span - min(g, span) .. x + span - 1, and counts once in each (the
+    rule PostgreSQL's an_active rows follow)."""
+    days = (
+        f"SELECT DISTINCT endpoint_id, event_date FROM {EVENTS}"
+        f" WHERE {_where(app_id, first - timedelta(days=span - 1), last, endpoints)}"
+    )
+    gaps = (
+        "SELECT x, g FROM (SELECT endpoint_id, arraySort(groupArray(event_date)) AS ds,"
+        " arrayMap((d, i) -> if(i = 1, 100000, dateDiff('day', ds[i - 1], d)), ds, arrayEnumerate(ds)) AS gs"
+        f" FROM ({days}) GROUP BY endpoint_id) ARRAY JOIN ds AS x, gs AS g"
+    )
+    n = int(span)
     rows = await ch.rows(
-        "SELECT addDays(event_date, k) AS day, uniqExactIf(endpoint_id, k = 0), uniqExact(endpoint_id)"
-        f" FROM (SELECT DISTINCT endpoint_id, event_date FROM {EVENTS}"
-        f" WHERE {_where(app_id, first - timedelta(days=span - 1), last, endpoints)})"
-        f" ARRAY JOIN range({int(span)}) AS k WHERE day BETWEEN {lit(first)} AND {lit(last)} GROUP BY day"
+        "SELECT day, sum(d), sum(m) FROM ("
+        f" SELECT addDays(x, {n - 1} - k) AS day, 0 AS d, 1 AS m FROM ({gaps}) ARRAY JOIN range(least(g, {n})) AS k"
+        f" UNION ALL SELECT event_date AS day, 1 AS d, 0 AS m FROM ({days}))"
+        f" WHERE day BETWEEN {lit(first)} AND {lit(last)} GROUP BY day"
     )
     return {_day(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
@@ -191,9 +204,10 @@ async def distinct_active(
     """Endpoints active in [first, last] per value of `dim`, each under the dimensions of its
     earliest event in the range."""
     rows = await ch.rows(
-        "SELECT tupleElement(p, 2) AS value, count() FROM (SELECT endpoint_id, argMin(dims, event_time) AS d"
+        "SELECT tupleElement(p, 2) AS value, count() FROM (SELECT endpoint_id,"
+        f" argMin(arrayFilter(q -> tupleElement(q, 1) = {lit(dim)}, dims), event_time) AS d"
         f" FROM {EVENTS} WHERE {_where(app_id, first, last, endpoints)} GROUP BY endpoint_id)"
-        f" ARRAY JOIN d AS p WHERE tupleElement(p, 1) = {lit(dim)} GROUP BY value"
+        " ARRAY JOIN d AS p GROUP BY value"
     )
     return {r[0]: int(r[1]) for r in rows}
 
