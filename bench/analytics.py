@@ -371,7 +371,7 @@ async def main() -> None:
                     line += f" {(time.perf_counter() - t1) * 1000:>9.0f}ms  {same_table(on_ch, table)}"
             print(line, flush=True)
         # The message pages: from the message rollups, and as analytics/messages.py read raw events.
-        await message_bench.report(engine, app_id, window, args.raw_timeout)
+        await message_bench.report(engine, app_id, window, args.raw_timeout, ch)
         await conn.close()
         await engine.dispose()
     finally:
