@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import math
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -376,6 +377,7 @@ async def main() -> None:
         await engine.dispose()
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # gigabytes at 10M events
 
 
 if __name__ == "__main__":

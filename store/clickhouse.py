@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-DATABASE = "openpoint"
+DATABASE = "openpoint"  # chDB's database, and a server's when its URL names none
 
 # MergeTree in the pages' read order: a project's days, then event type (funnels, the events and
 # revenue pages read a few types), then endpoint. An insert names its feed slice
@@ -53,8 +53,8 @@ EVENT_COLUMNS = (
 )
 STRUCTURE = ", ".join(f"{name} {kind}" for name, kind in EVENT_COLUMNS)
 SCHEMA = (
-    f"CREATE DATABASE IF NOT EXISTS {DATABASE}",
-    f"""CREATE TABLE IF NOT EXISTS {DATABASE}.events ({STRUCTURE})
+    "CREATE DATABASE IF NOT EXISTS {database}",
+    f"""CREATE TABLE IF NOT EXISTS {{database}}.events ({STRUCTURE})
     ENGINE = MergeTree
     PARTITION BY toYYYYMM(event_date)
     ORDER BY (app_id, event_date, event_type, endpoint_id, event_time)
@@ -135,17 +135,17 @@ class Chdb:
 class Http:
     """A ClickHouse server's HTTP interface. Untested against a real server (docs/analytics.md)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         parts = urlsplit(url)
         self._url = f"{parts.scheme}://{parts.hostname}:{parts.port or 8123}/"
         self._auth = (parts.username or "default", parts.password or "")
-        self._database = parts.path.strip("/") or "default"
-        self._client = httpx.AsyncClient(timeout=300)
+        self.database = parts.path.strip("/") or DATABASE  # every statement names it
+        self._client = httpx.AsyncClient(timeout=300, transport=transport)
 
     async def run(self, sql: str, body: bytes = b"") -> bytes:
         # A statement alone goes as the body; an INSERT's data goes as the body, its statement
         # in `query`. Answers in the format chDB gives (default_format).
-        params = {"database": self._database, "default_format": "JSONCompact"}
+        params = {"default_format": "JSONCompact"}
         if body:
             params["query"] = sql
         resp = await self._client.post(self._url, params=params, content=body or sql.encode(), auth=self._auth)
@@ -166,15 +166,19 @@ class Http:
 class ClickHouse:
     """The analytics backend's connection: statements in, rows out."""
 
-    def __init__(self, transport: Transport, url: str, keep_days: int = 90) -> None:
+    def __init__(self, transport: Transport, url: str, keep_days: int = 90, database: str = DATABASE) -> None:
         self._transport = transport
         self.url = url
+        self.database = database
+        self.events = f"{database}.events"  # the table every statement reads
         self.keep_days = keep_days  # the analytics retention: the feeder copies no older day
 
     async def setup(self) -> None:
         """The tables (the events' TTL: the retention, as the rollups drop their old months)."""
         for statement in SCHEMA:
-            await self._transport.run(statement.replace("{keep_days}", str(int(self.keep_days))))
+            await self._transport.run(
+                statement.replace("{keep_days}", str(int(self.keep_days))).replace("{database}", self.database)
+            )
 
     async def rows(self, sql: str) -> list[list[Any]]:
         """The rows of a SELECT (JSONCompact: 64-bit integers may come as strings; callers cast)."""
@@ -188,7 +192,7 @@ class ClickHouse:
         """Insert JSONEachRow lines (the table's columns) as one insert named `token`: inserting
         the same token again is a no-op (the feeder's crash between insert and cursor commit)."""
         if lines:
-            await self._transport.insert(f"{DATABASE}.{table}", token, lines)
+            await self._transport.insert(f"{self.database}.{table}", token, lines)
 
     async def execute(self, sql: str) -> None:
         await self._transport.run(sql)
@@ -197,15 +201,16 @@ class ClickHouse:
         await self._transport.close()
 
 
-def connect(url: str, keep_days: int = 90) -> ClickHouse:
-    """A client for `chdb:///abs/dir` or `http(s)://host:port/db`."""
+def connect(url: str, keep_days: int = 90, transport: httpx.AsyncBaseTransport | None = None) -> ClickHouse:
+    """A client for `chdb:///abs/dir` or `http(s)://host:port/db` (`transport`: httpx's, for tests)."""
     parts = urlsplit(url)
     if parts.scheme == "chdb":
         if not parts.path.startswith("/"):
             raise ValueError(f"OPENPOINT_ANALYTICS_URL: chdb needs an absolute directory (chdb:///abs/dir), got {url}")
         return ClickHouse(Chdb(parts.path), url, keep_days)
     if parts.scheme in ("http", "https"):
-        return ClickHouse(Http(url), url, keep_days)
+        http = Http(url, transport)
+        return ClickHouse(http, url, keep_days, http.database)
     raise ValueError(f"OPENPOINT_ANALYTICS_URL: {url} is neither chdb:///dir nor http(s)://host:8123/db")
 
 

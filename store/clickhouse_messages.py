@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from rules.kpis import Count, Measure
 from store import analytics_messages as pg
 from store.clickhouse import ClickHouse, in_list, lit
-from store.clickhouse_pages import EVENTS
 
 
 def _has(name: str) -> str:
@@ -102,7 +101,7 @@ async def measured(
         where += f" AND {in_list('endpoint_id', endpoints)}"
     names = ", ".join(f"g{i}" for i in range(len(groups)))
     rows = await ch.rows(
-        f"SELECT {', '.join(keys + [f'{a} AS v{i}' for i, a in enumerate(aggregates)])} FROM {EVENTS}"
+        f"SELECT {', '.join(keys + [f'{a} AS v{i}' for i, a in enumerate(aggregates)])} FROM {ch.events}"
         f" WHERE {where} GROUP BY {names} ORDER BY {names}"
     )
     out: pg.Grouped = []

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from store.clickhouse import DATABASE, ClickHouse, in_list, lit
+from store.clickhouse import ClickHouse, in_list, lit
 
-EVENTS = f"{DATABASE}.events"
 PURCHASE = "_monetization.purchase"
 SESSION_START = "_session.start"
 SESSION_STOP = "_session.stop"
@@ -42,7 +41,7 @@ async def active(
     spans ending on days x + span - min(g, span) .. x + span - 1, and counts once in each (the
     rule PostgreSQL's an_active rows follow)."""
     days = (
-        f"SELECT DISTINCT endpoint_id, event_date FROM {EVENTS}"
+        f"SELECT DISTINCT endpoint_id, event_date FROM {ch.events}"
         f" WHERE {_where(app_id, first - timedelta(days=span - 1), last, endpoints)}"
     )
     gaps = (
@@ -69,7 +68,7 @@ async def days(
         "SELECT event_date, uniqExact(endpoint_id), uniqExactIf(user_id, user_id != ''),"
         f" countIf(event_type = '{SESSION_START}'),"
         f" sumIf(ifNull(session_ms, 0), event_type = '{SESSION_STOP}' AND session_id != '')"
-        f" FROM {EVENTS} WHERE {_where(app_id, first, last, endpoints)} GROUP BY event_date"
+        f" FROM {ch.events} WHERE {_where(app_id, first, last, endpoints)} GROUP BY event_date"
     )
     return {
         _day(r[0]): {"dau": int(r[1]), "active_users": int(r[2]), "sessions": int(r[3]), "session_ms": int(r[4])}
@@ -91,7 +90,7 @@ async def cohorts(
         f" least(min(event_date), ifNull(greatest(minOrNull(created_date), {lit(lowest - timedelta(days=1))}),"
         f" {_NEVER})) AS f, arrayFilter(d -> d > f, groupUniqArray(event_date)) AS later,"
         " if(empty(later), -1, dateDiff('day', f, arrayMin(later))) AS r"
-        f" FROM {EVENTS} WHERE {where} GROUP BY endpoint_id)"
+        f" FROM {ch.events} WHERE {where} GROUP BY endpoint_id)"
         f" WHERE f BETWEEN {lit(first)} AND {lit(last)} GROUP BY f, r"
     )
     return [(_day(r[0]), int(r[1]), int(r[2])) for r in rows]
@@ -102,19 +101,19 @@ async def session_hours(
 ) -> dict[int, int]:
     """Sessions started per UTC hour of day."""
     rows = await ch.rows(
-        f"SELECT toHour(event_time), count() FROM {EVENTS} WHERE {_where(app_id, first, last, endpoints)}"
+        f"SELECT toHour(event_time), count() FROM {ch.events} WHERE {_where(app_id, first, last, endpoints)}"
         f" AND event_type = '{SESSION_START}' GROUP BY 1"
     )
     return {int(r[0]): int(r[1]) for r in rows}
 
 
-def _purchases(app_id: str, first: date, last: date, endpoints: Sequence[str] | None) -> str:
+def _purchases(ch: ClickHouse, app_id: str, first: date, last: date, endpoints: Sequence[str] | None) -> str:
     """A purchase per row: day, endpoint, currency, product, units (1 when absent), revenue."""
     quantity = "if(mapContains(metrics, '_quantity'), metrics['_quantity'], 1)"
     price = "if(mapContains(metrics, '_item_price'), metrics['_item_price'], 0)"
     return (
         f"SELECT event_date, endpoint_id, attributes['_currency'] AS currency, attributes['_product_id'] AS product,"
-        f" {quantity} AS units, {price} * {quantity} AS revenue FROM {EVENTS}"
+        f" {quantity} AS units, {price} * {quantity} AS revenue FROM {ch.events}"
         f" WHERE {_where(app_id, first, last, endpoints)} AND event_type = '{PURCHASE}'"
     )
 
@@ -125,7 +124,7 @@ async def revenue(
     """Per day and currency: revenue, units, purchases, paying endpoints."""
     rows = await ch.rows(
         "SELECT event_date, currency, sum(revenue), sum(units), count(), uniqExact(endpoint_id)"
-        f" FROM ({_purchases(app_id, first, last, endpoints)}) GROUP BY event_date, currency"
+        f" FROM ({_purchases(ch, app_id, first, last, endpoints)}) GROUP BY event_date, currency"
         " ORDER BY event_date, currency"
     )
     return [
@@ -147,7 +146,7 @@ async def products(
     """The `limit` (currency, product)s with the most revenue: revenue, units, purchases."""
     rows = await ch.rows(
         "SELECT currency, product, sum(revenue) AS r, sum(units), count()"
-        f" FROM ({_purchases(app_id, first, last, endpoints)}) GROUP BY currency, product"
+        f" FROM ({_purchases(ch, app_id, first, last, endpoints)}) GROUP BY currency, product"
         f" ORDER BY r DESC, currency, product LIMIT {int(limit)}"
     )
     return [
@@ -161,7 +160,7 @@ async def paying_users(
 ) -> dict[str, int]:
     """Distinct paying endpoints in the range, per currency and in all ('' key)."""
     rows = await ch.rows(
-        f"SELECT currency, uniqExact(endpoint_id) FROM ({_purchases(app_id, first, last, endpoints)})"
+        f"SELECT currency, uniqExact(endpoint_id) FROM ({_purchases(ch, app_id, first, last, endpoints)})"
         " GROUP BY GROUPING SETS ((currency), ())"
     )
     return {r[0]: int(r[1]) for r in rows}
@@ -191,7 +190,8 @@ async def events(
     has = f"mapContains(metrics, {lit(metric or '')})"
     rows = await ch.rows(
         f"SELECT event_date, event_type, count(), countIf({has}), sumIf(metrics[{lit(metric or '')}], {has})"
-        f" FROM {EVENTS} WHERE {' AND '.join(wheres)} GROUP BY event_date, event_type ORDER BY event_date, event_type"
+        f" FROM {ch.events} WHERE {' AND '.join(wheres)}"
+        " GROUP BY event_date, event_type ORDER BY event_date, event_type"
     )
     return [
         {"day": _day(r[0]), "event_type": r[1], "n": int(r[2]), "mn": int(r[3]), "total": float(r[4])} for r in rows
@@ -206,7 +206,7 @@ async def distinct_active(
     rows = await ch.rows(
         "SELECT tupleElement(p, 2) AS value, count() FROM (SELECT endpoint_id,"
         f" argMin(arrayFilter(q -> tupleElement(q, 1) = {lit(dim)}, dims), event_time) AS d"
-        f" FROM {EVENTS} WHERE {_where(app_id, first, last, endpoints)} GROUP BY endpoint_id)"
+        f" FROM {ch.events} WHERE {_where(app_id, first, last, endpoints)} GROUP BY endpoint_id)"
         " ARRAY JOIN d AS p GROUP BY value"
     )
     return {r[0]: int(r[1]) for r in rows}
@@ -236,7 +236,7 @@ async def funnel(
         f" SELECT endpoint_id, windowFunnel({window_ms}, 'strict_increase')"
         f"(toUInt64(toUnixTimestamp64Milli(event_time)), {', '.join(conditions)}) AS level,"
         " argMax(user_id, event_time) AS user_id"
-        f" FROM {EVENTS} WHERE {_where(app_id, start.date(), (end - timedelta(microseconds=1)).date(), endpoints)}"
+        f" FROM {ch.events} WHERE {_where(app_id, start.date(), (end - timedelta(microseconds=1)).date(), endpoints)}"
         f" AND event_type IN {lit(types)} AND event_time >= {lit(start)} AND event_time < {lit(end)}"
         " GROUP BY endpoint_id HAVING level > 0) ARRAY JOIN range(1, level + 1) AS k GROUP BY k"
     )

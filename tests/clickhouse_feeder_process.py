@@ -27,7 +27,7 @@ from store.db import make_engine
 
 
 async def counts(ch: ClickHouse, app_id: str) -> tuple[int, int]:
-    rows = await ch.rows(f"SELECT count(), uniqExact(event_id) FROM openpoint.events WHERE app_id = {lit(app_id)}")
+    rows = await ch.rows(f"SELECT count(), uniqExact(event_id) FROM {ch.events} WHERE app_id = {lit(app_id)}")
     return int(rows[0][0]), int(rows[0][1])
 
 
