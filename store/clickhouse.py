@@ -17,6 +17,7 @@ feeder copied them from PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import threading
@@ -100,7 +101,8 @@ class Chdb:
         Path(path).mkdir(parents=True, exist_ok=True)
         self.path = path
         self._session = session.Session(path)  # type: ignore[no-untyped-call]
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._inserts = itertools.count()
 
     def _run(self, sql: str, body: bytes) -> bytes:
         statement = sql + ("\n" + body.decode() if body else "")
@@ -113,17 +115,19 @@ class Chdb:
         return await asyncio.to_thread(self._run, sql, body)
 
     def _insert(self, table: str, token: str, lines: str) -> None:
-        # From a file: chDB parses rows given inline in the statement ~4x slower.
-        path = Path(self.path) / f"insert-{os.getpid()}.jsonl"
-        path.write_text(lines)
-        try:
-            self._run(
-                f"INSERT INTO {table} SETTINGS insert_deduplication_token = {lit(token)}"
-                f" SELECT * FROM file({lit(str(path))}, JSONEachRow, {lit(STRUCTURE)})",
-                b"",
-            )
-        finally:
-            path.unlink(missing_ok=True)
+        # From a file: chDB parses rows given inline in the statement ~4x slower. A new name each
+        # time (never a file ClickHouse may have read before), written and read under the lock.
+        path = Path(self.path) / f"insert-{os.getpid()}-{next(self._inserts)}.jsonl"
+        with self._lock:
+            path.write_text(lines)
+            try:
+                self._run(
+                    f"INSERT INTO {table} SETTINGS insert_deduplication_token = {lit(token)}"
+                    f" SELECT * FROM file({lit(str(path))}, JSONEachRow, {lit(STRUCTURE)})",
+                    b"",
+                )
+            finally:
+                path.unlink(missing_ok=True)
 
     async def insert(self, table: str, token: str, lines: str) -> None:
         await asyncio.to_thread(self._insert, table, token, lines)
