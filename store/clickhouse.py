@@ -96,7 +96,12 @@ class Chdb:
     """chDB in this process: blocking calls in a thread, one at a time."""
 
     def __init__(self, path: str) -> None:
-        from chdb import session  # imported here: the PostgreSQL-only deployment needs no chDB
+        try:  # imported here: a deployment without OPENPOINT_ANALYTICS_URL=chdb://... needs no chDB
+            from chdb import session
+        except ImportError as e:
+            raise RuntimeError(
+                "OPENPOINT_ANALYTICS_URL=chdb://... needs chDB: pip install 'openpoint[clickhouse]' (or chdb)"
+            ) from e
 
         Path(path).mkdir(parents=True, exist_ok=True)
         self.path = path
