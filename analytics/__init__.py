@@ -20,4 +20,7 @@ Modules (docs/analytics.md has each figure's definition):
 - funnels.py  ordered event steps and their conversion
 - messages.py campaigns, journeys and transactional sends (the message rollups over the
                 standard events, store/analytics_message_rollups.py)
+- clickhouse_feed.py  the optional ClickHouse backend's feeder (OPENPOINT_ANALYTICS_URL): the
+                event feed copied into ClickHouse exactly once; every page function above takes
+                `ch=` and then answers from ClickHouse's raw events (store/clickhouse_*.py)
 """

@@ -11,24 +11,37 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.endpoints import rollup_dimension, scope
+from analytics.endpoints import ids, rollup_dimension, scope
 from analytics.model import Column, Filters, Table, Window
 from analytics.rollups import ATTRIBUTE, CHANNEL, DIMENSIONS
 from openpoint.errors import BadRequest
 from store import analytics_filtered as f
 from store import analytics_queries as q
+from store import clickhouse_pages as chq
+from store.clickhouse import ClickHouse
 
 NAMES = (*DIMENSIONS, CHANNEL)  # and attribute.<name>
 
 
-async def demographics(conn: AsyncConnection, app_id: str, window: Window, filters: Filters, dimension: str) -> Table:
+async def demographics(
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    dimension: str,
+    *,
+    ch: ClickHouse | None = None,
+) -> Table:
     """Endpoints active in the window per value of `dimension` (one of NAMES or
     `attribute.<name>`), largest first."""
     if dimension not in NAMES and not (dimension.startswith(ATTRIBUTE) and len(dimension) > len(ATTRIBUTE)):
         known = ", ".join((*NAMES, "attribute.<name>"))
         raise BadRequest(f"Invalid value for dimension: {dimension!r} is not one of {known}.")
     dim = rollup_dimension(filters)
-    if dim is not None and dim[0] in ("", dimension):
+    if ch is not None:
+        chosen = await ids(conn, app_id, filters)
+        counts = await chq.distinct_active(ch, app_id, window.first, window.last, dimension, chosen)
+    elif dim is not None and dim[0] in ("", dimension):
         values = dim[1] if dim[0] else None
         counts = await q.distinct_active(conn, app_id, window.first, window.last, dimension, values)
     else:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analytics.model import Filters
 from analytics.rollups import ALL, ATTRIBUTE, CHANNEL
-from store.analytics_scope import endpoint_condition
+from store.analytics_scope import endpoint_condition, endpoint_ids
 
 COLUMN = "x.endpoint_id"  # the column store/analytics_filtered.py's statements filter
 
@@ -64,3 +64,13 @@ def rollup_dimension(filters: Filters) -> tuple[str, list[str]] | None:
     if not chosen:
         return ALL[0], [ALL[1]]
     return chosen[0] if len(chosen) == 1 else None
+
+
+async def ids(conn: AsyncConnection, app_id: str, filters: Filters) -> list[str] | None:
+    """The filtered endpoints' ids (None: no filter, every endpoint), for the ClickHouse backend:
+    the endpoints matching now, as `scope` keeps them (the one path there; see docs/analytics.md)."""
+    if filters.empty:
+        return None
+    params: list[Any] = []
+    where = await condition(conn, app_id, filters, params, "n.id")
+    return await endpoint_ids(conn, app_id, where, params)

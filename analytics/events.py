@@ -9,13 +9,17 @@ endpoints' raw events (an_events keeps no endpoint), with the same definitions."
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.endpoints import scope
+from analytics.endpoints import ids, scope
 from analytics.model import Column, Filters, Table, Window
 from openpoint.errors import BadRequest
 from store import analytics_filtered as f
 from store import analytics_queries as q
+from store import clickhouse_pages as chq
+from store.clickhouse import ClickHouse
 
 
 async def events(
@@ -27,6 +31,7 @@ async def events(
     event_type: str | None = None,
     attributes: dict[str, tuple[str, ...]] | None = None,
     metric: str | None = None,
+    ch: ClickHouse | None = None,
 ) -> Table:
     """Per day and event type: Events; with `metric`: also MetricEvents (events carrying it),
     MetricSum and MetricAverage. `attributes`: at most one event attribute and its values."""
@@ -38,6 +43,20 @@ async def events(
         values = list(chosen)
         if event_type is not None and event_type.startswith("_") and event_type != "_monetization.purchase":
             raise BadRequest(f"Invalid value for attributes: {event_type} is counted per type only.")
+    if ch is not None:
+        endpoints = await ids(conn, app_id, filters)
+        found = await chq.events(
+            ch,
+            app_id,
+            window.first,
+            window.last,
+            endpoints,
+            event_type=event_type,
+            attr=attr,
+            values=values,
+            metric=metric,
+        )
+        return _shaped(found, metric)
     if not filters.empty:
         return await _filtered(conn, app_id, window, filters, event_type, attr, values, metric)
     counts = await q.events(
@@ -97,6 +116,11 @@ async def _filtered(
         values=values,
         metric=metric,
     )
+    return _shaped(rows, metric)
+
+
+def _shaped(rows: list[dict[str, Any]], metric: str | None) -> Table:
+    """The table of per-day, per-type rows (n, mn, total)."""
     table = _table(metric)
     for r in rows:
         out: list[float | int | str | None] = [int(r["n"])]

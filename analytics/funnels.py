@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.endpoints import condition
+from analytics.endpoints import condition, ids
 from analytics.model import Column, Filters, Table, Window
 from analytics.queries import Step
 from openpoint.errors import BadRequest
 from store import analytics_funnels as store
+from store import clickhouse_pages as chq
+from store.clickhouse import ClickHouse
 
 
 async def check_steps(conn: AsyncConnection, app_id: str, steps: Sequence[Step]) -> None:
@@ -36,9 +38,27 @@ async def known_event_type(conn: AsyncConnection, app_id: str, event_type: str) 
     return event_type in await store.known_event_types(conn, app_id, [event_type])
 
 
-async def funnel(conn: AsyncConnection, app_id: str, window: Window, filters: Filters, steps: Sequence[Step]) -> Table:
+async def funnel(
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    steps: Sequence[Step],
+    *,
+    ch: ClickHouse | None = None,
+) -> Table:
     """One row per step: Step (1-based), EventType; Endpoints, Users, Conversion (from the
-    previous step) and OverallConversion (from step 1)."""
+    previous step) and OverallConversion (from step 1). With ClickHouse: its `windowFunnel`."""
+    if ch is not None:
+        counts = await chq.funnel(
+            ch,
+            app_id,
+            window.start,
+            window.end,
+            [(s.event_type, s.attributes) for s in steps],
+            await ids(conn, app_id, filters),
+        )
+        return _table(steps, counts)
     params: list[Any] = []
     endpoints = await condition(conn, app_id, filters, params, "ev.endpoint_id")
     counts = await store.reached(
@@ -50,6 +70,10 @@ async def funnel(conn: AsyncConnection, app_id: str, window: Window, filters: Fi
         endpoints=endpoints,
         params=params,
     )
+    return _table(steps, counts)
+
+
+def _table(steps: Sequence[Step], counts: list[tuple[int, int]]) -> Table:
     table = Table(
         groups=[Column("Step"), Column("EventType")],
         values=[

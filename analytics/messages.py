@@ -19,11 +19,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.endpoints import condition
+from analytics.endpoints import condition, ids
 from analytics.model import Column, Filters, Granularity, Table, Window
 from rules import kpis as k
 from store import analytics_message_rollups as rolled
 from store import analytics_messages as store
+from store import clickhouse_messages as ch_messages
+from store.clickhouse import ClickHouse
 
 HOLDOUT = "HOLDOUT"
 OPENS = k.OPENS
@@ -85,10 +87,24 @@ async def _measured(
     owner: dict[str, str] | None = None,
     *,
     rollup: tuple[str, str] | None = None,
+    ch: ClickHouse | None = None,
 ) -> store.Grouped:
     """The measures per group: from the message rollups (`rollup`: their kind and axis) when no
     filter narrows the endpoints (the rollups keep no endpoint dimensions), else from the raw
-    events of the filtered endpoints (store/analytics_messages.py)."""
+    events of the filtered endpoints (store/analytics_messages.py); with ClickHouse, from its
+    raw events whatever the filter (store/clickhouse_messages.py)."""
+    if ch is not None:
+        return await ch_messages.measured(
+            ch,
+            app_id=app_id,
+            start=window.start,
+            end=window.end,
+            scope=scope,
+            groups=groups,
+            measures=measures,
+            endpoints=await ids(conn, app_id, filters),
+            owner=owner,
+        )
     if rollup is not None and filters.empty:
         kind, axis = rollup
         return await rolled.measured(
@@ -125,6 +141,7 @@ async def campaigns(
     *,
     campaign_id: str | None = None,
     view: str = "treatments",
+    ch: ClickHouse | None = None,
 ) -> Table:
     """`treatments`: per campaign and treatment the engagement columns, and beside each
     campaign's treatments a HOLDOUT row (Endpoints: the endpoints its runs held out).
@@ -135,7 +152,16 @@ async def campaigns(
         scope = "campaign_session" if campaign_id else "campaign_sessions"
         sessions = k.Measure(frozenset({"_session.start"}))
         counted = await _measured(
-            conn, app_id, window, filters, scope, [store.HOUR_OF_DAY], [sessions], owner, rollup=("s", "hour_of_day")
+            conn,
+            app_id,
+            window,
+            filters,
+            scope,
+            [store.HOUR_OF_DAY],
+            [sessions],
+            owner,
+            rollup=("s", "hour_of_day"),
+            ch=ch,
         )
         by_hour = {g[0]: c[0] for g, c in counted}
         table = Table(groups=[Column("HourOfDay")], values=[Column("Sessions", "Long")])
@@ -152,6 +178,7 @@ async def campaigns(
         _ENGAGEMENT,
         owner,
         rollup=("c", "groups"),
+        ch=ch,
     )
     held = await store.holdouts(conn, app_id=app_id, start=window.start, end=window.end, campaign_id=campaign_id)
     table = Table(groups=[Column("CampaignId"), Column("TreatmentId")], values=list(_ENGAGEMENT_COLUMNS))
@@ -164,7 +191,13 @@ async def campaigns(
 
 
 async def journeys(
-    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, journey_id: str | None = None
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    *,
+    journey_id: str | None = None,
+    ch: ClickHouse | None = None,
 ) -> Table:
     """Per journey and activity the engagement columns (test participants' messages excluded)."""
     owner = {"journey_id": journey_id} if journey_id else None
@@ -178,6 +211,7 @@ async def journeys(
         _ENGAGEMENT,
         owner,
         rollup=("j", "groups"),
+        ch=ch,
     )
     table = Table(groups=[Column("JourneyId"), Column("JourneyActivityId")], values=list(_ENGAGEMENT_COLUMNS))
     for group, counts in counted:
@@ -194,7 +228,13 @@ _TRANSACTIONAL = [
 
 
 async def transactional(
-    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, view: str = "daily"
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    *,
+    view: str = "daily",
+    ch: ClickHouse | None = None,
 ) -> Table:
     """`daily`: per day (or hour) EmailSent, EmailDelivered, EmailFailed (refused + hard
     bounces), SmsSent, SmsDelivered, SmsFailed; every day of the window has a row.
@@ -203,9 +243,9 @@ async def transactional(
         measures = [k.SMS_SENT, k.SMS_DELIVERED, SMS_FAILED]
         # The rollups keep the country of each number; raw events are grouped by number.
         counted = await _measured(
-            conn, app_id, window, filters, "transactional", [store.ADDRESS], measures, rollup=("t", "country")
+            conn, app_id, window, filters, "transactional", [store.ADDRESS], measures, rollup=("t", "country"), ch=ch
         )
-        by_number = not filters.empty
+        by_number = ch is not None or not filters.empty
         countries: dict[str, list[int]] = {}
         for (number,), counts in counted:
             country = k.country_of(number) if by_number else number
@@ -231,6 +271,7 @@ async def transactional(
         [axis],
         _TRANSACTIONAL,
         rollup=("t", "hour" if hourly else "date"),
+        ch=ch,
     )
     by_time = {g[0]: c for g, c in counted}
     table = Table(

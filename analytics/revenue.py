@@ -15,16 +15,25 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.endpoints import scope
+from analytics.endpoints import ids, scope
 from analytics.model import Column, Filters, Table, Window
 from store import analytics_filtered as f
 from store import analytics_queries as q
+from store import clickhouse_pages as chq
+from store.clickhouse import ClickHouse
 
 
-async def revenue(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
+async def revenue(
+    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, ch: ClickHouse | None = None
+) -> Table:
     """Per day and currency: Revenue, Units, Purchases, PayingUsers, RevenuePerDailyActiveEndpoint."""
     rows: list[dict[str, Any]]
-    if filters.empty:
+    if ch is not None:  # ClickHouse: the filtered endpoints' raw events (payers counted with them)
+        chosen = await ids(conn, app_id, filters)
+        active = await chq.active(ch, app_id, window.first, window.last, chosen, span=1)
+        dau = {day: d for day, (d, _m) in active.items()}
+        rows = await chq.revenue(ch, app_id, window.first, window.last, chosen)
+    elif filters.empty:
         dau = await q.daily_active(conn, app_id, window.first, window.last, "", [""])
         rows = await q.revenue(conn, app_id, window.first, window.last)
     else:
@@ -55,9 +64,19 @@ async def revenue(conn: AsyncConnection, app_id: str, window: Window, filters: F
     return table
 
 
-async def products(conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, limit: int = 10) -> Table:
+async def products(
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    *,
+    limit: int = 10,
+    ch: ClickHouse | None = None,
+) -> Table:
     """The `limit` products with the most revenue over the window: Revenue, Units, Purchases."""
-    if filters.empty:
+    if ch is not None:
+        rows = await chq.products(ch, app_id, window.first, window.last, await ids(conn, app_id, filters), limit)
+    elif filters.empty:
         rows = await q.products(conn, app_id, window.first, window.last, limit)
     else:
         endpoints, params = await scope(conn, app_id, filters)
@@ -71,9 +90,13 @@ async def products(conn: AsyncConnection, app_id: str, window: Window, filters: 
     return table
 
 
-async def paying_users(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
+async def paying_users(
+    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, ch: ClickHouse | None = None
+) -> Table:
     """Distinct paying endpoints over the window, per currency (and `""`: in any currency)."""
-    if filters.empty:
+    if ch is not None:
+        counts = await chq.paying_users(ch, app_id, window.first, window.last, await ids(conn, app_id, filters))
+    elif filters.empty:
         counts = await q.paying_users(conn, app_id, window.first, window.last)
     else:
         endpoints, params = await scope(conn, app_id, filters)

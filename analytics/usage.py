@@ -21,23 +21,31 @@ and session time by their raw events (no rollup keeps them per endpoint).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from analytics.endpoints import rollup_dimension, scope
+from analytics.endpoints import ids, rollup_dimension, scope
 from analytics.model import Column, Filters, Table, Window
 from store import analytics_filtered as f
 from store import analytics_queries as q
+from store import clickhouse_pages as chq
+from store.clickhouse import ClickHouse
 
 RETENTION_SPANS = (7, 14, 30)
 DATE = Column("Date", "String")
 
 
-async def active(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
+async def active(
+    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, ch: ClickHouse | None = None
+) -> Table:
     """Per day: DailyActiveEndpoints, MonthlyActiveEndpoints, Stickiness."""
     dim = rollup_dimension(filters)
-    if dim is None:
+    if ch is not None:  # ClickHouse: the raw events of the filtered endpoints, whatever the filter
+        both = await chq.active(ch, app_id, window.first, window.last, await ids(conn, app_id, filters))
+        dau = {day: d for day, (d, m) in both.items() if m}
+        mau = {day: m for day, (_d, m) in both.items() if m}
+    elif dim is None:
         endpoints, params = await scope(conn, app_id, filters)
         both = await f.active(conn, app_id, window.first, window.last, endpoints, params)
         dau = {day: d for day, (d, m) in both.items() if m}
@@ -56,10 +64,19 @@ async def active(conn: AsyncConnection, app_id: str, window: Window, filters: Fi
     return table
 
 
-async def daily(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
+async def daily(
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    *,
+    ch: ClickHouse | None = None,
+) -> Table:
     """Per day: DailyActiveEndpoints, DailyActiveUsers, NewEndpoints, Sessions,
     SessionsPerActiveEndpoint, AverageSessionSeconds."""
-    if filters.empty:
+    if ch is not None:
+        dau, rows = await _clickhouse_days(conn, ch, app_id, window, filters)
+    elif filters.empty:
         dau = await q.daily_active(conn, app_id, window.first, window.last, "", [""])
         rows = await q.days(conn, app_id, window.first, window.last)
     else:  # an_days has no dimensions: every filter takes the per-endpoint path
@@ -121,9 +138,35 @@ async def _filtered_days(
     return dau, rows
 
 
-async def sessions_by_hour(conn: AsyncConnection, app_id: str, window: Window, filters: Filters) -> Table:
+async def _clickhouse_days(
+    conn: AsyncConnection, ch: ClickHouse, app_id: str, window: Window, filters: Filters
+) -> tuple[dict[date, int], dict[date, dict[str, int]]]:
+    """`_filtered_days`' shapes from ClickHouse's raw events."""
+    endpoints = await ids(conn, app_id, filters)
+    per_day = await chq.days(ch, app_id, window.first, window.last, endpoints)
+    new: dict[date, int] = {}
+    for first, _returned, n in await chq.cohorts(
+        ch, app_id, window.first, window.last, _lowest(ch.keep_days), endpoints
+    ):
+        new[first] = new.get(first, 0) + n
+    rows = {day: {**r, "new_endpoints": new.get(day, 0)} for day, r in per_day.items()}
+    for day, n in new.items():
+        rows.setdefault(day, {"new_endpoints": n, "sessions": 0, "session_ms": 0, "active_users": 0})
+    return {day: r["dau"] for day, r in per_day.items()}, rows
+
+
+def _lowest(retention_days: int) -> date:
+    """The retention's first day (the rollups' `lowest`): older days are not counted."""
+    return datetime.now(UTC).date() - timedelta(days=retention_days)
+
+
+async def sessions_by_hour(
+    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, ch: ClickHouse | None = None
+) -> Table:
     """Sessions started per UTC hour of day (0-23) over the window."""
-    if filters.empty:
+    if ch is not None:
+        hours = await chq.session_hours(ch, app_id, window.first, window.last, await ids(conn, app_id, filters))
+    elif filters.empty:
         hours = await q.session_hours(conn, app_id, window.first, window.last)
     else:  # sessions are not rolled up per endpoint: the filtered endpoints' raw events
         endpoints, params = await scope(conn, app_id, filters)
@@ -135,11 +178,20 @@ async def sessions_by_hour(conn: AsyncConnection, app_id: str, window: Window, f
 
 
 async def retention(
-    conn: AsyncConnection, app_id: str, window: Window, filters: Filters, *, weekly: bool = False
+    conn: AsyncConnection,
+    app_id: str,
+    window: Window,
+    filters: Filters,
+    *,
+    weekly: bool = False,
+    ch: ClickHouse | None = None,
 ) -> Table:
     """Per cohort (first day seen, or its ISO week's Monday when `weekly`): Endpoints and the
     shares Retention7Day, Retention14Day, Retention30Day."""
-    if filters.empty:
+    if ch is not None:
+        chosen = await ids(conn, app_id, filters)
+        cohorts = await chq.cohorts(ch, app_id, window.first, window.last, _lowest(ch.keep_days), chosen)
+    elif filters.empty:
         cohorts = await q.cohorts(conn, app_id, window.first, window.last)
     else:  # an_cohorts has no dimensions: the filtered endpoints' own first days and returns
         endpoints, params = await scope(conn, app_id, filters)

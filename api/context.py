@@ -14,6 +14,7 @@ from openpoint.errors import EngineUnavailable
 from openpoint.settings import Settings
 from openpoint.vault import Vault
 from store.access_keys import KeyStore
+from store.clickhouse import ClickHouse
 from store.outbox import TriggerIndex
 
 
@@ -29,6 +30,8 @@ class Context:
     # cached per project for a second by this process.
     triggers: TriggerIndex = field(default_factory=TriggerIndex)
     _functions: LambdaInvoker | None = None
+    # The analytics pages' ClickHouse (OPENPOINT_ANALYTICS_URL), None: PostgreSQL's rollups.
+    clickhouse: ClickHouse | None = None
 
     def functions(self) -> LambdaInvoker:
         """Lambda, for checking the functions campaigns and journeys name (made on first use)."""

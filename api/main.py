@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from analytics.clickhouse_feed import Feeder, FeedSettings
 from api.context import Context
 from api.operations import new_request_id, not_implemented_router
 from api.outages import outage_of
@@ -18,6 +20,7 @@ from console.app import mount_console
 from openpoint.errors import InternalServerError, MethodNotAllowed, NotFound, PinpointError
 from openpoint.settings import Settings, get_settings
 from openpoint.vault import vault_from
+from store import clickhouse
 from store.access_keys import KeyStore
 from store.db import DbTimeouts, make_engine
 
@@ -34,6 +37,20 @@ def error_response(request: Request, err: PinpointError) -> Response:
     )
 
 
+async def start_clickhouse(ctx: Context) -> asyncio.Task[None]:
+    """The ClickHouse analytics backend: its tables, and the feeder copying the event feed into
+    them, in this process (chDB's directory is this process's; analytics/clickhouse_feed.py)."""
+    settings = ctx.settings
+    ctx.clickhouse = clickhouse.connect(settings.analytics_url, settings.analytics_retention_days)
+    await ctx.clickhouse.setup()
+    feeder = Feeder(
+        ctx.engine,
+        ctx.clickhouse,
+        FeedSettings(keep_days=settings.analytics_retention_days, poll_seconds=settings.analytics_rollup_poll_seconds),
+    )
+    return asyncio.create_task(feeder.run())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -44,10 +61,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         vault = vault_from(settings)
         ctx = Context(settings=settings, engine=engine, vault=vault, keys=KeyStore(engine, vault))
+        feeder = await start_clickhouse(ctx) if settings.analytics_url else None
         app.state.ctx = ctx
         try:
             yield
         finally:
+            if feeder is not None:
+                feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
+            if ctx.clickhouse is not None:
+                await ctx.clickhouse.close()
             await engine.dispose()
 
     app = FastAPI(

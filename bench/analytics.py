@@ -2,6 +2,7 @@
 from the raw events in the same run.
 
     .venv/bin/python bench/analytics.py [--endpoints 1000000] [--events 10000000] [--raw-timeout 120]
+        [--backend clickhouse]
 
 Starts an embedded PostgreSQL in a temporary directory, COPYs a project's endpoints and its
 events (spread over the last 90 days, day by day, in transactions of --chunk events; a quarter
@@ -10,6 +11,11 @@ straight into the tables, builds the rollups with the code the worker's rollup l
 (analytics.rollups.step, reading the event feed), then times each figure over the full 90 days:
 the analytics function (rollups) and a query over the raw events giving the same numbers (the
 baseline; cut at --raw-timeout seconds), their ratio, and whether both agree.
+
+`--backend clickhouse`: the ClickHouse feeder (analytics/clickhouse_feed.py) also copies the
+events into chDB in the temporary directory (timed), and each figure is also answered by the
+ClickHouse backend, its time printed beside the others with whether its table equals the
+rollups' (values rounded to 6 digits).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import asyncio
 import math
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -32,11 +39,11 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analytics import demographics, events, revenue, rollups, usage  # noqa: E402
+from analytics import clickhouse_feed, demographics, events, revenue, rollups, usage  # noqa: E402
 from analytics.model import Filters, Table, Window  # noqa: E402
 from bench import analytics_messages as message_bench  # noqa: E402
 from launch.postgres import EmbeddedPostgres  # noqa: E402
-from store import analytics_rollups, feed  # noqa: E402
+from store import analytics_rollups, clickhouse, feed  # noqa: E402
 from store.db import make_engine, plain_dsn  # noqa: E402
 from store.events import EVENT_COLUMNS  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
@@ -173,21 +180,44 @@ RAW: dict[str, str] = {
         JOIN endpoints p ON p.app_id = $1 AND p.id = e.endpoint_id GROUP BY 1""",
 }
 
-Figure = Callable[[Any, str, Window], Awaitable[Table]]
+Figure = Callable[..., Awaitable[Table]]  # (connection, project, window, ch=None)
 FIGURES: dict[str, Figure] = {
-    "usage.active (DAU, MAU, stickiness)": lambda c, a, w: usage.active(c, a, w, NONE),
-    "usage.daily (DAU, users, new, sessions)": lambda c, a, w: usage.daily(c, a, w, NONE),
-    "usage.sessions_by_hour": lambda c, a, w: usage.sessions_by_hour(c, a, w, NONE),
-    "usage.retention (daily cohorts)": lambda c, a, w: usage.retention(c, a, w, NONE),
-    "revenue.revenue (per day, currency)": lambda c, a, w: revenue.revenue(c, a, w, NONE),
-    "revenue.products (top 10)": lambda c, a, w: revenue.products(c, a, w, NONE),
-    "revenue.paying_users": lambda c, a, w: revenue.paying_users(c, a, w, NONE),
-    "events.events (type, attribute filter, metric sum)": lambda c, a, w: events.events(
-        c, a, w, NONE, event_type="page.view", attributes={"screen": ("screen-1", "screen-2")}, metric="value"
+    "usage.active (DAU, MAU, stickiness)": lambda c, a, w, ch=None: usage.active(c, a, w, NONE, ch=ch),
+    "usage.daily (DAU, users, new, sessions)": lambda c, a, w, ch=None: usage.daily(c, a, w, NONE, ch=ch),
+    "usage.sessions_by_hour": lambda c, a, w, ch=None: usage.sessions_by_hour(c, a, w, NONE, ch=ch),
+    "usage.retention (daily cohorts)": lambda c, a, w, ch=None: usage.retention(c, a, w, NONE, ch=ch),
+    "revenue.revenue (per day, currency)": lambda c, a, w, ch=None: revenue.revenue(c, a, w, NONE, ch=ch),
+    "revenue.products (top 10)": lambda c, a, w, ch=None: revenue.products(c, a, w, NONE, ch=ch),
+    "revenue.paying_users": lambda c, a, w, ch=None: revenue.paying_users(c, a, w, NONE, ch=ch),
+    "events.events (type, attribute filter, metric sum)": lambda c, a, w, ch=None: events.events(
+        c, a, w, NONE, event_type="page.view", attributes={"screen": ("screen-1", "screen-2")}, metric="value", ch=ch
     ),
-    "demographics (platform)": lambda c, a, w: demographics.demographics(c, a, w, NONE, "platform"),
-    "demographics (city)": lambda c, a, w: demographics.demographics(c, a, w, NONE, "city"),
+    "demographics (platform)": lambda c, a, w, ch=None: demographics.demographics(c, a, w, NONE, "platform", ch=ch),
+    "demographics (city)": lambda c, a, w, ch=None: demographics.demographics(c, a, w, NONE, "city", ch=ch),
 }
+
+
+def same_table(a: Table, b: Table) -> str:
+    """Whether two answers are the same table (values rounded to 6 significant digits)."""
+
+    def norm(t: Table) -> set[Any]:
+        return {(g, tuple(float(f"{float(x):.6g}") if isinstance(x, float | int) else x for x in v)) for g, v in t.rows}
+
+    got, want = norm(a), norm(b)
+    return "yes" if got == want else f"NO ({len(got ^ want)} rows differ)"
+
+
+async def on_clickhouse(engine: Any, tmp: Path, keep_days: int) -> clickhouse.ClickHouse:
+    """chDB in `tmp`, the feeder run until it has copied every event."""
+    ch = clickhouse.connect(f"chdb://{tmp}/chdb", keep_days)
+    await ch.setup()
+    t0 = time.perf_counter()
+    copied = 0
+    while not await clickhouse_feed.caught_up(engine):
+        copied += await clickhouse_feed.step(engine, ch, batch=100_000, keep_days=keep_days)
+    took = time.perf_counter() - t0
+    print(f"copied into ClickHouse (chDB) by the feeder in {took:.0f}s ({copied / took:,.0f} events/s)")
+    return ch
 
 
 def agree(name: str, table: Table, raw: list[asyncpg.Record]) -> str:
@@ -234,6 +264,7 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--chunk", type=int, default=20_000, help="events per COPY transaction (and fold)")
     parser.add_argument("--raw-timeout", type=float, default=120.0)
+    parser.add_argument("--backend", choices=("postgresql", "clickhouse"), default="postgresql")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-analytics-"))
@@ -315,8 +346,10 @@ async def main() -> None:
         )
         print("rollup tables: " + ", ".join(f"{r['relname']} {r['n']:,} rows" for r in sizes))
         window = Window(first_day, today)
+        ch = await on_clickhouse(engine, tmp, args.days + 1) if args.backend == "clickhouse" else None
         await conn.execute(f"SET statement_timeout = '{int(args.raw_timeout * 1000)}'")
-        print(f"\n{'figure (90 days)':<52} {'rollups':>9} {'raw events':>11} {'ratio':>8}  agree")
+        head = f"{'figure (90 days)':<52} {'rollups':>9} {'raw events':>11} {'ratio':>8}  agree"
+        print("\n" + head + ("   ClickHouse  = rollups" if ch else ""))
         for name, figure in FIGURES.items():
             async with engine.connect() as c:
                 await figure(c, app_id, window)  # warm
@@ -330,13 +363,21 @@ async def main() -> None:
                 slow_text, ratio, same = f"{slow:.2f}s", f"{slow / fast:,.0f}x", agree(name, table, raw)
             except asyncpg.QueryCanceledError:
                 slow_text, ratio, same = f">{args.raw_timeout:.0f}s", f">{args.raw_timeout / fast:,.0f}x", "-"
-            print(f"{name:<52} {fast * 1000:>7.0f}ms {slow_text:>11} {ratio:>8}  {same}", flush=True)
+            line = f"{name:<52} {fast * 1000:>7.0f}ms {slow_text:>11} {ratio:>8}  {same:<5}"
+            if ch is not None:
+                async with engine.connect() as c:
+                    await figure(c, app_id, window, ch=ch)  # warm
+                    t1 = time.perf_counter()
+                    on_ch = await figure(c, app_id, window, ch=ch)
+                    line += f" {(time.perf_counter() - t1) * 1000:>9.0f}ms  {same_table(on_ch, table)}"
+            print(line, flush=True)
         # The message pages: from the message rollups, and as analytics/messages.py read raw events.
-        await message_bench.report(engine, app_id, window, args.raw_timeout)
+        await message_bench.report(engine, app_id, window, args.raw_timeout, ch)
         await conn.close()
         await engine.dispose()
     finally:
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # gigabytes at 10M events
 
 
 if __name__ == "__main__":

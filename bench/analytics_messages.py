@@ -181,18 +181,24 @@ async def from_raw_events() -> AsyncIterator[None]:
         setattr(messages, "rolled", saved)  # noqa: B010
 
 
-Figure = Callable[[Any, str, Window], Awaitable[Table]]
+Figure = Callable[..., Awaitable[Table]]  # (connection, project, window, ch=None)
 _HOURLY = Granularity.HOUR
 FIGURES: dict[str, Figure] = {
-    "campaigns (treatments, holdout)": lambda c, a, w: messages.campaigns(c, a, w, NONE),
-    "campaigns (one campaign)": lambda c, a, w: messages.campaigns(c, a, w, NONE, campaign_id=CAMPAIGNS[0]),
-    "campaigns (sessions-by-hour)": lambda c, a, w: messages.campaigns(c, a, w, NONE, view="sessions-by-hour"),
-    "journeys (activities)": lambda c, a, w: messages.journeys(c, a, w, NONE),
-    "transactional (daily)": lambda c, a, w: messages.transactional(c, a, w, NONE),
-    "transactional (hourly, last 7 days)": lambda c, a, w: messages.transactional(
-        c, a, Window(w.last - timedelta(days=6), w.last, _HOURLY), NONE
+    "campaigns (treatments, holdout)": lambda c, a, w, ch=None: messages.campaigns(c, a, w, NONE, ch=ch),
+    "campaigns (one campaign)": lambda c, a, w, ch=None: messages.campaigns(
+        c, a, w, NONE, campaign_id=CAMPAIGNS[0], ch=ch
     ),
-    "transactional (sms-by-country)": lambda c, a, w: messages.transactional(c, a, w, NONE, view="sms-by-country"),
+    "campaigns (sessions-by-hour)": lambda c, a, w, ch=None: messages.campaigns(
+        c, a, w, NONE, view="sessions-by-hour", ch=ch
+    ),
+    "journeys (activities)": lambda c, a, w, ch=None: messages.journeys(c, a, w, NONE, ch=ch),
+    "transactional (daily)": lambda c, a, w, ch=None: messages.transactional(c, a, w, NONE, ch=ch),
+    "transactional (hourly, last 7 days)": lambda c, a, w, ch=None: messages.transactional(
+        c, a, Window(w.last - timedelta(days=6), w.last, _HOURLY), NONE, ch=ch
+    ),
+    "transactional (sms-by-country)": lambda c, a, w, ch=None: messages.transactional(
+        c, a, w, NONE, view="sms-by-country", ch=ch
+    ),
 }
 
 
@@ -202,8 +208,9 @@ def agree(table: Table, baseline: Table) -> str:
     return f"NO ({len(set(table.rows) ^ set(baseline.rows))} rows differ)"
 
 
-async def report(engine: AsyncEngine, app_id: str, window: Window, raw_timeout: float) -> None:
-    """A row per message page: its time from the rollups, from raw events, the ratio, agreement."""
+async def report(engine: AsyncEngine, app_id: str, window: Window, raw_timeout: float, ch: Any = None) -> None:
+    """A row per message page: its time from the rollups, from raw events, the ratio, agreement;
+    with `ch`, its time on ClickHouse and whether that table is the rollups' one."""
     for name, figure in FIGURES.items():
         async with engine.connect() as c:
             await figure(c, app_id, window)  # warm
@@ -219,4 +226,11 @@ async def report(engine: AsyncEngine, app_id: str, window: Window, raw_timeout: 
                 slow_text, ratio, same = f"{slow:.2f}s", f"{slow / fast:,.0f}x", agree(table, baseline)
             except DBAPIError:
                 slow_text, ratio, same = f">{raw_timeout:.0f}s", f">{raw_timeout / fast:,.0f}x", "-"
-        print(f"{name:<52} {fast * 1000:>7.0f}ms {slow_text:>11} {ratio:>8}  {same}", flush=True)
+        line = f"{name:<52} {fast * 1000:>7.0f}ms {slow_text:>11} {ratio:>8}  {same:<5}"
+        if ch is not None:
+            async with engine.connect() as c:
+                await figure(c, app_id, window, ch=ch)  # warm
+                t1 = time.perf_counter()
+                on_ch = await figure(c, app_id, window, ch=ch)
+                line += f" {(time.perf_counter() - t1) * 1000:>9.0f}ms  {agree(on_ch, table)}"
+        print(line, flush=True)

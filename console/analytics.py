@@ -94,11 +94,11 @@ async def _answer(
         f = parse_funnel(form.funnel_body(now.date()), form.filter_pairs(), now=now, retention_days=retention)
         async with ctx.engine.connect() as conn:
             await funnels.check_steps(conn, app_id, f.steps)
-            table = await funnels.funnel(conn, app_id, f.window, f.filters, f.steps)
+            table = await funnels.funnel(conn, app_id, f.window, f.filters, f.steps, ch=ctx.clickhouse)
         return table, f.csv, []
     q = parse_page_query(page, form.page_query(now.date()), now=now, retention_days=retention)
     async with ctx.engine.connect() as conn:
-        table = await PAGE_ANSWERS[q.page](conn, app_id, q)
+        table = await PAGE_ANSWERS[q.page](conn, app_id, q, ctx.clickhouse)
     return table, q.csv, [d.isoformat() for d in q.window.days]
 
 

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # How often a caught-up rollup loop looks again (pages lag about this much; longer costs
     # PutEvents less, worker/rollups.py).
     analytics_rollup_poll_seconds: float = 1.0
+    # The analytics pages' backend: unset, PostgreSQL (the rollups); `chdb:///abs/dir`, ClickHouse
+    # embedded (chDB: the gateway owning the directory also runs the feeder that copies events
+    # into it); `http(s)://host:8123/db`, a ClickHouse server (untested here). docs/analytics.md.
+    analytics_url: str = ""
     # Event streams (PutEventStream): whether a worker process also runs the streamer
     # (worker/streamer.py; every worker may, each project is streamed by one at a time), how
     # often it looks for new events, and Kinesis- / Firehose-compatible servers to send to instead

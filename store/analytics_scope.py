@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openpoint.errors import BadRequest, NotFound
+from store.driver import driver
 from store.segment_sql import compile_where, load_definition
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -79,3 +80,13 @@ async def endpoint_condition(
         params.append(list(app_versions))
         wheres.append(f"(e.demographic ->> 'AppVersion') = ANY(${len(params)}::text[])")
     return f"{column} IN (SELECT e.id FROM endpoints e WHERE {' AND '.join(wheres)})"
+
+
+async def endpoint_ids(conn: AsyncConnection, app_id: str, condition: str, params: list[Any]) -> list[str]:
+    """The ids of the project's endpoints meeting `condition` (over `n.id`, from
+    `endpoint_condition`): the filtered set another backend (ClickHouse) is handed."""
+    params = [*params, app_id]
+    rows = await (await driver(conn)).fetch(
+        f"SELECT n.id FROM endpoints n WHERE n.app_id = ${len(params)} AND {condition}", *params
+    )
+    return [r["id"] for r in rows]

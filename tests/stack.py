@@ -72,6 +72,10 @@ class Stack:
         self._server: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._db: asyncpg.Pool | None = None
+        # Where the analytics tests send their page requests: this gateway (PostgreSQL's
+        # rollups), or a second one whose analytics backend is ClickHouse (`use_clickhouse`).
+        self.analytics_url = self.url
+        self._clickhouse: tuple[str, uvicorn.Server, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Stack:
@@ -114,6 +118,8 @@ class Stack:
         async def _stop() -> None:
             if self._server is not None:
                 self._server.should_exit = True
+            if self._clickhouse is not None:
+                self._clickhouse[1].should_exit = True
             self._stop_dispatcher()
             await self._worker.shutdown()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -165,8 +171,57 @@ class Stack:
         self._rollups = asyncio.create_task(build_rollups(self.settings, self._engine).run())
         self._tasks.append(self._rollups)
 
+    def use_clickhouse(self, on: bool) -> None:
+        """Send the analytics tests' page requests to the gateway whose analytics backend is
+        ClickHouse (chDB in the data dir, its feeder in that gateway, started on first use), or
+        back to this one."""
+        if on and self._clickhouse is None:
+            port = free_port()
+            settings = self.settings.model_copy(
+                update={
+                    "port": port,
+                    "analytics_url": f"chdb://{self.settings.data_dir.resolve()}/chdb",
+                    "analytics_rollup_poll_seconds": 0.1,
+                }
+            )
+            app = create_app(settings)
+            server = uvicorn.Server(
+                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+            )
+
+            async def _serve() -> None:
+                self._tasks.append(asyncio.create_task(server.serve()))
+
+            self.run(_serve())
+            wait_for_port("127.0.0.1", port, timeout=30)
+            self._clickhouse = (f"http://127.0.0.1:{port}", server, app)
+        self.analytics_url = self._clickhouse[0] if on and self._clickhouse else self.url
+
+    @property
+    def clickhouse_app(self) -> Any:
+        """The ClickHouse gateway's application (its `state.ctx.clickhouse`), once started."""
+        assert self._clickhouse is not None
+        return self._clickhouse[2]
+
+    def drain_clickhouse(self, timeout: float = 30) -> None:
+        """Wait until the ClickHouse feeder has copied every event stored so far (when its
+        gateway runs)."""
+        if self._clickhouse is None:
+            return
+        deadline = time.monotonic() + timeout
+        query = (
+            "SELECT c.backfill_after IS NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE e.xid > c.xid::xid8)"
+            " AS done FROM an_cursor c WHERE c.name = 'clickhouse'"
+        )
+        while not any(r["done"] for r in self.sql(query)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the ClickHouse feeder did not catch up within {timeout:g}s")
+            time.sleep(0.05)
+
     def drain_rollups(self, timeout: float = 30) -> None:
-        """Wait until the rollup loop has folded every event stored so far."""
+        """Wait until the rollup loop has folded every event stored so far (and the ClickHouse
+        feeder copied it, when its gateway runs)."""
+        self.drain_clickhouse(timeout)
         deadline = time.monotonic() + timeout
         query = (
             "SELECT c.backfilled AND NOT EXISTS (SELECT 1 FROM events e WHERE e.xid > c.xid::xid8) AS done"

@@ -33,6 +33,7 @@ from openpoint.errors import BadRequest, NotFound
 from store import apps as apps_store
 from store import campaign_activities
 from store import journeys as journeys_store
+from store.clickhouse import ClickHouse
 from wire.codec import iso
 
 router = APIRouter(tags=["OpenPoint extensions"])
@@ -93,10 +94,12 @@ _FUNNEL = json_object(
     },
 )
 
-Page = Callable[[AsyncConnection, str, PageQuery], Awaitable[Table]]
+# A page's answer: the connection (PostgreSQL: the rollups, and the checks and filters on
+# projects' data), the project, the question, and the ClickHouse backend when one is configured.
+Page = Callable[[AsyncConnection, str, PageQuery, ClickHouse | None], Awaitable[Table]]
 
 
-async def _campaigns(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+async def _campaigns(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
     campaign_id = q.one("campaign-id")
     if campaign_id is not None:
         try:
@@ -104,44 +107,46 @@ async def _campaigns(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
         except NotFound:
             raise BadRequest(f"Invalid value for campaign-id: campaign {campaign_id} does not exist.") from None
     return await messages.campaigns(
-        conn, app_id, q.window, q.filters, campaign_id=campaign_id, view=q.one("view") or "treatments"
+        conn, app_id, q.window, q.filters, campaign_id=campaign_id, view=q.one("view") or "treatments", ch=ch
     )
 
 
-async def _journeys(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+async def _journeys(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
     journey_id = q.one("journey-id")
     if journey_id is not None:
         try:
             await journeys_store.get(conn, app_id, journey_id)
         except NotFound:
             raise BadRequest(f"Invalid value for journey-id: journey {journey_id} does not exist.") from None
-    return await messages.journeys(conn, app_id, q.window, q.filters, journey_id=journey_id)
+    return await messages.journeys(conn, app_id, q.window, q.filters, journey_id=journey_id, ch=ch)
 
 
-async def _transactional(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
-    return await messages.transactional(conn, app_id, q.window, q.filters, view=q.one("view") or "daily")
+async def _transactional(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
+    return await messages.transactional(conn, app_id, q.window, q.filters, view=q.one("view") or "daily", ch=ch)
 
 
-async def _usage(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+async def _usage(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
     view = q.one("view")
-    figure = usage.daily if view == "daily" else usage.sessions_by_hour if view == "sessions-by-hour" else usage.active
-    return await figure(conn, app_id, q.window, q.filters)
+    if view == "daily":
+        return await usage.daily(conn, app_id, q.window, q.filters, ch=ch)
+    figure = usage.sessions_by_hour if view == "sessions-by-hour" else usage.active
+    return await figure(conn, app_id, q.window, q.filters, ch=ch)
 
 
-async def _retention_page(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+async def _retention_page(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
     return await usage.retention(conn, app_id, q.window, q.filters, weekly=q.one("view") == "weekly")
 
 
-async def _revenue(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+async def _revenue(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
     view = q.one("view")
     if view == "products":
-        return await revenue.products(conn, app_id, q.window, q.filters)
+        return await revenue.products(conn, app_id, q.window, q.filters, ch=ch)
     if view == "paying-users":
-        return await revenue.paying_users(conn, app_id, q.window, q.filters)
-    return await revenue.revenue(conn, app_id, q.window, q.filters)
+        return await revenue.paying_users(conn, app_id, q.window, q.filters, ch=ch)
+    return await revenue.revenue(conn, app_id, q.window, q.filters, ch=ch)
 
 
-async def _events(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
+async def _events(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
     event_type = q.one("event-type")
     if event_type is not None and not await funnels.known_event_type(conn, app_id, event_type):
         raise BadRequest(f"Invalid value for event-type: project {app_id} has no event of type '{event_type}'.")
@@ -153,11 +158,12 @@ async def _events(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
         event_type=event_type,
         attributes=q.event_attributes or None,
         metric=q.one("metric"),
+        ch=ch,
     )
 
 
-async def _demographics(conn: AsyncConnection, app_id: str, q: PageQuery) -> Table:
-    return await demographics.demographics(conn, app_id, q.window, q.filters, q.one("dimension") or "platform")
+async def _demographics(conn: AsyncConnection, app_id: str, q: PageQuery, ch: ClickHouse | None) -> Table:
+    return await demographics.demographics(conn, app_id, q.window, q.filters, q.one("dimension") or "platform", ch=ch)
 
 
 PAGE_ANSWERS: dict[str, Page] = {
@@ -208,7 +214,7 @@ async def get_analytics_page(call: ExtensionCall) -> dict[str, Any] | Response:
     answer = PAGE_ANSWERS[q.page]
     async with call.ctx.engine.connect() as conn:
         await apps_store.get(conn, call.app_id)
-        table = await answer(conn, call.app_id, q)
+        table = await answer(conn, call.app_id, q, call.ctx.clickhouse)
     return _answer(call, q.page, q.window, table, q.csv)
 
 
@@ -228,5 +234,5 @@ async def get_analytics_funnel(call: ExtensionCall) -> dict[str, Any] | Response
     async with call.ctx.engine.connect() as conn:
         await apps_store.get(conn, call.app_id)
         await funnels.check_steps(conn, call.app_id, f.steps)
-        table = await funnels.funnel(conn, call.app_id, f.window, f.filters, f.steps)
+        table = await funnels.funnel(conn, call.app_id, f.window, f.filters, f.steps, ch=call.ctx.clickhouse)
     return _answer(call, "funnel", f.window, table, f.csv)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.analytics.test_rollups import Data
+from tests.api.analytics_backends import analytics_backend  # noqa: F401 - both backends, every test
 from tests.api.test_analytics_pages import call, page, refused, table
 from tests.stack import Stack
 

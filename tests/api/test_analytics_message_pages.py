@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.analytics_backends import analytics_backend  # noqa: F401 - both backends, every test
 from tests.api.test_analytics import add_campaign, add_run, campaign_kpi
 from tests.api.test_analytics_pages import page, table
 from tests.stack import Stack

@@ -23,6 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.api.analytics_backends import analytics_backend  # noqa: F401 - both backends, every test
 from tests.api.test_analytics import CampaignSends, add_campaign, add_event, add_run
 from tests.fakes.twilio_api import FakeTwilio
 from tests.smtp_sink import SmtpServer
@@ -40,8 +41,12 @@ def call(
     body: Any = None,
     accept: str | None = None,
 ) -> httpx.Response:
-    """A SigV4-signed request to an extension route, with a query string and an Accept header."""
-    url = stack.url + path + ("?" + urlencode(query) if query else "")
+    """A SigV4-signed request to an extension route, with a query string and an Accept header,
+    to the gateway of the analytics backend under test (on ClickHouse, once the feeder has copied
+    every event stored so far, as the rollup tests wait for the rollups)."""
+    if stack.analytics_url != stack.url:
+        stack.drain_clickhouse()
+    url = stack.analytics_url + path + ("?" + urlencode(query) if query else "")
     data = orjson.dumps(body) if body is not None else b""
     headers = {"Content-Type": "application/json"} if data else {}
     if accept:
