@@ -23,7 +23,7 @@ from store.db import plain_dsn
 from workflows.shared import Recipient
 
 HTML = "<html><body><p>Hello {{Attributes.Name}}, the sale is on.</p></body></html>"
-MESSAGE = {"EmailMessage": {"Title": "Hello {{Attributes.Name}}", "HtmlBody": HTML}}
+MESSAGE = {"MessageConfiguration": {"EmailMessage": {"Title": "Hello {{Attributes.Name}}", "HtmlBody": HTML}}}
 
 
 def sink_argv(arrivals: Path) -> Any:

@@ -13,7 +13,7 @@ secrets never enter workflow histories.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
@@ -160,6 +160,9 @@ class Deliverer:
         order) and the transient errors of recipients left PENDING for a later attempt; other
         activities (campaign pages) call this inside their own retries."""
         provider = self._providers.get(batch.channel)
+        # A provider that drops repeated keys is handed the whole batch as one window, each
+        # message it finds PENDING or SENDING: new rows are logged SENDING at once.
+        idempotent = bool(getattr(provider, "idempotent", False))
         async with self._engine.begin() as conn:
             rows = await log.claim(
                 conn,
@@ -176,7 +179,9 @@ class Deliverer:
                     }
                     for r in batch.recipients
                 ],
+                sending=idempotent,
             )
+        fresh = {key for key, row in rows.items() if row.get("fresh")}
         results: dict[str, DeliveryResult] = {}
         todo: list[Recipient] = []
         for r in batch.recipients:
@@ -200,11 +205,16 @@ class Deliverer:
             else:
                 todo.append(r)
 
-        transient = await self._send_all(batch, todo, results, last_attempt)
+        transient = await self._send_all(batch, todo, results, last_attempt, fresh)
         return [results[r.key] for r in batch.recipients if r.key in results], transient
 
     async def _send_all(
-        self, batch: DeliveryBatch, todo: list[Recipient], results: dict[str, DeliveryResult], last_attempt: bool
+        self,
+        batch: DeliveryBatch,
+        todo: list[Recipient],
+        results: dict[str, DeliveryResult],
+        last_attempt: bool,
+        fresh: Collection[str] = (),  # keys the claim wrote SENDING: this caller's already
     ) -> list[TransientDeliveryError]:
         provider = self._providers.get(batch.channel)
         if provider is None:
@@ -229,8 +239,12 @@ class Deliverer:
                 for start in range(0, len(todo), window):
                     group = todo[start : start + window]
                     beat(start)
-                    async with self._engine.begin() as conn:
-                        mine = await log.mark_sending(conn, [r.key for r in group], resend=idempotent)
+                    # Rows the claim wrote SENDING are this caller's already.
+                    mine = {r.key for r in group if r.key in fresh}
+                    if len(mine) < len(group):
+                        async with self._engine.begin() as conn:
+                            rest = [r.key for r in group if r.key not in fresh]
+                            mine |= await log.mark_sending(conn, rest, resend=idempotent)
                     # A key another worker is sending right now is left to it: no result here.
                     by_key = {r.key: r for r in group if r.key in mine}
                     outcomes: list[tuple[Recipient, Outcome | None]] = []

@@ -43,11 +43,36 @@ WHERE idempotency_key = ANY($1::text[]) AND idempotency_key NOT IN (SELECT idemp
 """
 
 
-async def claim(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Insert the rows not yet logged, then return every row by key (new or from an earlier try)."""
+_NAMES = ", ".join(n for n, _ in _CLAIM_COLUMNS)
+_ARRAYS = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_CLAIM_COLUMNS, start=1))
+# The same, the new rows written SENDING (attempts 1) straight away, each row telling whether
+# this statement wrote it (`fresh`): for a provider that drops repeated keys, which may send
+# whatever it finds PENDING or SENDING, so that marking them SENDING after is one UPDATE per
+# message for nothing.
+_CLAIM_SENDING = f"""
+WITH new AS (
+    INSERT INTO deliveries ({_NAMES}, status, attempts)
+    SELECT u.*, '{SENDING}', 1 FROM unnest({_ARRAYS}) AS u
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING *
+)
+SELECT *, true AS fresh FROM new
+UNION ALL
+SELECT *, false AS fresh FROM deliveries
+WHERE idempotency_key = ANY($1::text[]) AND idempotency_key NOT IN (SELECT idempotency_key FROM new)
+"""
+
+
+async def claim(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, sending: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Insert the rows not yet logged, then return every row by key (new or from an earlier try).
+    `sending`: new rows are written SENDING, as handed over, and marked `fresh`."""
     if not rows:
         return {}
-    found = await (await driver(conn)).fetch(_CLAIM, *columns_of(list(rows), _CLAIM_COLUMNS))
+    found = await (await driver(conn)).fetch(
+        _CLAIM_SENDING if sending else _CLAIM, *columns_of(list(rows), _CLAIM_COLUMNS)
+    )
     return {r["idempotency_key"]: dict(r) for r in found}
 
 
