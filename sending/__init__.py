@@ -38,7 +38,11 @@ A message goes through these stages, each one function that every sender calls:
    DeliveryResult)], SEND_CONCURRENCY batches at a time; raises `workflows.policy.transient(...)`
    when messages met transient provider trouble, except on the last attempt
    (`workflows.policy.last_attempt`), where they are recorded as TEMPORARY_FAILURE.
-   `sending.fanout.pace(sent, messages_per_second, started)` keeps to MessagesPerSecond.
+   `sending.fanout.Lanes(deliverer, attempt=..., lanes=n)`: the same for batches that keep
+   coming (a campaign's pages), `put` waiting for a free lane, `drain` raising as deliver_all
+   does; once a provider answered 429 it takes no more batches (backoff through the retry).
+   `sending.fanout.pace(sent, messages_per_second, started)` keeps to MessagesPerSecond,
+   heartbeating while it waits.
 
 Campaign sending (worker-side), built on the stages above:
 - `sending.treatments`: each treatment's setup for a run (message, templates, custom channel,
@@ -46,8 +50,8 @@ Campaign sending (worker-side), built on the stages above:
 - `sending.campaign_pages`: `PagePlan`, where each member of a page goes (a metric, quiet time,
   or a batch);
 - `sending.hooks`: a CampaignHook in FILTER mode judging a page's recipients;
-- `sending.campaigns`: `CampaignSender`, one page of a run end to end, and what event-triggered
-  sends share with it;
+- `sending.campaigns`: `CampaignSender`, pages of a run end to end (up to 10 per send activity,
+  the next one planned while one sends), and what event-triggered sends share with it;
 - `sending.triggered`: `TriggerSender`, a batch of event triggers sent as one page.
 
 Import rules (pyproject.toml): sending/ never imports activities/, worker/ or api/; the gateway
