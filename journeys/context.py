@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from channels.deliverer import Deliverer
+from journeys.sends import Coalescer
 from openpoint.ttl import TTLCache
 
 RECENT_SECONDS = 1.0
@@ -23,6 +24,7 @@ class StepContext:
     def __init__(self, engine: AsyncEngine, deliverer: Deliverer) -> None:
         self.engine = engine
         self.deliverer = deliverer
+        self.sends = Coalescer(deliverer)  # messages of participants stepping together: one batch
         self._pacers: dict[str, Pacer] = {}
         self._recent: TTLCache[tuple[str, ...], Any] = TTLCache(RECENT_SECONDS, max_entries=RECENT_KEPT)
 

@@ -11,6 +11,7 @@ instead of sending, and MessagesPerSecond per worker.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,6 @@ from rules import eligibility
 from rules import journey_timing as timing
 from rules.engagement import PUSH_CHANNELS
 from sending.content import message_contents
-from sending.fanout import deliver_all
 from sending.recipients import endpoint_recipient, idempotency_key
 from store import apps as apps_store
 from store import journey_steps as steps_store
@@ -217,9 +217,17 @@ async def _send(step: Step, rows: list[dict[str, Any]], contents: dict[str, dict
             attributes=attributes,
         )
         batches.append((channel, batch))
-    results = await deliver_all(step.ctx.deliverer, batches, attempt=step.attempt)
-    for channel in by_channel:  # channel by channel, as the batches were made
-        statuses.extend(r.delivery_status for tag, r in results if tag == channel)
+    # With other participants' messages of this activity (journeys/sends.py); every batch is
+    # through before an error is raised, as deliver_all does.
+    sent = await asyncio.gather(
+        *(step.ctx.sends.deliver(b, attempt=step.attempt) for _, b in batches), return_exceptions=True
+    )
+    for outcome in sent:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    for results in sent:  # channel by channel, as the batches were made
+        assert not isinstance(results, BaseException)
+        statuses.extend(r.delivery_status for r in results)
     return statuses
 
 
