@@ -1,11 +1,15 @@
 """PutEvents throughput through the gateway, beside a bare asyncpg COPY of the same rows.
 
-    .venv/bin/python bench/ingest.py [--events 1000000] [--concurrency 16]
+    .venv/bin/python bench/ingest.py [--events 1000000] [--concurrency 16] [--api-workers 1] [--rollups]
+
 
 Starts an embedded PostgreSQL in a temporary directory and the gateway (`openpoint api`) as a
 child process, signs every request beforehand (so the load generator spends its CPU on the
 wire, not on HMACs), sends 100-event batches over keep-alive connections, then COPYs the
-same events into the same table with asyncpg. Prints events/s for both and the ratio.
+same events into the same table with asyncpg. Prints events/s for both and the ratio, the
+request latencies (p50, p99) at full load, and again with the last quarter of the requests sent
+at half the measured rate (the p99 target is at half load). `--api-workers N` runs the gateway as
+N processes (OPENPOINT_API_WORKERS), counted apart from one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import base64
 import os
 import random
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,16 +103,30 @@ def signed_request(host: str, port: int, app_id: str, body: bytes, key: tuple[st
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-async def drive(host: str, port: int, requests: list[bytes], concurrency: int) -> int:
-    """Send the pre-signed requests over `concurrency` keep-alive connections; returns failures."""
+async def drive(
+    host: str, port: int, requests: list[bytes], concurrency: int, rate: float | None = None
+) -> tuple[int, list[float]]:
+    """Send the pre-signed requests over `concurrency` keep-alive connections, as fast as they
+    are answered or, with `rate`, the i-th not before i / rate seconds; returns the failures and
+    each request's latency (seconds, from its sending to the end of its answer)."""
     queue = list(reversed(requests))
     failures = 0
+    latencies: list[float] = []
+    start = time.perf_counter()
+    sent = 0
 
     async def connection() -> None:
-        nonlocal failures
+        nonlocal failures, sent
         reader, writer = await asyncio.open_connection(host, port)
         while queue:
-            writer.write(queue.pop())
+            request = queue.pop()
+            if rate is not None:
+                due = start + sent / rate
+                sent += 1
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+            t0 = time.perf_counter()
+            writer.write(request)
             await writer.drain()
             status_line = await reader.readline()
             length = 0
@@ -115,12 +134,18 @@ async def drive(host: str, port: int, requests: list[bytes], concurrency: int) -
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
             await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
             if b" 202 " not in status_line:
                 failures += 1
         writer.close()
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return failures
+    return failures, latencies
+
+
+def percentiles(latencies: list[float]) -> str:
+    cuts = statistics.quantiles(latencies, n=100)
+    return f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms"
 
 
 async def main() -> None:
@@ -128,11 +153,13 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--endpoints", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--api-workers", type=int, default=1, help="gateway processes (OPENPOINT_API_WORKERS)")
     parser.add_argument(
         "--rollups", action="store_true", help="run the worker's analytics rollup loop beside the gateway meanwhile"
     )
     args = parser.parse_args()
     n_requests = args.events // (ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT)
+    load_start = os.getloadavg()[0]
 
     tmp = Path(tempfile.mkdtemp(prefix="openpoint-bench-"))
     stats = os.environ.get("BENCH_PG_STATS") == "1"
@@ -163,6 +190,7 @@ async def main() -> None:
             "OPENPOINT_MASTER_KEY": master,
             "OPENPOINT_DATA_DIR": str(tmp),
             "TEMPORAL_ADDRESS": "127.0.0.1:1",
+            "OPENPOINT_API_WORKERS": str(args.api_workers),
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "launch.cli", "api"],
@@ -182,23 +210,28 @@ async def main() -> None:
             signed = [signed_request("127.0.0.1", port, app_id, b, key) for b in bodies]
             # Warm-up: partitions, connection pool, caches.
             await drive("127.0.0.1", port, signed[:20], 4)
+            # The last quarter is sent afterwards at half the rate the rest was answered at.
+            paced_from = 20 + (len(signed) - 20) * 3 // 4
             groups = {"gateway": gateway.pid, "postgres": pg.pid or 0}
             usage = {name: cpu_seconds(pid) for name, pid in groups.items()}
             own = time.process_time()
             t0 = time.perf_counter()
-            failures = await drive("127.0.0.1", port, signed[20:], args.concurrency)
+            failures, latencies = await drive("127.0.0.1", port, signed[20:paced_from], args.concurrency)
             gateway_s = time.perf_counter() - t0
             usage = {name: cpu_seconds(pid) - usage[name] for name, pid in groups.items()}
             usage["load generator"] = time.process_time() - own
             if loop is not None:
                 usage["rollup loop"] = cpu_seconds(loop.pid)
+            half = (paced_from - 20) / gateway_s / 2
+            paced_failures, paced = await drive("127.0.0.1", port, signed[paced_from:], args.concurrency, rate=half)
+            failures += paced_failures
         finally:
             gateway.terminate()
             gateway.wait(30)
             if loop is not None:
                 loop.terminate()
                 loop.wait(30)
-        sent = (len(signed) - 20) * ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT
+        sent = (paced_from - 20) * ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT
         stored = await conn.fetchval("SELECT count(*) FROM events WHERE app_id = $1", app_id)
         folded = await conn.fetchval("SELECT coalesce(sum(n), 0) FROM an_events WHERE attr = '' AND metric = ''")
 
@@ -224,16 +257,20 @@ async def main() -> None:
     finally:
         pg.stop()
 
+    print(f"load average (1 min) at start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f}")
     if args.rollups:
         print(f"events folded by the rollup loop meanwhile: {folded:,}")
     gw_rate, copy_rate = sent / gateway_s, len(records) / copy_s
     print(
-        f"events sent through the gateway : {sent:,} in {gateway_s:.1f}s ({failures} failed requests,"
-        f" {stored:,} stored)"
+        f"events sent through the gateway : {sent:,} in {gateway_s:.1f}s, then"
+        f" {(len(signed) - paced_from) * ENDPOINTS_PER_REQUEST * EVENTS_PER_ENDPOINT:,} at half that rate"
+        f" ({failures} failed requests, {stored:,} stored; {args.api_workers} gateway process(es))"
     )
     print(f"gateway PutEvents               : {gw_rate:,.0f} events/s")
     print(f"asyncpg COPY baseline           : {copy_rate:,.0f} events/s ({len(records):,} rows in {copy_s:.1f}s)")
     print(f"ratio gateway / COPY            : {gw_rate / copy_rate:.2f}")
+    print(f"request latency at full load    : {percentiles(latencies)} ({args.concurrency} connections)")
+    print(f"request latency at half load    : {percentiles(paced)} ({half:,.0f} requests/s)")
     print(
         "CPU during the gateway run     : "
         + ", ".join(f"{name} {secs:.1f}s ({secs / gateway_s:.0%} of a core)" for name, secs in usage.items())

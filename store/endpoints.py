@@ -41,9 +41,14 @@ _USER_OTHERS = (
     "SELECT * FROM endpoints WHERE app_id = $1 AND user_id = ANY($2::text[]) AND NOT (id = ANY($3::text[]))"
     " ORDER BY updated_at DESC FOR UPDATE"
 )
-_DEACTIVATE_ADDRESSES = (
-    "UPDATE endpoints SET endpoint_status = 'INACTIVE', updated_at = now()"
-    " WHERE app_id = $1 AND address = ANY($2::text[]) AND NOT (id = ANY($3::text[])) AND endpoint_status = 'ACTIVE'"
+# The address rule and the upsert in one statement (one round trip, not two: under 16 concurrent
+# PutEvents each round trip waits its turn for a core). The CTE's rows are other endpoints than
+# the upsert's (`NOT id = ANY` the written ids), so no row is changed twice by the statement.
+_N = len(_TYPED)
+_UPSERT_DEDUPED = (
+    "WITH deactivated AS (UPDATE endpoints SET endpoint_status = 'INACTIVE', updated_at = now()"
+    f" WHERE app_id = ${_N + 1} AND address = ANY(${_N + 2}::text[]) AND NOT (id = ANY(${_N + 3}::text[]))"
+    " AND endpoint_status = 'ACTIVE' RETURNING 1) " + _UPSERT
 )
 
 
@@ -118,8 +123,10 @@ async def upsert(
         for eid in errors:
             rows.pop(eid)
 
-    await _deactivate_same_address(conn, app_id, rows, list(items))
-    if rows:
+    addresses = _deactivate_same_address(rows, list(items))
+    if addresses:
+        await pg.execute(_UPSERT_DEDUPED, *columns_of(list(rows.values()), _TYPED), app_id, addresses, list(rows))
+    elif rows:
         await pg.execute(_UPSERT, *columns_of(list(rows.values()), _TYPED))
     return errors
 
@@ -209,18 +216,15 @@ def _current_user_attributes(
     return {}
 
 
-async def _deactivate_same_address(
-    conn: AsyncConnection, app_id: str, rows: dict[str, dict[str, Any]], items: list[tuple[str, dict[str, Any]]]
-) -> None:
-    """The endpoint written last with an address keeps it; others with that address go INACTIVE."""
+def _deactivate_same_address(rows: dict[str, dict[str, Any]], items: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The endpoint written last with an address keeps it; others of the batch with that address
+    go INACTIVE here, and the addresses returned are those whose endpoints outside the batch the
+    upsert statement makes INACTIVE."""
     owner: dict[str, str] = {}
     for eid, req in items:
         if eid in rows and "Address" in req and rows[eid]["address"]:
             owner[rows[eid]["address"]] = eid
-    if not owner:
-        return
     for eid, r in rows.items():
         if r["address"] in owner and owner[r["address"]] != eid:
             r["endpoint_status"] = "INACTIVE"
-    pg = await driver(conn)
-    await pg.execute(_DEACTIVATE_ADDRESSES, app_id, list(owner), list(rows))
+    return list(owner)

@@ -81,12 +81,26 @@ _SESSION_COLUMNS = [
     ("stop_time", "timestamptz"),
     ("duration_ms", "int8"),
 ]
-_SESSION_UPSERT = (
-    unnest_insert("sessions", _SESSION_COLUMNS)
-    + " ON CONFLICT (app_id, id) DO UPDATE SET start_time = least(sessions.start_time, EXCLUDED.start_time),"
+_SESSION_MERGE = (
+    " ON CONFLICT (app_id, id) DO UPDATE SET start_time = least(sessions.start_time, EXCLUDED.start_time),"
     " stop_time = coalesce(EXCLUDED.stop_time, sessions.stop_time),"
     " duration_ms = coalesce(EXCLUDED.duration_ms, sessions.duration_ms)"
 )
+_SESSION_UPSERT = unnest_insert("sessions", _SESSION_COLUMNS) + _SESSION_MERGE
+_EVENT_TYPED = [
+    (c, "jsonb" if c in _JSON_COLUMNS else "timestamptz" if c == "event_time" else "text") for c in EVENT_COLUMNS
+]
+# PutEvents' request in one statement: its events and, in a CTE, its sessions. A binary COPY is
+# two round trips and the sessions' upsert a third; under 16 concurrent requests on 2 cores each
+# round trip waits its turn for a core, and that wait, not PostgreSQL's work, was the request's
+# time. Up to a few hundred rows the server parses the arrays as fast as COPY's input.
+_SESSIONS_CTE = "WITH s AS (INSERT INTO sessions ({names}) SELECT * FROM unnest({arrays}){merge} RETURNING 1) ".format(
+    names=", ".join(n for n, _ in _SESSION_COLUMNS),
+    arrays=", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_SESSION_COLUMNS, start=len(_EVENT_TYPED) + 1)),
+    merge=_SESSION_MERGE,
+)
+_EVENTS_INSERT = unnest_insert("events", _EVENT_TYPED)
+_EVENTS_AND_SESSIONS = _SESSIONS_CTE + _EVENTS_INSERT
 
 
 async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -96,6 +110,21 @@ async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
         return
     await ensure_partitions(conn)
     await (await driver(conn)).copy_records_to_table("events", records=copy_records(rows), columns=EVENT_COLUMNS)
+
+
+async def insert_request(conn: AsyncConnection, rows: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> None:
+    """A PutEvents request's events and sessions, in one statement (see _EVENTS_AND_SESSIONS);
+    the same rows as insert_events and upsert_sessions write."""
+    if not rows:
+        await upsert_sessions(conn, sessions)
+        return
+    await ensure_partitions(conn)
+    pg = await driver(conn)
+    events = columns_of(rows, _EVENT_TYPED)
+    if sessions:
+        await pg.execute(_EVENTS_AND_SESSIONS, *events, *columns_of(_merged(sessions), _SESSION_COLUMNS))
+    else:
+        await pg.execute(_EVENTS_INSERT, *events)
 
 
 def copy_records(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -108,6 +137,11 @@ async def upsert_sessions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
     the latest stop it has been told of."""
     if not rows:
         return
+    await (await driver(conn)).execute(_SESSION_UPSERT, *columns_of(_merged(rows), _SESSION_COLUMNS))
+
+
+def _merged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per session (a statement may not upsert a row twice)."""
     merged: dict[str, dict[str, Any]] = {}
     for r in rows:
         m = merged.setdefault(r["id"], dict(r))
@@ -115,4 +149,4 @@ async def upsert_sessions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
         for k in ("stop_time", "duration_ms"):
             if r[k] is not None:
                 m[k] = r[k]
-    await (await driver(conn)).execute(_SESSION_UPSERT, *columns_of(list(merged.values()), _SESSION_COLUMNS))
+    return list(merged.values())

@@ -62,8 +62,7 @@ async def put_events(call: Call) -> dict[str, Any]:
         )
         for endpoint_id, message in refused.items():
             results[endpoint_id]["EndpointItemResponse"] = {"StatusCode": 400, "Message": message}
-        await store.insert_events(conn, event_rows)
-        await store.upsert_sessions(conn, session_rows)
+        await store.insert_request(conn, event_rows, session_rows)
         # The triggers these events fire, in the same transaction: an acknowledged event never
         # loses its trigger, and the request never waits on Temporal (store/outbox.py).
         await outbox.record(conn, call.ctx.triggers, call.app_id, event_rows, "ENDPOINT")
