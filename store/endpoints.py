@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openpoint.errors import BadRequest
+from openpoint.errors import APP_NOT_FOUND, BadRequest, NotFound
 from rules.endpoints import MAX_ENDPOINTS_PER_USER, PUSH_CHANNELS, merge_endpoint
 from store.driver import columns_of, driver, unnest_insert
 from store.tables import Endpoint
@@ -33,7 +33,14 @@ _UPSERT = (
     + " ON CONFLICT (app_id, id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("app_id", "id", "created_at"))
 )
-_LOCK = "SELECT * FROM endpoints WHERE app_id = $1 AND id = ANY($2::text[]) FOR UPDATE"
+_LOCK = "SELECT * FROM endpoints WHERE app_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE"
+# PutEvents: the project's removed attributes and its endpoints' rows, locked in id order, in one
+# round trip (one row of NULL endpoint columns when none exists yet; none when the project does not).
+_APP_AND_LOCK = (
+    "SELECT a.removed_attributes AS app_removed_attributes, e.* FROM apps a LEFT JOIN LATERAL"
+    " (SELECT * FROM endpoints WHERE app_id = a.id AND id = ANY($2::text[]) ORDER BY id FOR UPDATE) e ON true"
+    " WHERE a.id = $1"
+)
 # Array parameters rather than IN lists: one plan whatever the batch size, and a thousand-item
 # IN list made the planner fall back to scanning the whole table.
 _USER_LOCKS = "SELECT count(pg_advisory_xact_lock(hashtext($1 || '/' || u))) FROM unnest($2::text[]) AS u"
@@ -103,7 +110,33 @@ async def upsert(
     ids = sorted({eid for eid, _ in items})
     pg = await driver(conn)
     before = {r["id"]: dict(r) for r in await pg.fetch(_LOCK, app_id, ids)} if ids else {}
+    return await _write(conn, app_id, items, before, now=now, removed=removed, strict=strict)
 
+
+async def upsert_in_app(
+    conn: AsyncConnection, app_id: str, items: Sequence[tuple[str, dict[str, Any]]], *, now: datetime, strict: bool
+) -> dict[str, str]:
+    """`upsert` with the project's removed attributes read in the round trip that locks the
+    endpoints (PutEvents' path); NotFound when the project does not exist."""
+    found = await (await driver(conn)).fetch(_APP_AND_LOCK, app_id, sorted({eid for eid, _ in items}))
+    if not found:
+        raise NotFound(APP_NOT_FOUND)
+    removed = found[0]["app_removed_attributes"]
+    before = {r["id"]: {c: r[c] for c in COLUMNS} for r in found if r["id"] is not None}
+    return await _write(conn, app_id, items, before, now=now, removed=removed, strict=strict)
+
+
+async def _write(
+    conn: AsyncConnection,
+    app_id: str,
+    items: Sequence[tuple[str, dict[str, Any]]],
+    before: dict[str, dict[str, Any]],
+    *,
+    now: datetime,
+    removed: dict[str, list[str]],
+    strict: bool,
+) -> dict[str, str]:
+    pg = await driver(conn)
     rows: dict[str, dict[str, Any]] = {}
     user_updates: dict[str, dict[str, Any]] = {}  # user -> UserAttributes named in this batch
     for eid, req in items:

@@ -11,7 +11,6 @@ from api.operations import Call, pinpoint
 from openpoint.errors import BadRequest
 from rules.endpoints import check_endpoint_request, stamped
 from rules.events import MAX_EVENTS_PER_REQUEST, event_problem, event_row, session_row
-from store import apps as apps_store
 from store import endpoints as endpoints_store
 from store import events as store
 from store import outbox
@@ -56,10 +55,7 @@ async def put_events(call: Call) -> dict[str, Any]:
                 session_rows.append(session)
 
     async with call.ctx.engine.begin() as conn:
-        app = await apps_store.get(conn, call.app_id)
-        refused = await endpoints_store.upsert(
-            conn, call.app_id, upserts, now=datetime.now(UTC), removed=app["removed_attributes"], strict=False
-        )
+        refused = await endpoints_store.upsert_in_app(conn, call.app_id, upserts, now=datetime.now(UTC), strict=False)
         for endpoint_id, message in refused.items():
             results[endpoint_id]["EndpointItemResponse"] = {"StatusCode": 400, "Message": message}
         await store.insert_request(conn, event_rows, session_rows)
