@@ -36,6 +36,7 @@ _RUN_TREATMENTS = ("0", "1", "2", "3", "4")
 # activities, and the next page prepared while one sends. A retry repeats at most this much.
 PAGES_PER_CALL = 10
 CALL_SECONDS = 60.0
+PACED_PAGE_SECONDS = 30.0  # a page under MessagesPerSecond holds at most this many seconds of sends
 
 
 class CampaignSender:
@@ -120,7 +121,9 @@ class CampaignSender:
                 await pace(offered, mps, started)
                 offered += page.plan.sent
                 more = next_after is not None and pages < PAGES_PER_CALL
-                more = more and time.monotonic() - started < CALL_SECONDS
+                # Within the call's budget, counting the time MessagesPerSecond will take.
+                paced = offered / mps if mps else 0.0
+                more = more and max(time.monotonic() - started, paced) < CALL_SECONDS
                 ahead = asyncio.create_task(self._prepare(request, next_after, attempt)) if more else None
                 try:
                     for treatment, batch in page.plan.batches:
@@ -158,12 +161,16 @@ class CampaignSender:
             segment = await segment_sql.load_definition(
                 conn, run.app_id, definition["SegmentId"], definition.get("SegmentVersion")
             )
+            # A slow MessagesPerSecond gets smaller pages: each is handed over at once and the
+            # next waits for it, within the activity's timeouts.
+            mps = messages_per_second(definition, app_settings)
+            limit = min(PAGE_SIZE, max(1, int(mps * PACED_PAGE_SECONDS))) if mps else PAGE_SIZE
             rows = await segment_sql.resolve_rows(
                 conn,
                 run.app_id,
                 segment,
                 after=after,
-                limit=PAGE_SIZE,
+                limit=limit,
                 now=as_utc(request.now),
                 zones=request.zones,
             )
@@ -177,8 +184,8 @@ class CampaignSender:
         if plan.targeted:
             async with self.engine.begin() as conn:
                 await campaign_targets.record(conn, plan.targeted)
-        next_after = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
-        return _Page(plan, next_after, messages_per_second(definition, app_settings))
+        next_after = rows[-1]["id"] if len(rows) == limit else None
+        return _Page(plan, next_after, mps)
 
 
 def _count(plan: PagePlan, treatment: str, results: list[DeliveryResult]) -> None:
