@@ -11,7 +11,10 @@ one endpoint or user. Everything that needs data is one `journey_step` activity 
 activity: it sends, evaluates a split, or picks a branch, records the step, and answers where to
 go and how long to hold first. The workflow only holds (durable timers that freeze while the
 journey is paused) and follows the answer, so a participant's history is a few events per step
-and the Web UI shows one named step per journey activity.
+and the Web UI shows one named step per journey activity (steps taken in a row without a
+hold are one call, journeys/steps.walk). A segment's members take their first steps in the
+entry page that admits them and start delayed to the end of their first hold (`Resume`,
+journeys/prestart.py): a send-wait-send participant is one workflow task, 6 history events.
 
 Steps run as local activities: a step's result is written with the workflow task that follows
 it, without a round trip through the activity queue. A worker that dies mid-step replays it;
