@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "OPENPOINT_TEMPORAL_NAMESPACE"),
     )
     task_queue: str = "openpoint"
+    # Which queues `openpoint worker` polls: "all" (the workflows' queue and the sends' queue,
+    # task_queue + "-sends"), "workflows" (workflows and every other activity) or "sends" (only the
+    # campaigns' pages and direct sends), so that sends can run on replicas of their own.
+    worker_queues: Literal["all", "workflows", "sends"] = "all"
     # The Temporal Web UI's base URL (http://host:8233): the console links each journey
     # participant to its workflow there. `make run` sets it for the embedded Temporal; empty: no links.
     temporal_ui_url: str = ""

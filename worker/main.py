@@ -1,4 +1,5 @@
-"""The worker: every workflow and activity on the project's task queue."""
+"""The worker: every workflow and activity on the project's task queue, and the send activities
+on the sends' queue beside it (or only one of the two: OPENPOINT_WORKER_QUEUES)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import gc
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
 from typing import Any
 
 import uvloop
@@ -38,11 +41,12 @@ from store.outbox import TriggerIndex
 from worker.dispatcher import Dispatcher, DispatchSettings
 from worker.rollups import RollupLoop, RollupSettings
 from worker.streamer import Streamer, StreamSettings
-from workflows.campaign import CampaignRunWorkflow, CampaignTriggerWorkflow, CampaignWorkflow
-from workflows.direct_send import DirectSendWorkflow
+from workflows.campaign import SEND_PAGE, CampaignRunWorkflow, CampaignTriggerWorkflow, CampaignWorkflow
+from workflows.direct_send import DELIVER_BATCH, DirectSendWorkflow
 from workflows.housekeeping import HousekeepingWorkflow
 from workflows.jobs import ExportJobWorkflow, ImportJobWorkflow
 from workflows.journey import JourneyParticipantWorkflow, JourneyWorkflow
+from workflows.policy import sends_queue
 
 log = logging.getLogger("openpoint.worker")
 
@@ -127,6 +131,40 @@ def activities(
     ]
 
 
+# The activities a workflow schedules on its sends' queue (workflows/policy.py send_task_queue).
+SEND_ACTIVITIES = frozenset({DELIVER_BATCH, SEND_PAGE})
+
+
+class Workers:
+    """The Temporal workers of one process, run, entered and shut down together."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._stack = AsyncExitStack()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(w.run() for w in self.workers))
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self.workers))
+
+    async def __aenter__(self) -> Workers:
+        for w in self.workers:
+            await self._stack.enter_async_context(w)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+
+def _name(activity: Callable[..., Any]) -> str:
+    """An activity's registered name (what @activity.defn put on the function)."""
+    defn = getattr(activity, "__temporal_activity_definition", None)
+    return str(getattr(defn, "name", ""))
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -134,14 +172,23 @@ def build_worker(
     *,
     task_queue: str | None = None,
     job_tls: ssl.SSLContext | None = None,
-) -> Worker:
-    return Worker(
-        client,
-        task_queue=task_queue or settings.task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities(client, settings, engine, task_queue=task_queue, job_tls=job_tls),
-        max_concurrent_activities=50,
-    )
+    queues: str | None = None,
+) -> Workers:
+    """The workflows' queue (workflows and every activity — sends too, for workflows whose history
+    put them there before the sends had a queue of their own) and the sends' queue, or one of them
+    (`queues`, default settings.worker_queues)."""
+    queue = task_queue or settings.task_queue
+    which = queues or settings.worker_queues
+    every = activities(client, settings, engine, task_queue=task_queue, job_tls=job_tls)
+    workers = []
+    if which in ("all", "workflows"):
+        workers.append(
+            Worker(client, task_queue=queue, workflows=list(WORKFLOWS), activities=every, max_concurrent_activities=50)
+        )
+    if which in ("all", "sends"):
+        sends = [a for a in every if _name(a) in SEND_ACTIVITIES]
+        workers.append(Worker(client, task_queue=sends_queue(queue), activities=sends, max_concurrent_activities=50))
+    return Workers(workers)
 
 
 def build_dispatcher(client: Client, settings: Settings, engine: Any, *, task_queue: str | None = None) -> Dispatcher:
@@ -185,18 +232,25 @@ async def run(settings: Settings | None = None) -> None:
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         worker = build_worker(client, settings, engine)
+        # A sends-only replica runs sends and nothing beside them: the outbox's dispatcher, the
+        # event streams and the rollups stay with the workflows' workers.
+        beside = settings.worker_queues != "sends"
         dispatcher = asyncio.create_task(
-            build_dispatcher(client, settings, engine).run() if settings.dispatch_outbox else asyncio.sleep(0)
+            build_dispatcher(client, settings, engine).run()
+            if beside and settings.dispatch_outbox
+            else asyncio.sleep(0)
         )
         streamer = asyncio.create_task(
-            build_streamer(settings, engine).run() if settings.stream_events else asyncio.sleep(0)
+            build_streamer(settings, engine).run() if beside and settings.stream_events else asyncio.sleep(0)
         )
         rollup_loop = asyncio.create_task(
-            build_rollups(settings, engine).run() if settings.analytics_rollups else asyncio.sleep(0)
+            build_rollups(settings, engine).run() if beside and settings.analytics_rollups else asyncio.sleep(0)
         )
-        log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
-        # Purges queued while no worker ran (or Temporal was down) and event retention.
-        await wake_housekeeping(client, settings.task_queue)
+        queues = [w.task_queue for w in worker.workers]
+        log.info("worker polling task queues %s on %s", ", ".join(queues), settings.temporal_address)
+        if beside:
+            # Purges queued while no worker ran (or Temporal was down) and event retention.
+            await wake_housekeeping(client, settings.task_queue)
         try:
             await worker.run()
         finally:

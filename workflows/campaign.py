@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
 from rules.instants import read_iso
-from workflows.policy import QUICK, RETRY
+from workflows.policy import QUICK, RETRY, send_task_queue
 
 REFRESH = "refresh"
 PLAN_RUN = "campaign_plan_run"
@@ -210,6 +210,7 @@ async def _send_all(
         page: PageResult = await workflow.execute_activity(
             SEND_PAGE,
             PageRequest(run, workflow.now().isoformat(), after, zones),
+            task_queue=send_task_queue(),
             result_type=PageResult,
             start_to_close_timeout=timedelta(minutes=10),
             # A worker that dies mid-page is noticed this fast, and the page is retried elsewhere.

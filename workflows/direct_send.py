@@ -8,6 +8,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.policy import send_task_queue
+
 with workflow.unsafe.imports_passed_through():
     from workflows.shared import DeliveryBatch, DeliveryResult, DirectSendInput, DirectSendOutput
 
@@ -31,11 +33,13 @@ class DirectSendWorkflow:
 
     @workflow.run
     async def run(self, request: DirectSendInput) -> DirectSendOutput:
+        queue = send_task_queue()
         outcomes = await asyncio.gather(
             *(
                 workflow.execute_activity(
                     DELIVER_BATCH,
                     batch,
+                    task_queue=queue,
                     result_type=list[DeliveryResult],
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=delivery_retry(batch),

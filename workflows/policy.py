@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
@@ -21,6 +22,25 @@ TRANSIENT = "TransientDeliveryError"  # the ApplicationError type of provider tr
 # Activities that read and write the database and send: quick backoff, no attempt limit.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 QUICK = timedelta(seconds=30)  # start-to-close of the short bookkeeping activities
+
+
+SENDS_QUEUE_SUFFIX = "-sends"
+SENDS_QUEUE_PATCH = "sends-on-their-own-queue"
+
+
+def sends_queue(task_queue: str) -> str:
+    """The task queue of a workflow's send activities (a campaign's pages, a direct send's
+    batches): its own queue's name + "-sends", which `openpoint worker` polls beside the
+    workflows' queue, or on its own (OPENPOINT_WORKER_QUEUES=sends) to scale sends apart."""
+    return task_queue + SENDS_QUEUE_SUFFIX
+
+
+def send_task_queue() -> str | None:
+    """Inside a workflow: where its send activities go. A workflow that scheduled its sends on
+    its own queue before the split keeps doing so when its history replays (None: its queue)."""
+    if workflow.patched(SENDS_QUEUE_PATCH):
+        return sends_queue(workflow.info().task_queue)
+    return None
 
 
 def last_attempt(attempt: int) -> bool:
