@@ -15,6 +15,7 @@ from api.journey_review import review_failed, review_of
 from api.outages import engine_error
 from engine import journeys as journeys_engine
 from openpoint.errors import BadRequest, NotFound
+from rules.participants import in_path_order
 from store import endpoints as endpoints_store
 from store import journey_participants as participants
 from store import journey_test_runs as test_runs
@@ -145,7 +146,7 @@ async def test_run(ctx: Context, app_id: str, journey_id: str, test_run_id: str)
         found = await test_runs.test_run(conn, app_id, journey_id, test_run_id)
     activities = journey["definition"].get("Activities") or {}
     by_participant: dict[str, list[dict[str, Any]]] = {}
-    for step in found["steps"]:
+    for step in _path_ordered(found["steps"]):
         activity = activities.get(step["activity_id"]) or {}
         by_participant.setdefault(step["participant"], []).append(
             {
@@ -174,6 +175,14 @@ async def test_run(ctx: Context, app_id: str, journey_id: str, test_run_id: str)
             for p in found["participants"]
         ],
     }
+
+
+def _path_ordered(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every participant's steps in the order each took them (rules.participants.in_path_order)."""
+    by_participant: dict[str, list[dict[str, Any]]] = {}
+    for step in steps:
+        by_participant.setdefault(step["participant"], []).append(step)
+    return [s for group in by_participant.values() for s in in_path_order(group)]
 
 
 async def _start_participant(ctx: Context, who: ParticipantInput) -> str:

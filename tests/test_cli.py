@@ -51,8 +51,16 @@ def test_cli_round_trip(stack: Stack) -> None:
     assert put.returncode == 0, put.stderr
     got = aws(stack, "get-endpoint", "--application-id", app_id, "--endpoint-id", "cli-1")
     assert json.loads(got.stdout)["EndpointResponse"]["Attributes"] == {"a": ["b"]}
-    apps = aws(stack, "get-apps", "--page-size", "1000")
-    assert app_id in {a["Id"] for a in json.loads(apps.stdout)["ApplicationsResponse"]["Item"]}
+    # The suite's database holds more projects than one page: follow NextToken as a script would.
+    listed: set[str] = set()
+    token: list[str] = []
+    while app_id not in listed:
+        apps = json.loads(aws(stack, "get-apps", "--page-size", "1000", *token).stdout)["ApplicationsResponse"]
+        listed |= {a["Id"] for a in apps["Item"]}
+        if not apps.get("NextToken"):
+            break
+        token = ["--token", apps["NextToken"]]
+    assert app_id in listed
 
 
 def test_cli_reports_modeled_errors(stack: Stack) -> None:
