@@ -171,7 +171,10 @@ def _load(stack: Stack, app_id: str, stop: threading.Event, n: int) -> list[Any]
         lambda: pinpoint.get_endpoint(ApplicationId=app_id, EndpointId=f"load-{n}"),
         lambda: _send(pinpoint, app_id, _address("load")),
     ]
-    i = 0
+    # Each client starts at another call, so that the outage never finds them all in the same
+    # kind (on a loaded machine, all four waiting on their sends' workflows noticed nothing).
+    calls[1]()  # the endpoint exists before any client reads it
+    i = n
     while not stop.is_set():
         try:
             calls[i % len(calls)]()

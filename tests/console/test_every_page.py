@@ -25,9 +25,7 @@ def project(pinpoint: Any) -> dict[str, str]:
     tag = secrets.token_hex(3)
     app_id = pinpoint.create_app(CreateApplicationRequest={"Name": f"Everything {tag}"})["ApplicationResponse"]["Id"]
     # Another project, with a long name: the project switcher offers it on every project page.
-    pinpoint.create_app(
-        CreateApplicationRequest={"Name": f"A project whose name is much too long for a phone's screen {tag}"}
-    )
+    pinpoint.create_app(CreateApplicationRequest={"Name": f"A project called far too long for a phone's screen {tag}"})
     pinpoint.update_email_channel(
         ApplicationId=app_id,
         EmailChannelRequest={"FromAddress": "shop@example.com", "Identity": "example.com", "Enabled": True},
