@@ -157,6 +157,14 @@ def _family(pid: int) -> list[int]:
     return [pid, *(p for c in children for p in _family(int(c)))]
 
 
+def _outcome(call: Callable[[], Any]) -> Any:
+    try:
+        call()
+        return "ok"
+    except ClientError as e:
+        return e
+
+
 def _load(stack: Stack, app_id: str, stop: threading.Event, n: int) -> list[Any]:
     """One client's calls in a loop until `stop`: each outcome, "ok" or the ClientError."""
     pinpoint = _client(stack)
@@ -201,6 +209,8 @@ def test_postgres_outage_answers_a_retryable_error_and_recovers(
                 os.kill(pid, signal.SIGSTOP)
         try:
             time.sleep(OUTAGE / 2)
+            # A data call made during the outage, whatever the load's calls happen to be doing.
+            during: Future[Any] = pool.submit(_outcome, lambda: _client(own_stack).get_app(ApplicationId=project))
             # A client in standard retry mode calling mid-outage gets its answer once it is over.
             patient: Future[Any] = pool.submit(
                 lambda: _client(own_stack, mode="standard", max_attempts=15).get_app(ApplicationId=project)
@@ -214,6 +224,7 @@ def test_postgres_outage_answers_a_retryable_error_and_recovers(
                     os.kill(pid, signal.SIGCONT)
         stop.set()
         outcomes = [o for f in loads for o in f.result()]  # a hung request raised ReadTimeout here
+        outcomes.append(during.result())
         assert patient.result()["ApplicationResponse"]["Id"] == project
 
     errors = [o for o in outcomes if o != "ok"]
